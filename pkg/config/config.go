@@ -1,0 +1,102 @@
+// Package config is the proxy's typed configuration: where the file is
+// found, how it is loaded (defaults, PROXY_<KEY> environment overrides,
+// ${VAR} expansion) and how it is validated, reporting every problem with its
+// file, line and field path so one run of `proxy config validate` shows them
+// all.
+package config
+
+import "time"
+
+// Account types.
+const (
+	// TypeOpenAI is the OpenAI API, or any compatible API that serves
+	// /responses, reached with an API key.
+	TypeOpenAI = "openai"
+	// TypeOpenAIResponses is a ChatGPT account logged in through Codex
+	// (OAuth tokens), reached through the ChatGPT backend.
+	TypeOpenAIResponses = "openai-responses"
+)
+
+// Defaults for what the file leaves out.
+const (
+	// DefaultListen is loopback only: a proxy holding account credentials
+	// should not be reachable from the network unless asked to.
+	DefaultListen = "127.0.0.1:8787"
+	// DefaultKeyPrefix namespaces the proxy's keys in a shared Redis.
+	DefaultKeyPrefix = "proxy:"
+	// DefaultSessionTTL is how long a conversation stays on its account
+	// after its last request.
+	DefaultSessionTTL = 30 * time.Minute
+	// DefaultChatGPTBaseURL is where openai-responses accounts send requests
+	// when base_url is not set.
+	DefaultChatGPTBaseURL = "https://chatgpt.com/backend-api/codex"
+)
+
+// Config is the whole program's configuration, defaults applied and
+// validated.
+type Config struct {
+	// Listen is the host:port the proxy serves on.
+	Listen string
+	// Redis is where sessions and account state live.
+	Redis Redis
+	// Sessions controls sticky sessions.
+	Sessions Sessions
+	// ClientKeys, when not empty, are the bearer keys clients must present.
+	ClientKeys []ClientKey
+	// Accounts are the upstream accounts, in file order.
+	Accounts []Account
+	// Path is the file the config was loaded from, "" when none was found.
+	Path string
+}
+
+// Redis says which Redis holds the proxy's state.
+type Redis struct {
+	// URL is redis://, rediss:// or unix://; "" runs an embedded Redis.
+	URL string
+	// KeyPrefix starts every key the proxy writes.
+	KeyPrefix string
+}
+
+// Sessions controls how long a conversation stays on one account.
+type Sessions struct {
+	// TTL is refreshed on every request of the session.
+	TTL time.Duration
+}
+
+// ClientKey is one key a client may present as Authorization: Bearer.
+type ClientKey struct {
+	// Name identifies the client in bindings, logs and metrics, so the key
+	// itself never has to appear there.
+	Name string
+	// Key is the secret the client sends.
+	Key string
+}
+
+// Account is one upstream account.
+type Account struct {
+	// Name is unique; it is the id in logs, bindings and metrics.
+	Name string
+	// Type is TypeOpenAI or TypeOpenAIResponses.
+	Type string
+	// BaseURL has no trailing slash; requests go to BaseURL + "/responses".
+	// For openai-responses accounts it defaults to DefaultChatGPTBaseURL.
+	BaseURL string
+	// APIKey authenticates openai accounts.
+	APIKey string
+	// AccessToken, RefreshToken and AccountID are a ChatGPT login given
+	// inline. When AuthFile is set instead they stay empty: the account
+	// package reads the file itself so it can write rotated tokens back.
+	AccessToken  string
+	RefreshToken string
+	AccountID    string
+	// AuthFile is a Codex CLI auth.json, ~ resolved and relative paths taken
+	// from the config file's directory.
+	AuthFile string
+	// Weight is the account's share of new sessions; 0 makes it a standby,
+	// used only when no weighted account is available.
+	Weight int
+	// Enabled is false for an account kept in the file but not used.
+	Enabled bool
+	// Models is an allow-list of path.Match globs; empty allows every model.
+	Models []string
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// resolve turns the file's shape into Config: defaults for what was left
+// out, durations parsed, paths made usable.
+func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) string) *Config {
+	cfg := &Config{
+		Listen:   raw.Listen,
+		Redis:    Redis{URL: raw.Redis.URL, KeyPrefix: raw.Redis.KeyPrefix},
+		Sessions: Sessions{TTL: DefaultSessionTTL},
+		Path:     path,
+	}
+	// An explicit "" means "the default", as redis.url "" means embedded.
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if ttl, err := parseTTL(raw.Sessions.TTL); err == nil && ttl > 0 {
+		cfg.Sessions.TTL = ttl
+	}
+	for _, k := range raw.ClientKeys {
+		cfg.ClientKeys = append(cfg.ClientKeys, ClientKey(k))
+	}
+	for _, a := range raw.Accounts {
+		acc := Account{
+			Name:         a.Name,
+			Type:         a.Type,
+			BaseURL:      strings.TrimRight(a.BaseURL, "/"),
+			APIKey:       a.APIKey,
+			AccessToken:  a.AccessToken,
+			RefreshToken: a.RefreshToken,
+			AccountID:    a.AccountID,
+			AuthFile:     resolvePath(a.AuthFile, path, getenv),
+			Weight:       1,
+			Enabled:      true,
+			Models:       a.Models,
+		}
+		if a.Weight != nil {
+			acc.Weight = *a.Weight
+		}
+		if a.Enabled != nil {
+			acc.Enabled = *a.Enabled
+		}
+		if acc.Type == TypeOpenAIResponses && acc.BaseURL == "" {
+			acc.BaseURL = DefaultChatGPTBaseURL
+		}
+		cfg.Accounts = append(cfg.Accounts, acc)
+	}
+	return cfg
+}
+
+// resolvePath expands a leading ~ to the home directory and takes a relative
+// path from the config file's directory, so the proxy finds the same file
+// whatever directory it was started in.
+func resolvePath(p, configPath string, getenv func(string) string) string {
+	if p == "" {
+		return ""
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
+		home := getenv("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		if home != "" {
+			return filepath.Join(home, p[1:])
+		}
+		return p
+	}
+	if !filepath.IsAbs(p) && configPath != "" {
+		return filepath.Join(filepath.Dir(configPath), p)
+	}
+	return p
+}
+
+// parseTTL parses sessions.ttl; "" is the default.
+func parseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultSessionTTL, nil
+	}
+	return time.ParseDuration(s)
+}

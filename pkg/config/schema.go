@@ -1,0 +1,44 @@
+package config
+
+// The file's shape. These structs are what viper decodes into; they keep
+// what the typed Config cannot (a weight left out versus weight 0, a
+// duration still as written) until Load resolves them. The mapstructure tags
+// are the file's keys: the YAML walk that finds unknown keys reads them too,
+// so the schema is written once. A field tagged secret:"true" never has its
+// value quoted in a problem.
+
+type fileConfig struct {
+	Listen     string          `mapstructure:"listen"`
+	Redis      fileRedis       `mapstructure:"redis"`
+	Sessions   fileSessions    `mapstructure:"sessions"`
+	ClientKeys []fileClientKey `mapstructure:"client_keys"`
+	Accounts   []fileAccount   `mapstructure:"accounts"`
+}
+
+type fileRedis struct {
+	URL       string `mapstructure:"url" secret:"true"` // may hold a password
+	KeyPrefix string `mapstructure:"key_prefix"`
+}
+
+type fileSessions struct {
+	TTL string `mapstructure:"ttl"`
+}
+
+type fileClientKey struct {
+	Name string `mapstructure:"name"`
+	Key  string `mapstructure:"key" secret:"true"`
+}
+
+type fileAccount struct {
+	Name         string   `mapstructure:"name"`
+	Type         string   `mapstructure:"type"`
+	BaseURL      string   `mapstructure:"base_url"`
+	APIKey       string   `mapstructure:"api_key" secret:"true"`
+	AccessToken  string   `mapstructure:"access_token" secret:"true"`
+	RefreshToken string   `mapstructure:"refresh_token" secret:"true"`
+	AccountID    string   `mapstructure:"account_id"`
+	AuthFile     string   `mapstructure:"auth_file"`
+	Weight       *int     `mapstructure:"weight"`
+	Enabled      *bool    `mapstructure:"enabled"`
+	Models       []string `mapstructure:"models"`
+}

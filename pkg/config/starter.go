@@ -1,0 +1,57 @@
+package config
+
+// Starter returns a commented starter config for `proxy config init`. It
+// passes Load as written once its variables are set (OPENAI_API_KEY) and
+// Codex is logged in (~/.codex/auth.json); a test holds it to that.
+func Starter() string {
+	return starter
+}
+
+const starter = `# proxy configuration.
+# Any top-level value can also come from the environment as PROXY_<KEY>:
+# PROXY_LISTEN, PROXY_REDIS_URL, PROXY_REDIS_KEY_PREFIX, PROXY_SESSIONS_TTL.
+# ${VAR} in any value is replaced by that environment variable, which keeps
+# secrets out of this file.
+
+# Where Codex connects. In ~/.codex/config.toml give the provider
+# base_url = "http://127.0.0.1:8787/v1".
+# A non-loopback address is refused unless client_keys are set.
+listen: 127.0.0.1:8787
+
+redis:
+  # Empty: an embedded Redis inside the proxy (sessions do not survive a
+  # restart). A real server lets several proxies share sessions:
+  # redis://[:password@]host:6379/0, rediss:// for TLS, or unix:///path.sock
+  url: ""
+  key_prefix: "proxy:"
+
+sessions:
+  # A conversation stays on the account it started on for this long after
+  # its last request, so the upstream prompt cache keeps working.
+  ttl: 30m
+
+# Optional: when set, clients must send Authorization: Bearer <key>.
+# client_keys:
+#   - name: laptop               # shown in logs and metrics instead of the key
+#     key: ${PROXY_CLIENT_KEY}
+
+# The upstream accounts. Each new conversation picks one by weight; weight 0
+# keeps an account as a standby, used only when the others are unavailable.
+# Delete the examples you do not need.
+accounts:
+  # A ChatGPT account, logged in with ` + "`codex login`" + `. The proxy refreshes
+  # its tokens and writes them back to the file.
+  - name: chatgpt
+    type: openai-responses
+    auth_file: ~/.codex/auth.json
+    weight: 1
+
+  # The OpenAI API, or any compatible API that serves /responses.
+  - name: openai-api
+    type: openai
+    base_url: https://api.openai.com/v1
+    api_key: ${OPENAI_API_KEY}
+    weight: 1
+    # models: ["gpt-5*"]         # only these models (globs); empty: every model
+    # enabled: false             # keep the account here but do not use it
+`

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"strconv"
+
+	"github.com/proxy-dev/proxy/pkg/codexauth"
+)
+
+// validate checks each section of cfg, recording every problem; it never
+// stops at the first so one `proxy config validate` shows them all.
+func (c *checker) validate(cfg *Config, raw *fileConfig) {
+	c.validateListen(cfg.Listen)
+	c.validateRedis(cfg.Redis)
+	c.validateTTL(raw.Sessions.TTL)
+	c.validateClientKeys(cfg.ClientKeys)
+	names := map[string]int{}
+	for i, a := range cfg.Accounts {
+		at := index("accounts", i)
+		if a.Name != "" {
+			if first, ok := names[a.Name]; ok {
+				c.add(join(at, "name"), "%s is already used by accounts[%d]", strconv.Quote(a.Name), first)
+			} else {
+				names[a.Name] = i
+			}
+		}
+		c.validateAccount(a, at)
+	}
+}
+
+func (c *checker) validateListen(listen string) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		c.add("listen", "%s is not host:port (like %s)", strconv.Quote(listen), DefaultListen)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		c.add("listen", "port %s is not a number from 0 to 65535", strconv.Quote(port))
+	}
+}
+
+func (c *checker) validateTTL(raw string) {
+	ttl, err := parseTTL(raw)
+	switch {
+	case err != nil:
+		c.add("sessions.ttl", "%s is not a duration (like 30m or 2h)", strconv.Quote(raw))
+	case ttl <= 0:
+		c.add("sessions.ttl", "must be positive, got %s", raw)
+	}
+}
+
+// validateRedis never quotes the URL: it may carry a password.
+func (c *checker) validateRedis(r Redis) {
+	if r.URL == "" {
+		return
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		c.add("redis.url", "is not a URL (like redis://localhost:6379/0)")
+		return
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			c.add("redis.url", "has no host (like redis://localhost:6379/0)")
+		}
+	case "unix":
+		if u.Path == "" {
+			c.add("redis.url", "has no socket path (like unix:///run/redis.sock)")
+		}
+	default:
+		c.add("redis.url", "must start with redis://, rediss:// or unix://")
+	}
+}
+
+// validateClientKeys never quotes a key, only the name it goes by.
+func (c *checker) validateClientKeys(keys []ClientKey) {
+	names, secrets := map[string]int{}, map[string]int{}
+	for i, k := range keys {
+		at := index("client_keys", i)
+		switch first, seen := names[k.Name]; {
+		case k.Name == "":
+			c.missing(join(at, "name"), "the name stands for the key in logs and metrics")
+		case seen:
+			c.add(join(at, "name"), "%s is already used by client_keys[%d]", strconv.Quote(k.Name), first)
+		default:
+			names[k.Name] = i
+		}
+		switch first, seen := secrets[k.Key]; {
+		case k.Key == "":
+			c.missing(join(at, "key"), "clients send it as Authorization: Bearer <key>")
+		case seen:
+			c.add(join(at, "key"), "same key as client_keys[%d]; each client needs its own", first)
+		default:
+			secrets[k.Key] = i
+		}
+	}
+}
+
+func (c *checker) validateAccount(a Account, at string) {
+	field := func(name string) string { return join(at, name) }
+	if a.Name == "" {
+		c.missing(field("name"), "every account needs a unique name")
+	}
+	switch a.Type {
+	case TypeOpenAI:
+		if a.BaseURL == "" {
+			c.missing(field("base_url"), "openai accounts need the API's base URL (like https://api.openai.com/v1)")
+		}
+		if a.APIKey == "" {
+			c.missing(field("api_key"), "openai accounts need an API key")
+		}
+		for _, f := range []struct{ key, val string }{
+			{"auth_file", a.AuthFile}, {"access_token", a.AccessToken},
+			{"refresh_token", a.RefreshToken}, {"account_id", a.AccountID},
+		} {
+			if f.val != "" {
+				c.add(field(f.key), "only %s accounts use %s", TypeOpenAIResponses, f.key)
+			}
+		}
+	case TypeOpenAIResponses:
+		if a.APIKey != "" {
+			c.add(field("api_key"), "only %s accounts use api_key", TypeOpenAI)
+		}
+		c.validateChatGPTLogin(a, at)
+	case "":
+		c.missing(field("type"), "one of %s, %s", TypeOpenAI, TypeOpenAIResponses)
+	default:
+		c.add(field("type"), "%s is not one of %s, %s", strconv.Quote(a.Type), TypeOpenAI, TypeOpenAIResponses)
+	}
+	if a.BaseURL != "" {
+		if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			c.add(field("base_url"), "%s is not an http(s) URL", strconv.Quote(a.BaseURL))
+		}
+	}
+	if a.Weight < 0 {
+		c.add(field("weight"), "%d is negative; 0 makes a standby account", a.Weight)
+	}
+	for i, m := range a.Models {
+		p := index(field("models"), i)
+		if m == "" {
+			c.add(p, "empty model pattern")
+			continue
+		}
+		if _, err := path.Match(m, ""); err != nil {
+			c.add(p, "%s is not a valid glob: %v", strconv.Quote(m), err)
+		}
+	}
+}
+
+// validateChatGPTLogin checks that an openai-responses account has exactly
+// one source of tokens, and that an auth_file is one the account package
+// will be able to use. The tokens stay in the file: only the account package
+// reads them, because it must write rotated ones back.
+func (c *checker) validateChatGPTLogin(a Account, at string) {
+	inline := a.AccessToken != "" || a.RefreshToken != "" || a.AccountID != ""
+	switch {
+	case c.unset[join(at, "auth_file")] || c.unset[join(at, "access_token")]:
+		// The unset variable is the problem; it was reported.
+	case a.AuthFile == "" && a.AccessToken == "":
+		c.add(at, "%s accounts need auth_file (from `codex login`) or access_token", TypeOpenAIResponses)
+	case a.AuthFile != "" && inline:
+		c.add(join(at, "auth_file"), "set auth_file or inline access_token/refresh_token/account_id, not both")
+	case a.AuthFile != "":
+		if _, err := codexauth.Read(a.AuthFile); err != nil {
+			msg := err.Error()
+			if errors.Is(err, codexauth.ErrNotChatGPT) {
+				msg = fmt.Sprintf("%s holds no ChatGPT login; run `codex login` and sign in with ChatGPT", a.AuthFile)
+			}
+			c.add(join(at, "auth_file"), "%s", msg)
+		}
+	}
+}
