@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// clockTick is how often the embedded server's clock catches up with real
+// time; expiry is late by at most this much.
+const clockTick = time.Second
+
+// embedded is an in-process miniredis plus the goroutine that moves its
+// clock. miniredis never expires keys on its own (TTLs only shrink on
+// FastForward), so without this sessions would live forever in
+// `proxy serve`.
+type embedded struct {
+	mr *miniredis.Miniredis
+
+	mu   sync.Mutex
+	last time.Time // the clock reading TTLs have been advanced to
+
+	stop chan struct{}
+	done chan struct{} // closed when the clock goroutine has returned
+}
+
+// openEmbedded starts a miniredis on loopback (never on a public interface:
+// it has no password) and a Store on it.
+func openEmbedded(ctx context.Context, o Options) (*Store, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("store: starting embedded redis: %w", err)
+	}
+	s := New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), o)
+	e := &embedded{
+		mr:   mr,
+		last: s.now(),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	// TIME and PEXPIREAT follow the same clock as the TTLs.
+	mr.SetTime(e.last)
+	s.emb = e
+	ticker := time.NewTicker(clockTick)
+	go func() {
+		defer ticker.Stop()
+		e.run(s.now, ticker.C)
+	}()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: connecting to embedded redis %s: %w", mr.Addr(), err)
+	}
+	return s, nil
+}
+
+// run advances the server's clock on every tick until close.
+func (e *embedded) run(now func() time.Time, tick <-chan time.Time) {
+	defer close(e.done)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-tick:
+			e.sync(now())
+		}
+	}
+}
+
+// sync advances the server's TTLs by the time elapsed since the last call,
+// expiring what is due. A clock that went backwards only resets the baseline:
+// TTLs never grow back, and expiry does not stall until the clock catches up.
+func (e *embedded) sync(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := now.Sub(e.last)
+	e.last = now
+	if d > 0 {
+		e.mr.FastForward(d)
+	}
+	e.mr.SetTime(now)
+}
+
+// close stops the clock goroutine, waits for it, then stops the server.
+func (e *embedded) close() {
+	close(e.stop)
+	<-e.done
+	e.mr.Close()
+}

@@ -1,0 +1,266 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+func binding(session, account string) store.Binding {
+	return store.Binding{Session: session, Account: account, Type: "openai", Model: "gpt-5", Client: "laptop"}
+}
+
+// mustBind binds b and fails unless this call created it.
+func mustBind(t *testing.T, s *store.Store, b store.Binding) store.Binding {
+	t.Helper()
+	got, created, err := s.Bind(context.Background(), b, ttl)
+	if err != nil {
+		t.Fatalf("Bind %s: %v", b.Session, err)
+	}
+	if !created {
+		t.Fatalf("Bind %s: created = false on a new session", b.Session)
+	}
+	return got
+}
+
+func mustLookup(t *testing.T, s *store.Store, session string) (store.Binding, bool) {
+	t.Helper()
+	b, ok, err := s.Lookup(context.Background(), session, ttl)
+	if err != nil {
+		t.Fatalf("Lookup %s: %v", session, err)
+	}
+	return b, ok
+}
+
+// sameBinding compares with time.Equal, as times come back in UTC.
+func sameBinding(t *testing.T, what string, got, want store.Binding) {
+	t.Helper()
+	if got.Session != want.Session || got.Account != want.Account || got.Type != want.Type ||
+		got.Model != want.Model || got.Client != want.Client ||
+		!got.Created.Equal(want.Created) || !got.LastUsed.Equal(want.LastUsed) {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
+}
+
+func testLookupMiss(t *testing.T, e *env) {
+	s, prefix := e.store()
+	if b, ok := mustLookup(t, s, "missing"); ok {
+		t.Fatalf("Lookup of an unknown session = %+v, want a miss", b)
+	}
+	if e.exists(t, sessionKey(prefix, "missing")) {
+		t.Error("Lookup of an unknown session created its key")
+	}
+}
+
+func testBindThenLookup(t *testing.T, e *env) {
+	s, _ := e.store()
+	want := binding("s1", "acct-a")
+	want.Created, want.LastUsed = e.clock.Now(), e.clock.Now()
+
+	got := mustBind(t, s, binding("s1", "acct-a"))
+	sameBinding(t, "Bind", got, want)
+
+	got, ok := mustLookup(t, s, "s1")
+	if !ok {
+		t.Fatal("Lookup after Bind missed")
+	}
+	sameBinding(t, "Lookup", got, want)
+}
+
+func testBindKeepsExisting(t *testing.T, e *env) {
+	s, _ := e.store()
+	first := mustBind(t, s, binding("s1", "acct-a"))
+	e.elapse(time.Minute)
+
+	got, created, err := s.Bind(context.Background(), binding("s1", "acct-b"), ttl)
+	if err != nil {
+		t.Fatalf("second Bind: %v", err)
+	}
+	if created {
+		t.Error("second Bind: created = true, want false")
+	}
+	want := first
+	want.LastUsed = e.clock.Now() // losing a race still uses the session
+	sameBinding(t, "second Bind", got, want)
+}
+
+func testLookupRefreshesTTL(t *testing.T, e *env) {
+	s, prefix := e.store()
+	key := sessionKey(prefix, "s1")
+	first := mustBind(t, s, binding("s1", "acct-a"))
+
+	e.elapse(20 * time.Minute)
+	if e.adv == nil {
+		// The server's clock cannot move: age the key by hand instead.
+		if err := e.client.PExpire(context.Background(), key, ttl-20*time.Minute).Err(); err != nil {
+			t.Fatalf("PEXPIRE: %v", err)
+		}
+	}
+	if d := e.pttl(t, key); d > 10*time.Minute {
+		t.Fatalf("PTTL after 20m = %v, want <= 10m", d)
+	}
+
+	got, ok := mustLookup(t, s, "s1")
+	if !ok {
+		t.Fatal("Lookup missed a live binding")
+	}
+	if d := e.pttl(t, key); d <= ttl-slack || d > ttl {
+		t.Errorf("PTTL after Lookup = %v, want about %v", d, ttl)
+	}
+	want := first
+	want.LastUsed = e.clock.Now()
+	sameBinding(t, "Lookup", got, want)
+
+	// LastUsed is stored, not just returned.
+	e.elapse(time.Minute)
+	got, _ = mustLookup(t, s, "s1")
+	if !got.Created.Equal(first.Created) || !got.LastUsed.Equal(e.clock.Now()) {
+		t.Errorf("second Lookup = %+v, want Created %v LastUsed %v", got, first.Created, e.clock.Now())
+	}
+}
+
+func testExpiresWithoutRefresh(t *testing.T, e *env) {
+	s, prefix := e.store()
+	key := sessionKey(prefix, "s1")
+	mustBind(t, s, binding("s1", "acct-a"))
+
+	if e.adv == nil {
+		// No clock to move on a real server: check the expiry is set right.
+		if d := e.pttl(t, key); d <= ttl-slack || d > ttl {
+			t.Errorf("PTTL after Bind = %v, want about %v", d, ttl)
+		}
+		return
+	}
+	e.elapse(ttl - time.Minute)
+	if !e.exists(t, key) {
+		t.Fatal("binding gone before its TTL")
+	}
+	e.elapse(2 * time.Minute)
+	if b, ok := mustLookup(t, s, "s1"); ok {
+		t.Fatalf("Lookup after TTL = %+v, want a miss", b)
+	}
+}
+
+func testBindConcurrent(t *testing.T, e *env) {
+	s, _ := e.store()
+	const n = 20
+	type result struct {
+		b       store.Binding
+		created bool
+		err     error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	startGate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-startGate
+			b, created, err := s.Bind(context.Background(), binding("race", fmt.Sprintf("acct-%d", i)), ttl)
+			results[i] = result{b, created, err}
+		})
+	}
+	close(startGate)
+	wg.Wait()
+
+	winner, creators := "", 0
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("Bind %d: %v", i, r.err)
+		}
+		if r.created {
+			creators++
+			winner = r.b.Account
+		}
+	}
+	if creators != 1 {
+		t.Fatalf("%d Binds created the binding, want exactly 1", creators)
+	}
+	for i, r := range results {
+		if r.b.Account != winner {
+			t.Errorf("Bind %d got account %q, the winner is %q", i, r.b.Account, winner)
+		}
+	}
+	if got, _ := mustLookup(t, s, "race"); got.Account != winner {
+		t.Errorf("Lookup after the race = %q, want the winner %q", got.Account, winner)
+	}
+}
+
+func testRebind(t *testing.T, e *env) {
+	s, prefix := e.store()
+	ctx := context.Background()
+	mustBind(t, s, binding("s1", "acct-a"))
+	e.elapse(time.Minute)
+
+	want := store.Binding{Session: "s1", Account: "acct-b", Type: "openai-responses", Model: "gpt-5-codex"}
+	if err := s.Rebind(ctx, want, ttl); err != nil {
+		t.Fatalf("Rebind: %v", err)
+	}
+	want.Created, want.LastUsed = e.clock.Now(), e.clock.Now()
+	got, ok := mustLookup(t, s, "s1")
+	if !ok {
+		t.Fatal("Lookup after Rebind missed")
+	}
+	sameBinding(t, "Lookup after Rebind", got, want)
+	if d := e.pttl(t, sessionKey(prefix, "s1")); d <= ttl-slack || d > ttl {
+		t.Errorf("PTTL after Rebind = %v, want about %v", d, ttl)
+	}
+
+	// Rebind of a session with no binding simply creates one.
+	if err := s.Rebind(ctx, binding("s2", "acct-c"), ttl); err != nil {
+		t.Fatalf("Rebind of a new session: %v", err)
+	}
+	if got, ok := mustLookup(t, s, "s2"); !ok || got.Account != "acct-c" {
+		t.Errorf("Lookup after Rebind of a new session = %+v, %v", got, ok)
+	}
+}
+
+func testDrop(t *testing.T, e *env) {
+	s, _ := e.store()
+	ctx := context.Background()
+	mustBind(t, s, binding("s1", "acct-a"))
+	if err := s.Drop(ctx, "s1"); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	if b, ok := mustLookup(t, s, "s1"); ok {
+		t.Fatalf("Lookup after Drop = %+v, want a miss", b)
+	}
+	if err := s.Drop(ctx, "s1"); err != nil {
+		t.Errorf("Drop of a missing session: %v", err)
+	}
+	// The session can be bound afresh, to another account.
+	if got := mustBind(t, s, binding("s1", "acct-b")); got.Account != "acct-b" {
+		t.Errorf("Bind after Drop = %q, want acct-b", got.Account)
+	}
+}
+
+func testInvalidArguments(t *testing.T, e *env) {
+	s, _ := e.store()
+	ctx := context.Background()
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"Lookup empty session", second(s.Lookup(ctx, "", ttl))},
+		{"Lookup zero ttl", second(s.Lookup(ctx, "s1", 0))},
+		{"Bind empty account", second(s.Bind(ctx, store.Binding{Session: "s1"}, ttl))},
+		{"Bind zero ttl", second(s.Bind(ctx, binding("s1", "acct-a"), 0))},
+		{"Rebind empty session", s.Rebind(ctx, store.Binding{Account: "acct-a"}, ttl)},
+		{"Drop empty session", s.Drop(ctx, "")},
+		{"AddUsage empty account", s.AddUsage(ctx, "", store.Usage{Requests: 1})},
+	}
+	for _, c := range checks {
+		if c.err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+	if b, ok := mustLookup(t, s, "s1"); ok {
+		t.Errorf("an invalid call left a binding: %+v", b)
+	}
+}
+
+// second drops Bind's and Lookup's binding and flag, keeping the error.
+func second(_ store.Binding, _ bool, err error) error { return err }
