@@ -1,0 +1,192 @@
+package fakeupstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fault is the scripted behaviour of one request. The zero Fault is a normal
+// success. Faults apply to authenticated requests on the three API routes;
+// requests refused before that (401, 404, 405, 426) do not use one up.
+type Fault struct {
+	// Status, when set, answers with this status and Body instead of a
+	// response (e.g. 429, 500, 401). An empty Body gets a realistic
+	// OpenAI-shaped one for the status.
+	Status int
+	Body   string
+	// Header is added to the reply whatever its kind, overriding the
+	// server's own headers of the same name.
+	Header http.Header
+
+	// FirstEventFailed makes /responses answer 200 with a stream whose first
+	// and only event is response.failed carrying FailCode (default
+	// "server_is_overloaded") and FailMessage, as some upstreams report
+	// overload. On JSON replies (stream:false, compact, models) it becomes a
+	// 503 (server_is_overloaded) or 500 error with that code.
+	FirstEventFailed bool
+	FailCode         string
+	FailMessage      string
+
+	// CutAfter > 0 streams that many events and then closes the connection
+	// without response.completed (it is capped so response.completed is
+	// never sent); CutAfter < 0 closes right after the headers. On JSON
+	// replies any non-zero CutAfter sends the headers and half the body.
+	CutAfter int
+
+	// Hang makes the handler block until Hang is closed, the request's
+	// context is done (the client went away) or the Server is closed. Once
+	// Hang is closed the request goes on as the rest of the Fault says, so
+	// a Hang doubles as a gate a test opens when it is ready.
+	Hang <-chan struct{}
+	// HangBeforeHeaders blocks before anything is sent; otherwise the status
+	// line and headers are sent and flushed first, then HangAfter events.
+	HangBeforeHeaders bool
+	// HangAfter is how many stream events are sent and flushed before
+	// blocking on Hang (0: right after the headers).
+	HangAfter int
+}
+
+// Script queues behaviour for the next requests, one Fault per request in
+// order. Once the queue is empty, requests succeed.
+func (s *Server) Script(f ...Fault) {
+	s.mu.Lock()
+	s.faults = append(s.faults, f...)
+	s.mu.Unlock()
+}
+
+func (s *Server) nextFault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) == 0 {
+		return Fault{}
+	}
+	f := s.faults[0]
+	s.faults = s.faults[1:]
+	return f
+}
+
+// QuotaExceeded is the 429 a ChatGPT account answers once its plan's usage
+// limit is reached: Codex does not retry it, so the proxy must fail over, and
+// must not retry the account before resetsAt.
+func QuotaExceeded(resetsAt time.Time) Fault {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"type":      "usage_limit_reached",
+		"message":   "The usage limit has been reached",
+		"param":     nil,
+		"code":      nil,
+		"plan_type": "plus",
+		"resets_at": resetsAt.Unix(),
+	}})
+	reset := strconv.FormatInt(resetsAt.Unix(), 10)
+	h := http.Header{}
+	h.Set("X-Codex-Primary-Used-Percent", "100")
+	h.Set("X-Codex-Primary-Window-Minutes", "300")
+	h.Set("X-Codex-Primary-Reset-At", reset)
+	h.Set("X-Codex-Secondary-Used-Percent", "40")
+	h.Set("X-Codex-Secondary-Window-Minutes", "10080")
+	h.Set("X-Codex-Secondary-Reset-At", strconv.FormatInt(resetsAt.Add(72*time.Hour).Unix(), 10))
+	h.Set("X-Codex-Active-Limit", "codex")
+	h.Set("X-Codex-Plan-Type", "plus")
+	return Fault{Status: http.StatusTooManyRequests, Body: string(body), Header: h}
+}
+
+// RateLimited is the short-lived 429 of a per-minute rate limit, which a client
+// retries after Retry-After; it must not be mistaken for an exhausted quota.
+func RateLimited(retryAfter time.Duration) Fault {
+	secs := max(1, int(math.Ceil(retryAfter.Seconds())))
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"message": fmt.Sprintf("Rate limit reached for requests. Please try again in %.3fs.", retryAfter.Seconds()),
+		"type":    "requests",
+		"param":   nil,
+		"code":    "rate_limit_exceeded",
+	}})
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("Retry-After-Ms", strconv.FormatInt(retryAfter.Milliseconds(), 10))
+	return Fault{Status: http.StatusTooManyRequests, Body: string(body), Header: h}
+}
+
+// hang blocks until the gate opens (true) or the request or server ends
+// (false).
+func (f Fault) hang(ctx context.Context, closing <-chan struct{}, hanging func()) bool {
+	if f.Hang == nil {
+		return true
+	}
+	if hanging != nil {
+		hanging()
+	}
+	select {
+	case <-f.Hang:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-closing:
+		return false
+	}
+}
+
+func (f Fault) waitBeforeHeaders(ctx context.Context, closing <-chan struct{}, hanging func()) bool {
+	if !f.HangBeforeHeaders {
+		return true
+	}
+	return f.hang(ctx, closing, hanging)
+}
+
+// applyHeader copies the fault's headers over the reply's.
+func (f Fault) applyHeader(h http.Header) {
+	for k, vs := range f.Header {
+		h[k] = append([]string(nil), vs...)
+	}
+}
+
+// statusReply turns a Status fault into the JSON reply to send.
+func (f Fault) statusReply() (int, []byte) {
+	if f.Body != "" {
+		return f.Status, []byte(f.Body)
+	}
+	return f.Status, errorBody(defaultStatusError(f.Status))
+}
+
+// failedReply is how FirstEventFailed shows on a JSON endpoint.
+func (f Fault) failedReply() (int, []byte) {
+	code := f.failCode()
+	status := http.StatusInternalServerError
+	if code == "server_is_overloaded" {
+		status = http.StatusServiceUnavailable
+	}
+	return status, errorBody(apiError{Message: f.failMessage(), Type: "server_error", Code: code})
+}
+
+func (f Fault) failCode() string {
+	if f.FailCode == "" {
+		return "server_is_overloaded"
+	}
+	return f.FailCode
+}
+
+func (f Fault) failMessage() string {
+	if f.FailMessage == "" {
+		return "Our servers are currently overloaded. Please try again later."
+	}
+	return f.FailMessage
+}
+
+// cut drops the connection mid-response, as an upstream that dies does:
+// everything written so far reaches the client, then the stream ends without
+// its terminator. Where the connection cannot be taken over (HTTP/2, in-process
+// recorders) the response just ends early, which a client sees the same way:
+// no response.completed.
+func cut(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return
+	}
+	_ = conn.Close()
+}

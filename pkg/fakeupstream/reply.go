@@ -1,0 +1,33 @@
+package fakeupstream
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// deliverJSON sends a JSON reply while honouring the parts of the Fault that
+// apply to a non-streamed reply: its headers, a Hang after the headers, and a
+// cut halfway through the body.
+func (s *Server) deliverJSON(w http.ResponseWriter, r *http.Request, status int, body []byte, f Fault) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	f.applyHeader(h)
+	if f.CutAfter != 0 {
+		// A declared length the body never reaches is how a client notices
+		// a truncated JSON reply.
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(status)
+	if f.Hang != nil && !f.HangBeforeHeaders {
+		_ = http.NewResponseController(w).Flush()
+		if !f.hang(r.Context(), s.closing, s.hanging) {
+			return
+		}
+	}
+	if f.CutAfter != 0 {
+		_, _ = w.Write(body[:len(body)/2])
+		cut(w)
+		return
+	}
+	_, _ = w.Write(body)
+}

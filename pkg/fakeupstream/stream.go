@@ -1,0 +1,146 @@
+package fakeupstream
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// event is one SSE event of a Responses stream. The fields follow the order the
+// real API writes them in (type first), and are omitted where that event type
+// has none.
+type event struct {
+	Type           string       `json:"type"`
+	SequenceNumber int          `json:"sequence_number"`
+	Response       *response    `json:"response,omitempty"`
+	ItemID         string       `json:"item_id,omitempty"`
+	OutputIndex    *int         `json:"output_index,omitempty"`
+	ContentIndex   *int         `json:"content_index,omitempty"`
+	Item           *outputItem  `json:"item,omitempty"`
+	Part           *contentPart `json:"part,omitempty"`
+	Delta          *string      `json:"delta,omitempty"`
+	Text           *string      `json:"text,omitempty"`
+	Logprobs       *[]any       `json:"logprobs,omitempty"`
+}
+
+// serveResponses answers POST /responses: a stream of events when the request
+// asks for stream:true, else the response object as JSON.
+func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []byte, f Fault) {
+	req, berr := parseRequest(body)
+	if berr != nil {
+		writeError(w, berr.status, berr.apiError)
+		return
+	}
+	if s.auth.mode == authChatGPT {
+		// The ChatGPT backend refuses these; a proxy that forgets to adapt
+		// the body for a ChatGPT account should fail here as it would there.
+		if !req.Stream {
+			writeError(w, http.StatusBadRequest, apiError{Message: "Stream must be set to true", Type: "invalid_request_error", Param: "stream"})
+			return
+		}
+		if req.Store != nil && *req.Store {
+			writeError(w, http.StatusBadRequest, apiError{Message: "Store must be set to false", Type: "invalid_request_error", Param: "store"})
+			return
+		}
+	}
+
+	t := s.newTurn(body, req, r.Header)
+	h := w.Header()
+	s.writeRateLimitHeaders(h)
+	h.Set("X-Request-Id", s.nextID("req"))
+	h.Set("Openai-Model", t.model)
+
+	if !req.Stream {
+		if f.FirstEventFailed {
+			status, b := f.failedReply()
+			s.deliverJSON(w, r, status, b, f)
+			return
+		}
+		b, _ := json.Marshal(t.completed()) // cannot fail: plain data
+		s.deliverJSON(w, r, http.StatusOK, b, f)
+		return
+	}
+	s.stream(w, r, t, f)
+}
+
+// stream writes the events of one turn, flushing after each so a client sees
+// every event as soon as it is produced, and applies the stream faults.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault) {
+	var events []event
+	if f.FirstEventFailed {
+		failed := t.failed(f.failCode(), f.failMessage())
+		events = []event{{Type: "response.failed", Response: &failed}}
+	} else {
+		events = t.events()
+	}
+	limit := len(events)
+	switch {
+	case f.CutAfter < 0:
+		limit = 0
+	case f.CutAfter > 0:
+		limit = min(f.CutAfter, len(events)-1)
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	f.applyHeader(h)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+
+	for i := 0; i <= limit; i++ {
+		if f.Hang != nil && !f.HangBeforeHeaders && i == f.HangAfter {
+			if !f.hang(r.Context(), s.closing, s.hanging) {
+				return
+			}
+		}
+		if i == limit {
+			break
+		}
+		e := events[i]
+		e.SequenceNumber = i
+		data, _ := json.Marshal(e) // cannot fail: plain data
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
+			return // the client went away
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+	if limit < len(events) {
+		cut(w)
+	}
+}
+
+// events is the full event sequence of a successful turn: one assistant
+// message whose text arrives word by word.
+func (t *turn) events() []event {
+	zero := 0
+	emptyLogprobs := []any{}
+	started := t.inProgress()
+	empty := textPart("")
+	full := textPart(t.text)
+	added := t.message("in_progress", []contentPart{})
+	done := t.message("completed", []contentPart{full})
+	completed := t.completed()
+	text := t.text
+
+	events := []event{
+		{Type: "response.created", Response: &started},
+		{Type: "response.in_progress", Response: &started},
+		{Type: "response.output_item.added", OutputIndex: &zero, Item: &added},
+		{Type: "response.content_part.added", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Part: &empty},
+	}
+	for _, d := range deltas(t.text) {
+		events = append(events, event{Type: "response.output_text.delta", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Delta: &d, Logprobs: &emptyLogprobs})
+	}
+	return append(events,
+		event{Type: "response.output_text.done", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Text: &text, Logprobs: &emptyLogprobs},
+		event{Type: "response.content_part.done", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Part: &full},
+		event{Type: "response.output_item.done", OutputIndex: &zero, Item: &done},
+		event{Type: "response.completed", Response: &completed},
+	)
+}
