@@ -1,0 +1,134 @@
+// Package account turns configured upstream accounts into ready-to-use
+// upstreams: where a request goes, which credential it carries and which
+// models the account may serve.
+package account
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/proxy-dev/proxy/pkg/config"
+)
+
+// Type names an upstream protocol family. Both types serve /responses; they
+// differ in URL layout and credentials.
+type Type string
+
+const (
+	// OpenAI is the OpenAI API or any compatible API serving /responses,
+	// authenticated with an API key.
+	OpenAI Type = config.TypeOpenAI
+	// OpenAIResponses is a ChatGPT/Codex account authenticated with OAuth
+	// tokens against the ChatGPT backend.
+	OpenAIResponses Type = config.TypeOpenAIResponses
+)
+
+// Account is one upstream account. Its fields are fixed once built; only the
+// credential inside may change (token rotation), and it guards itself.
+type Account struct {
+	Name    string
+	Type    Type
+	BaseURL string // without a trailing slash
+	Weight  int    // 0 means standby: chosen only when no weighted account is left
+	Enabled bool
+	Models  []string // glob allow-list; empty allows every model
+	cred    credential
+}
+
+// credential puts an account's secret on an outgoing request.
+type credential interface {
+	authorize(h http.Header)
+	fingerprint() string
+}
+
+// New builds an account from its validated configuration, reading the Codex
+// auth file of a ChatGPT account.
+func New(c config.Account) (*Account, error) {
+	a := &Account{
+		Name:    c.Name,
+		Type:    Type(c.Type),
+		BaseURL: strings.TrimRight(c.BaseURL, "/"),
+		Weight:  c.Weight,
+		Enabled: c.Enabled,
+		Models:  c.Models,
+	}
+	switch a.Type {
+	case OpenAI:
+		a.cred = apiKey(c.APIKey)
+	case OpenAIResponses:
+		if a.BaseURL == "" {
+			a.BaseURL = config.DefaultChatGPTBaseURL
+		}
+		cred, err := newChatGPT(c)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", c.Name, err)
+		}
+		a.cred = cred
+	default:
+		return nil, fmt.Errorf("account %s: unknown type %q", c.Name, c.Type)
+	}
+	return a, nil
+}
+
+// NewAll builds every configured account, stopping at the first that cannot
+// be built.
+func NewAll(cs []config.Account) ([]*Account, error) {
+	out := make([]*Account, 0, len(cs))
+	for _, c := range cs {
+		a, err := New(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Serves reports whether the account's allow-list admits model. An empty
+// model (a request that names none) is admitted everywhere, leaving the
+// upstream to apply its default.
+func (a *Account) Serves(model string) bool {
+	if len(a.Models) == 0 || model == "" {
+		return true
+	}
+	for _, pattern := range a.Models {
+		if ok, _ := path.Match(pattern, model); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Target is the upstream URL for an API path suffix such as "/responses" or
+// "/responses/compact". Both client prefixes (/responses and /v1/responses)
+// map to {base_url}/responses, so the base URL decides whether /v1 is used.
+func (a *Account) Target(suffix, rawQuery string) string {
+	u := a.BaseURL + suffix
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	return u
+}
+
+// Authorize sets the account's credential on an outgoing request's headers,
+// replacing whatever the client sent.
+func (a *Account) Authorize(h http.Header) {
+	a.cred.authorize(h)
+}
+
+// Fingerprint identifies the account's credential without revealing it,
+// such as "sk-...1234", for listings and logs.
+func (a *Account) Fingerprint() string {
+	return a.cred.fingerprint()
+}
+
+// fingerprint shows a secret's first three and last four characters when it
+// is long enough that this reveals nothing useful.
+func fingerprint(secret string) string {
+	if len(secret) < 16 {
+		return "..."
+	}
+	return secret[:3] + "..." + secret[len(secret)-4:]
+}

@@ -1,0 +1,45 @@
+// Package event carries the record of every routing decision from the
+// request path to whoever watches: logs, the TUI and /_proxy/events.
+package event
+
+import "time"
+
+// Decision records one request: where it went, why, and how it ended. It
+// holds no secret: clients appear by key name, sessions by hash prefix.
+type Decision struct {
+	Time       time.Time     `json:"time"`
+	RequestID  string        `json:"request_id"`
+	Client     string        `json:"client,omitempty"`
+	Path       string        `json:"path"`
+	Session    string        `json:"session,omitempty"` // hash prefix
+	Source     string        `json:"source"`            // which part of the request keyed the session
+	Model      string        `json:"model,omitempty"`
+	Stream     bool          `json:"stream"`
+	Candidates []string      `json:"candidates,omitempty"`
+	Account    string        `json:"account,omitempty"`
+	Type       string        `json:"type,omitempty"`
+	Target     string        `json:"target,omitempty"` // upstream URL, no query
+	Reason     string        `json:"reason,omitempty"`
+	Detail     string        `json:"detail,omitempty"`
+	Attempts   []Attempt     `json:"attempts,omitempty"`
+	Status     int           `json:"status"`
+	TTFB       time.Duration `json:"ttfb_ns"`
+	Duration   time.Duration `json:"duration_ns"`
+	Usage      Usage         `json:"usage"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// Attempt is one upstream try within a request.
+type Attempt struct {
+	Account string `json:"account"`
+	Status  int    `json:"status"` // 0 when no response arrived
+	Error   string `json:"error,omitempty"`
+}
+
+// Usage is the token usage the upstream reported.
+type Usage struct {
+	InputTokens     int64 `json:"input_tokens"`
+	CachedTokens    int64 `json:"cached_tokens"`
+	OutputTokens    int64 `json:"output_tokens"`
+	ReasoningTokens int64 `json:"reasoning_tokens"`
+}
