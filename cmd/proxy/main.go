@@ -1,0 +1,13 @@
+// Command proxy pools OpenAI and ChatGPT accounts behind one Responses API
+// base URL. See README.md.
+package main
+
+import (
+	"os"
+
+	"github.com/proxy-dev/proxy/pkg/cli"
+)
+
+func main() {
+	os.Exit(cli.Main())
+}

@@ -1,0 +1,105 @@
+// Package cli is the proxy's command line: the cobra commands, and the only
+// place where flags, config files, environment and terminals meet.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxy-dev/proxy/pkg/config"
+)
+
+// IOStreams are the streams a command reads and writes, injected so tests
+// run commands against buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer // data
+	ErrOut io.Writer // messages, logs
+	// Getenv reads the environment; tests replace it.
+	Getenv func(string) string
+}
+
+// ExitError carries a specific exit status out of a command.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit statuses shared by every command.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitConfigError = 2
+)
+
+// Main runs the command line with the process's arguments and streams and
+// returns the exit status.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ios := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv}
+	return Run(ctx, ios, os.Args[1:])
+}
+
+// Run executes the command line args and returns the exit status. It is
+// Main without the process: what tests call.
+func Run(ctx context.Context, ios *IOStreams, args []string) int {
+	root := NewCmdRoot(ios)
+	root.SetArgs(args)
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	err := root.ExecuteContext(ctx)
+	return exitCode(ios.ErrOut, err)
+}
+
+// exitCode decides the exit status of every command in one place and
+// prints the error.
+func exitCode(errOut io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var problems config.Problems
+	var exit *ExitError
+	switch {
+	case errors.As(err, &problems):
+		fmt.Fprintf(errOut, "config has %d problem(s):\n%s\n", len(problems), problems.Error())
+		return exitConfigError
+	case errors.As(err, &exit):
+		if exit.Err != nil {
+			fmt.Fprintln(errOut, "error:", exit.Err)
+		}
+		return exit.Code
+	default:
+		fmt.Fprintln(errOut, "error:", err)
+		return exitFailure
+	}
+}
+
+// NewCmdRoot returns the root command with every subcommand.
+func NewCmdRoot(ios *IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "proxy",
+		Short: "A local relay that pools OpenAI and ChatGPT accounts behind one Responses API base URL",
+		Long: `proxy sits between Codex CLI (or any OpenAI Responses API client) and several
+upstream accounts. It picks an account per conversation by weight, keeps the
+conversation on that account, streams answers back and records usage.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		NewCmdServe(ios, nil),
+		NewCmdVersion(ios),
+	)
+	return root
+}

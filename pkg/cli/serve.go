@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/relay"
+	"github.com/proxy-dev/proxy/pkg/scheduler"
+	"github.com/proxy-dev/proxy/pkg/server"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// shutdownGrace is how long streams in flight may run on after a stop signal.
+const shutdownGrace = 30 * time.Second
+
+// ServeOptions are the inputs of `proxy serve`.
+type ServeOptions struct {
+	IO         *IOStreams
+	ConfigPath string
+	Listen     string
+	RedisURL   string
+	Demo       bool
+	LogLevel   string
+	LogFormat  string
+	// Ready, when set, is called with the listening address once the proxy
+	// accepts connections (tests use it to find a port chosen by the OS).
+	Ready func(addr string)
+}
+
+// NewCmdServe returns `proxy serve`. runF replaces the command's work in
+// tests of flag handling; nil runs the proxy.
+func NewCmdServe(ios *IOStreams, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the proxy",
+		Long: `Run the proxy: serve the Responses API on the listen address and forward each
+request to one of the configured accounts.
+
+With --demo, two fake upstream accounts run in-process in place of the
+configured ones, so the routing can be seen without any credentials.`,
+		Example: `  proxy serve
+  proxy serve --config ./proxy.yaml --listen 127.0.0.1:9000
+  proxy serve --demo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return RunServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config file (default $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml)")
+	f.StringVar(&opts.Listen, "listen", "", "address to listen on (overrides the config's listen)")
+	f.StringVar(&opts.RedisURL, "redis", "", "Redis URL for sessions (overrides redis.url; empty config = embedded)")
+	f.BoolVar(&opts.Demo, "demo", false, "serve two in-process fake accounts instead of the configured ones")
+	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// RunServe runs the proxy until ctx is done, then shuts down gracefully.
+func RunServe(ctx context.Context, opts *ServeOptions) error {
+	logger, err := newLogger(opts.IO.ErrOut, opts.LogLevel, opts.LogFormat)
+	if err != nil {
+		return &ExitError{Code: exitConfigError, Err: err}
+	}
+	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.Listen != "" {
+		cfg.Listen = opts.Listen
+	}
+	if opts.RedisURL != "" {
+		cfg.Redis.URL = opts.RedisURL
+	}
+	if err := server.CheckExposure(cfg.Listen, len(cfg.ClientKeys) > 0); err != nil {
+		return &ExitError{Code: exitConfigError, Err: err}
+	}
+
+	if opts.Demo {
+		demo, err := startDemo()
+		if err != nil {
+			return err
+		}
+		defer demo.close()
+		cfg.Accounts = demo.accounts
+	}
+	accounts, err := account.NewAll(cfg.Accounts)
+	if err != nil {
+		return &ExitError{Code: exitConfigError, Err: err}
+	}
+	if len(accounts) == 0 {
+		logger.Warn("no accounts configured: every request will get 503 no_available_account; add accounts to the config or run with --demo")
+	}
+
+	st, err := store.Open(ctx, store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	pool := account.NewPool(accounts)
+	bus := event.NewBus()
+	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger))
+	rl := relay.New(sched, st, bus, relay.Options{Logger: logger})
+	keys := make([]server.ClientKey, len(cfg.ClientKeys))
+	for i, k := range cfg.ClientKeys {
+		keys[i] = server.ClientKey{Name: k.Name, Key: k.Key}
+	}
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, ClientKeys: keys})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	announce(opts.IO, ln.Addr().String(), cfg, accounts, st)
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: no new requests; streams in flight may finish", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	<-served
+	return nil
+}
+
+// loadConfig finds and loads the config with a fresh viper instance.
+func loadConfig(ios *IOStreams, flagPath string) (*config.Config, error) {
+	path := config.Locate(flagPath, ios.Getenv)
+	return config.Load(viper.New(), path, ios.Getenv)
+}
+
+// announce tells the user where the proxy listens and what it pools.
+func announce(ios *IOStreams, addr string, cfg *config.Config, accounts []*account.Account, st *store.Store) {
+	where := "embedded (in-process)"
+	if !st.Embedded() {
+		where = "redis"
+	}
+	fmt.Fprintf(ios.ErrOut, "proxy listening on http://%s (Codex base_url: http://%s/v1)\n", addr, addr)
+	if cfg.Path != "" {
+		fmt.Fprintf(ios.ErrOut, "config: %s\n", cfg.Path)
+	}
+	fmt.Fprintf(ios.ErrOut, "sessions: %s store, ttl %s\n", where, cfg.Sessions.TTL)
+	for _, a := range accounts {
+		state := ""
+		if !a.Enabled {
+			state = ", disabled"
+		}
+		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, a.Type, a.BaseURL, a.Weight, state)
+	}
+}
+
+// newLogger builds the slog logger from the --log-level and --log-format flags.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

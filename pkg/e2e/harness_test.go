@@ -1,0 +1,123 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is a `proxy serve` started by a test.
+type running struct {
+	URL  string // http://127.0.0.1:port
+	Logs *syncBuffer
+}
+
+// startProxy runs `proxy serve` in-process with the given config YAML on a
+// free loopback port, with env as its whole environment, until the test ends.
+func startProxy(t *testing.T, configYAML string, env map[string]string, extraArgs ...string) *running {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proxy.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
+	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text", Ready: func(addr string) { ready <- addr }}
+	for i := 0; i+1 < len(extraArgs); i += 2 {
+		switch extraArgs[i] {
+		case "--redis":
+			opts.RedisURL = extraArgs[i+1]
+		default:
+			t.Fatalf("startProxy: unknown option %s", extraArgs[i])
+		}
+	}
+	go func() { done <- cli.RunServe(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy serve returned %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return &running{URL: "http://" + addr, Logs: logs}
+	case err := <-done:
+		t.Fatalf("proxy serve stopped before listening: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("proxy serve did not start\n%s", logs)
+	}
+	return nil
+}
+
+// startUpstream starts a fake upstream account on a free loopback port.
+func startUpstream(t *testing.T, name string, opts ...fakeupstream.Option) *fakeupstream.Server {
+	t.Helper()
+	s := fakeupstream.New(name, opts...)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openaiAccount is the YAML of an openai account served by s.
+func openaiAccount(name string, s *fakeupstream.Server, keyVar string, weight int) string {
+	return fmt.Sprintf(`  - name: %s
+    type: openai
+    base_url: %s/v1
+    api_key: ${%s}
+    weight: %d
+`, name, s.URL(), keyVar, weight)
+}
+
+// chatgptAccount is the YAML of an openai-responses account served by s.
+func chatgptAccount(name string, s *fakeupstream.Server, tokenVar, accountID string, weight int) string {
+	return fmt.Sprintf(`  - name: %s
+    type: openai-responses
+    base_url: %s/backend-api/codex
+    access_token: ${%s}
+    account_id: %s
+    weight: %d
+`, name, s.URL(), tokenVar, accountID, weight)
+}
+
+// assertNoSecrets fails when any secret appears in text.
+func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s contains a secret (%s...)", what, s[:4])
+		}
+	}
+}

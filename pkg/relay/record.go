@@ -1,0 +1,77 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// usageWriteTimeout bounds the store write after a response: the client has
+// its answer already, and a slow store must not hold the handler.
+const usageWriteTimeout = 2 * time.Second
+
+// finish records a finished request: usage counters, one log line, and the
+// decision event.
+func (rl *Relay) finish(rec *event.Decision) {
+	if rec.Account != "" && rec.Status/100 == 2 && rl.usage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+		err := rl.usage.AddUsage(ctx, rec.Account, store.Usage{
+			Requests:        1,
+			InputTokens:     rec.Usage.InputTokens,
+			CachedTokens:    rec.Usage.CachedTokens,
+			OutputTokens:    rec.Usage.OutputTokens,
+			ReasoningTokens: rec.Usage.ReasoningTokens,
+		})
+		cancel()
+		if err != nil {
+			rl.o.Logger.Warn("recording usage", "account", rec.Account, "err", err)
+		}
+	}
+	rl.log(rec)
+	if rl.pub != nil {
+		rl.pub.Publish(*rec)
+	}
+}
+
+// log writes the request's one structured line. It carries names and
+// hashes only, never a key or token.
+func (rl *Relay) log(rec *event.Decision) {
+	level := slog.LevelInfo
+	switch {
+	case rec.Status >= 500 || rec.Status == 0:
+		level = slog.LevelError
+	case rec.Status >= 400 || rec.Error != "":
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", rec.RequestID),
+		slog.String("path", rec.Path),
+		slog.String("account", rec.Account),
+		slog.String("target", rec.Target),
+		slog.String("reason", rec.Reason),
+		slog.String("session", rec.Session),
+		slog.String("source", rec.Source),
+		slog.String("model", rec.Model),
+		slog.Int("status", rec.Status),
+		slog.Int("attempts", len(rec.Attempts)),
+		slog.Duration("ttfb", rec.TTFB),
+		slog.Duration("duration", rec.Duration),
+		slog.Int64("input_tokens", rec.Usage.InputTokens),
+		slog.Int64("cached_tokens", rec.Usage.CachedTokens),
+		slog.Int64("output_tokens", rec.Usage.OutputTokens),
+		slog.Int64("reasoning_tokens", rec.Usage.ReasoningTokens),
+	}
+	if rec.Client != "" {
+		attrs = append(attrs, slog.String("client", rec.Client))
+	}
+	if rec.Detail != "" {
+		attrs = append(attrs, slog.String("detail", rec.Detail))
+	}
+	if rec.Error != "" {
+		attrs = append(attrs, slog.String("error", rec.Error))
+	}
+	rl.o.Logger.LogAttrs(context.Background(), level, "request", attrs...)
+}

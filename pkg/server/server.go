@@ -1,0 +1,63 @@
+// Package server assembles the proxy's HTTP surface on one listener: the
+// API routes served by the relay, the model list, health, and the client
+// key check in front of them.
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/relay"
+)
+
+// Options is what the HTTP surface is built from.
+type Options struct {
+	Relay      *relay.Relay
+	Accounts   func() []*account.Account
+	ClientKeys []ClientKey // empty: no client authentication
+	// Admin, when set, serves /_proxy/ and /metrics behind the same client
+	// key rule as the API.
+	Admin http.Handler
+}
+
+// ClientKey is a key clients may present, known by its name.
+type ClientKey struct {
+	Name string
+	Key  string
+}
+
+// New returns the proxy's handler.
+func New(o Options) http.Handler {
+	api := http.NewServeMux()
+	// No method in the pattern for the API routes: the relay answers a
+	// WebSocket GET with 426 and anything else with 405, both OpenAI-shaped.
+	for _, prefix := range []string{"", "/v1"} {
+		api.Handle(prefix+"/responses", o.Relay.Handler("/responses"))
+		api.Handle(prefix+"/responses/compact", o.Relay.Handler("/responses/compact"))
+		api.Handle("GET "+prefix+"/models", o.Relay.Models(o.Accounts))
+	}
+	if o.Admin != nil {
+		api.Handle("/_proxy/", o.Admin)
+		api.Handle("/metrics", o.Admin)
+	}
+	api.HandleFunc("/", notFound)
+
+	root := http.NewServeMux()
+	// Health stays open so load balancers need no key.
+	root.HandleFunc("GET /healthz", healthz)
+	root.Handle("/", requireClientKey(o.ClientKeys, api))
+	return root
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest,
+		"no route "+r.Method+" "+r.URL.Path+"; this proxy serves POST /v1/responses, POST /v1/responses/compact and GET /v1/models").
+		WithCode("unknown_route").Write(w)
+}
