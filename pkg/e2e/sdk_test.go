@@ -271,4 +271,3 @@ func TestCodexSampleForwardedByteForByte(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
-

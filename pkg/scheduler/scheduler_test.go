@@ -45,7 +45,9 @@ func acct(t *testing.T, name string, weight int, opts ...func(*config.Account)) 
 
 func disabled(c *config.Account) { c.Enabled = false }
 
-func key(s string) session.Key { return session.Key{Hash: fmt.Sprintf("%064x", []byte(s)), Source: session.SourceHeader} }
+func key(s string) session.Key {
+	return session.Key{Hash: fmt.Sprintf("%064x", []byte(s)), Source: session.SourceHeader}
+}
 
 func TestWeightedChoiceFollowsWeights(t *testing.T) {
 	st, _ := newStore(t)
@@ -197,7 +199,9 @@ func TestBindingToUnusableAccountIsReplaced(t *testing.T) {
 		change func(t *testing.T) []*account.Account // the pool after the session was bound to "a"
 		detail string
 	}{
-		{"disabled", func(t *testing.T) []*account.Account { return []*account.Account{acct(t, "a", 1, disabled), acct(t, "b", 1)} }, "bound account a is disabled"},
+		{"disabled", func(t *testing.T) []*account.Account {
+			return []*account.Account{acct(t, "a", 1, disabled), acct(t, "b", 1)}
+		}, "bound account a is disabled"},
 		{"removed", func(t *testing.T) []*account.Account { return []*account.Account{acct(t, "b", 1)} }, "bound account a was removed"},
 		{"model no longer allowed", func(t *testing.T) []*account.Account {
 			return []*account.Account{acct(t, "a", 1, func(c *config.Account) { c.Models = []string{"o3"} }), acct(t, "b", 1)}
