@@ -1,0 +1,133 @@
+// Package session derives the sticky-session key of a Responses API request,
+// and the few body fields the router needs, without decoding the body: Codex
+// resends the whole conversation every turn, so bodies reach megabytes.
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/proxy-dev/proxy/pkg/jsonscan"
+)
+
+// Source names what a session key was derived from; the TUI shows it so that
+// a weak key (instructions, first message) is visible.
+type Source string
+
+// The sources of a session key, in order of precedence.
+const (
+	// SourceHeader is a conversation id header such as session-id.
+	SourceHeader Source = "header"
+	// SourcePromptCacheKey is the body's prompt_cache_key.
+	SourcePromptCacheKey Source = "prompt_cache_key"
+	// SourceInstructions is the body's instructions mixed with the first user message.
+	SourceInstructions Source = "instructions"
+	// SourceFirstInput is the first input message mixed with the first user message.
+	SourceFirstInput Source = "first_input"
+	// SourceNone means there was nothing to key on: the router picks without stickiness.
+	SourceNone Source = "none"
+)
+
+// ErrMalformed is wrapped by Parse's error when the body is not a JSON object.
+var ErrMalformed = errors.New("session: malformed request body")
+
+// Key identifies a conversation.
+type Key struct {
+	// Hash is the SHA-256 hex of the winning source's value; empty for SourceNone.
+	// Hashing keeps conversation content out of Redis, logs and the TUI.
+	Hash string
+	// Source is what the key was derived from.
+	Source Source
+	// Header is the header that won (its documented lower-case spelling),
+	// set only for SourceHeader.
+	Header string
+}
+
+// Short returns the first 12 hex characters of the hash, enough to tell
+// sessions apart in logs and the TUI; "" when there is no key.
+func (k Key) Short() string {
+	if len(k.Hash) < 12 {
+		return k.Hash
+	}
+	return k.Hash[:12]
+}
+
+// Request is what the router needs from a request.
+type Request struct {
+	// Model is the body's model, "" when absent or not a string.
+	Model string
+	// Stream is true when the body's stream is literally true.
+	Stream bool
+	// Key is the conversation's sticky-session key.
+	Key Key
+}
+
+// Parse derives the Request from the headers and the raw JSON body. The body
+// is walked once without decoding; only the first messages of input are
+// looked into, and only when no header or prompt_cache_key names the
+// conversation. When the body is not a well-formed JSON object the error
+// wraps ErrMalformed, and the Request still carries a header key if one was
+// sent.
+func Parse(h http.Header, body []byte) (Request, error) {
+	hk, hasHeader := headerKey(h)
+	var f fields
+	if err := jsonscan.ObjectFields(body, f.add); err != nil {
+		if !hasHeader {
+			hk = Key{Source: SourceNone}
+		}
+		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	req := Request{Stream: string(f.stream) == "true"}
+	if isString(f.model) {
+		// The body is validated, so unquoting cannot fail.
+		req.Model, _ = jsonscan.String(f.model)
+	}
+	switch {
+	case hasHeader:
+		req.Key = hk
+	case nonEmptyString(f.promptCacheKey):
+		v, _ := jsonscan.Unquote(f.promptCacheKey)
+		sum := sha256.Sum256(v)
+		req.Key = Key{Hash: hexString(sum[:]), Source: SourcePromptCacheKey}
+	default:
+		req.Key = bodyKey(&f)
+	}
+	return req, nil
+}
+
+// fields holds the raw values of the top-level members Parse cares about.
+// Later duplicates overwrite earlier ones, as with encoding/json.
+type fields struct {
+	model, stream, promptCacheKey, instructions, input []byte
+}
+
+func (f *fields) add(key, value []byte) bool {
+	switch string(key) {
+	case "model":
+		f.model = value
+	case "stream":
+		f.stream = value
+	case "prompt_cache_key":
+		f.promptCacheKey = value
+	case "instructions":
+		f.instructions = value
+	case "input":
+		f.input = value
+	}
+	return true
+}
+
+func isString(raw []byte) bool { return len(raw) >= 2 && raw[0] == '"' }
+
+// nonEmptyString reports a JSON string with a non-empty value: any escape
+// decodes to at least one byte, so the raw length is enough.
+func nonEmptyString(raw []byte) bool { return len(raw) > 2 && raw[0] == '"' }
+
+func hexString(sum []byte) string {
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], sum)
+	return string(buf[:])
+}
