@@ -4,6 +4,8 @@
 package account
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"path"
@@ -34,13 +36,18 @@ type Account struct {
 	Weight  int    // 0 means standby: chosen only when no weighted account is left
 	Enabled bool
 	Models  []string // glob allow-list; empty allows every model
-	cred    credential
+	// MaxConcurrency bounds streams in flight per instance; 0 is no bound.
+	MaxConcurrency int
+	cred           credential
 }
 
 // credential puts an account's secret on an outgoing request.
 type credential interface {
 	authorize(h http.Header)
 	fingerprint() string
+	// id identifies the credential without revealing it: it changes when
+	// the user replaces the key or logs in again.
+	id() string
 }
 
 // New builds an account from its validated configuration, reading the Codex
@@ -53,6 +60,8 @@ func New(c config.Account) (*Account, error) {
 		Weight:  c.Weight,
 		Enabled: c.Enabled,
 		Models:  c.Models,
+
+		MaxConcurrency: c.MaxConcurrency,
 	}
 	switch a.Type {
 	case OpenAI:
@@ -122,6 +131,19 @@ func (a *Account) Authorize(h http.Header) {
 // such as "sk-...1234", for listings and logs.
 func (a *Account) Fingerprint() string {
 	return a.cred.fingerprint()
+}
+
+// CredentialID identifies the account's current credential without
+// revealing it (a truncated SHA-256), so a mark such as "this key was
+// refused" ends by itself once the key is replaced.
+func (a *Account) CredentialID() string {
+	return a.cred.id()
+}
+
+// hashID is a short, irreversible identifier of a secret.
+func hashID(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:8])
 }
 
 // fingerprint shows a secret's first three and last four characters when it

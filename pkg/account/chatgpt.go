@@ -66,3 +66,14 @@ func (c *chatGPT) fingerprint() string {
 	}
 	return "chatgpt:" + fingerprint(c.tokens.AccessToken)
 }
+
+// id follows the refresh token when there is one: it survives access-token
+// refreshes and changes only with a new login.
+func (c *chatGPT) id() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.tokens.RefreshToken != "" {
+		return hashID(c.tokens.RefreshToken)
+	}
+	return hashID(c.tokens.AccessToken)
+}

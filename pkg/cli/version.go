@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Set by goreleaser with -ldflags "-X ...".
+// Set by goreleaser with -ldflags "-X github.com/proxy-dev/proxy/pkg/cli.version=..."
+// (see .goreleaser.yaml); empty in a plain `go build` or `go install`.
 var (
 	version = ""
 	commit  = ""
@@ -21,19 +22,42 @@ type BuildInfo struct {
 }
 
 // Build returns the binary's version, preferring what the release build
-// stamped in and falling back to what `go install` records.
+// stamped in and falling back to what the Go toolchain recorded (the module
+// version for `go install module@version`, the VCS revision and time for a
+// build inside a checkout).
 func Build() BuildInfo {
+	return buildInfo(version, commit, date, debug.ReadBuildInfo)
+}
+
+// buildInfo is Build with the stamped values and the toolchain's record
+// passed in, so each fallback can be tested.
+func buildInfo(version, commit, date string, read func() (*debug.BuildInfo, bool)) BuildInfo {
 	b := BuildInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version()}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		if b.Version == "" && info.Main.Version != "" {
+	if info, ok := read(); ok && info != nil {
+		// "(devel)" is what the toolchain records when it knows no version:
+		// no better than none.
+		if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			b.Version = info.Main.Version
 		}
+		var revision, modified string
 		for _, s := range info.Settings {
-			switch {
-			case s.Key == "vcs.revision" && b.Commit == "":
-				b.Commit = s.Value
-			case s.Key == "vcs.time" && b.Date == "":
-				b.Date = s.Value
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			case "vcs.time":
+				if b.Date == "" {
+					b.Date = s.Value
+				}
+			}
+		}
+		if b.Commit == "" && revision != "" {
+			b.Commit = revision
+			if modified == "true" {
+				// Built from a checkout with uncommitted changes: the
+				// revision alone would claim more than it knows.
+				b.Commit += "-dirty"
 			}
 		}
 	}

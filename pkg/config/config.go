@@ -30,6 +30,27 @@ const (
 	// DefaultChatGPTBaseURL is where openai-responses accounts send requests
 	// when base_url is not set.
 	DefaultChatGPTBaseURL = "https://chatgpt.com/backend-api/codex"
+	// DefaultMaxAttempts is how many distinct accounts one request may try.
+	DefaultMaxAttempts = 3
+	// DefaultMaxBodyBytes bounds a decoded request body: long Codex
+	// conversations reach megabytes, but not this.
+	DefaultMaxBodyBytes = 32 << 20
+	// DefaultMoveAfter: a bound account out for longer than this loses its
+	// conversations to the account that served them meanwhile.
+	DefaultMoveAfter = 5 * time.Minute
+	// DefaultConnectTimeout bounds dialing and the TLS handshake.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for an upstream's
+	// response headers once the request is sent.
+	DefaultResponseHeaderTimeout = 2 * time.Minute
+	// DefaultStreamIdleTimeout ends a stream that sends nothing for this
+	// long (Codex's own idle limit is the same).
+	DefaultStreamIdleTimeout = 5 * time.Minute
+	// DefaultTokenURL is where ChatGPT tokens are refreshed.
+	DefaultTokenURL = "https://auth.openai.com/oauth/token"
+	// DefaultClientID is Codex CLI's OAuth client id, which ChatGPT tokens
+	// from `codex login` belong to.
+	DefaultClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
 )
 
 // Config is the whole program's configuration, defaults applied and
@@ -37,6 +58,15 @@ const (
 type Config struct {
 	// Listen is the host:port the proxy serves on.
 	Listen string
+	// MaxAttempts is how many distinct accounts one request may try before
+	// the last failure goes back to the client.
+	MaxAttempts int
+	// MaxBodyBytes bounds a decoded request body; larger ones get 413.
+	MaxBodyBytes int64
+	// Timeouts bound the waits on upstreams.
+	Timeouts Timeouts
+	// OAuth is where and as whom ChatGPT tokens are refreshed.
+	OAuth OAuth
 	// Redis is where sessions and account state live.
 	Redis Redis
 	// Sessions controls sticky sessions.
@@ -61,6 +91,24 @@ type Redis struct {
 type Sessions struct {
 	// TTL is refreshed on every request of the session.
 	TTL time.Duration
+	// MoveAfter: when the bound account is out for longer than this, the
+	// conversation moves to the account that serves it; a shorter outage is
+	// served elsewhere and the binding stays.
+	MoveAfter time.Duration
+}
+
+// Timeouts bound the waits on upstreams. No timeout limits a healthy
+// stream's total length.
+type Timeouts struct {
+	Connect        time.Duration
+	ResponseHeader time.Duration
+	StreamIdle     time.Duration
+}
+
+// OAuth configures ChatGPT token refresh.
+type OAuth struct {
+	TokenURL string
+	ClientID string
 }
 
 // ClientKey is one key a client may present as Authorization: Bearer.
@@ -99,4 +147,7 @@ type Account struct {
 	Enabled bool
 	// Models is an allow-list of path.Match globs; empty allows every model.
 	Models []string
+	// MaxConcurrency bounds the account's streams in flight in this
+	// instance; 0 is no bound. ChatGPT accounts take about 3-5.
+	MaxConcurrency int
 }

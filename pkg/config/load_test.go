@@ -64,9 +64,14 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	want := Config{
 		Listen:   DefaultListen,
 		Redis:    Redis{KeyPrefix: DefaultKeyPrefix},
-		Sessions: Sessions{TTL: 30 * time.Minute},
+		Sessions: Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
+		MaxAttempts:  DefaultMaxAttempts,
+		MaxBodyBytes: DefaultMaxBodyBytes,
+		Timeouts:     Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout},
+		OAuth:        OAuth{TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||
+		cfg.MaxAttempts != want.MaxAttempts || cfg.MaxBodyBytes != want.MaxBodyBytes || cfg.Timeouts != want.Timeouts || cfg.OAuth != want.OAuth ||
 		len(cfg.Accounts) != 0 || len(cfg.ClientKeys) != 0 || cfg.Path != "" {
 		t.Errorf("Load(\"\") = %+v, want %+v", cfg, want)
 	}
@@ -198,7 +203,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{
 			name: "file only",
 			env:  env{},
-			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute}},
+			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter}},
 		},
 		{
 			name: "every key from env",
@@ -206,12 +211,12 @@ func TestLoadEnvOverrides(t *testing.T) {
 				"PROXY_LISTEN": "127.0.0.1:2222", "PROXY_REDIS_URL": "redis://localhost:6379",
 				"PROXY_REDIS_KEY_PREFIX": "env:", "PROXY_SESSIONS_TTL": "2h",
 			},
-			want: Config{Listen: "127.0.0.1:2222", Redis: Redis{URL: "redis://localhost:6379", KeyPrefix: "env:"}, Sessions: Sessions{TTL: 2 * time.Hour}},
+			want: Config{Listen: "127.0.0.1:2222", Redis: Redis{URL: "redis://localhost:6379", KeyPrefix: "env:"}, Sessions: Sessions{TTL: 2 * time.Hour, MoveAfter: DefaultMoveAfter}},
 		},
 		{
 			name: "env value is expanded too",
 			env:  env{"PROXY_REDIS_URL": "redis://${REDIS_HOST}:6379", "REDIS_HOST": "cache"},
-			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{URL: "redis://cache:6379", KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute}},
+			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{URL: "redis://cache:6379", KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter}},
 		},
 	}
 	for _, tt := range tests {

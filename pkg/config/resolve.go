@@ -13,9 +13,31 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	cfg := &Config{
 		Listen:   raw.Listen,
 		Redis:    Redis{URL: raw.Redis.URL, KeyPrefix: raw.Redis.KeyPrefix},
-		Sessions: Sessions{TTL: DefaultSessionTTL},
+		Sessions: Sessions{TTL: DefaultSessionTTL, MoveAfter: DefaultMoveAfter},
 		Path:     path,
+
+		MaxAttempts:  DefaultMaxAttempts,
+		MaxBodyBytes: DefaultMaxBodyBytes,
+		Timeouts: Timeouts{
+			Connect:        durationOr(raw.Timeouts.Connect, DefaultConnectTimeout),
+			ResponseHeader: durationOr(raw.Timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
+			StreamIdle:     durationOr(raw.Timeouts.StreamIdle, DefaultStreamIdleTimeout),
+		},
+		OAuth: OAuth{TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID},
 	}
+	if raw.MaxAttempts != nil {
+		cfg.MaxAttempts = *raw.MaxAttempts
+	}
+	if raw.MaxBodyBytes != nil {
+		cfg.MaxBodyBytes = *raw.MaxBodyBytes
+	}
+	if cfg.OAuth.TokenURL == "" {
+		cfg.OAuth.TokenURL = DefaultTokenURL
+	}
+	if cfg.OAuth.ClientID == "" {
+		cfg.OAuth.ClientID = DefaultClientID
+	}
+	cfg.Sessions.MoveAfter = durationOr(raw.Sessions.MoveAfter, DefaultMoveAfter)
 	// An explicit "" means "the default", as redis.url "" means embedded.
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -45,6 +67,9 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 		}
 		if a.Enabled != nil {
 			acc.Enabled = *a.Enabled
+		}
+		if a.MaxConc != nil {
+			acc.MaxConcurrency = *a.MaxConc
 		}
 		if acc.Type == TypeOpenAIResponses && acc.BaseURL == "" {
 			acc.BaseURL = DefaultChatGPTBaseURL
@@ -83,4 +108,13 @@ func parseTTL(s string) (time.Duration, error) {
 		return DefaultSessionTTL, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// durationOr parses a duration setting; "" or an invalid value (reported by
+// validate) gives the default.
+func durationOr(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return def
 }

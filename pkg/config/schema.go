@@ -8,11 +8,26 @@ package config
 // value quoted in a problem.
 
 type fileConfig struct {
-	Listen     string          `mapstructure:"listen"`
-	Redis      fileRedis       `mapstructure:"redis"`
-	Sessions   fileSessions    `mapstructure:"sessions"`
-	ClientKeys []fileClientKey `mapstructure:"client_keys"`
-	Accounts   []fileAccount   `mapstructure:"accounts"`
+	Listen       string          `mapstructure:"listen"`
+	MaxAttempts  *int            `mapstructure:"max_attempts"`
+	MaxBodyBytes *int64          `mapstructure:"max_body_bytes"`
+	Redis        fileRedis       `mapstructure:"redis"`
+	Sessions     fileSessions    `mapstructure:"sessions"`
+	Timeouts     fileTimeouts    `mapstructure:"timeouts"`
+	OAuth        fileOAuth       `mapstructure:"oauth"`
+	ClientKeys   []fileClientKey `mapstructure:"client_keys"`
+	Accounts     []fileAccount   `mapstructure:"accounts"`
+}
+
+type fileTimeouts struct {
+	Connect        string `mapstructure:"connect"`
+	ResponseHeader string `mapstructure:"response_header"`
+	StreamIdle     string `mapstructure:"stream_idle"`
+}
+
+type fileOAuth struct {
+	TokenURL string `mapstructure:"token_url"`
+	ClientID string `mapstructure:"client_id"`
 }
 
 type fileRedis struct {
@@ -21,7 +36,8 @@ type fileRedis struct {
 }
 
 type fileSessions struct {
-	TTL string `mapstructure:"ttl"`
+	TTL       string `mapstructure:"ttl"`
+	MoveAfter string `mapstructure:"move_after"`
 }
 
 type fileClientKey struct {
@@ -41,4 +57,5 @@ type fileAccount struct {
 	Weight       *int     `mapstructure:"weight"`
 	Enabled      *bool    `mapstructure:"enabled"`
 	Models       []string `mapstructure:"models"`
+	MaxConc      *int     `mapstructure:"max_concurrency"`
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 )
@@ -17,6 +18,19 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateListen(cfg.Listen)
 	c.validateRedis(cfg.Redis)
 	c.validateTTL(raw.Sessions.TTL)
+	c.validateDuration("sessions.move_after", raw.Sessions.MoveAfter)
+	c.validateDuration("timeouts.connect", raw.Timeouts.Connect)
+	c.validateDuration("timeouts.response_header", raw.Timeouts.ResponseHeader)
+	c.validateDuration("timeouts.stream_idle", raw.Timeouts.StreamIdle)
+	if cfg.MaxAttempts < 1 {
+		c.add("max_attempts", "must be at least 1, got %d", cfg.MaxAttempts)
+	}
+	if cfg.MaxBodyBytes < 1024 {
+		c.add("max_body_bytes", "must be at least 1024, got %d", cfg.MaxBodyBytes)
+	}
+	if u, err := url.Parse(cfg.OAuth.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.add("oauth.token_url", "%s is not an http(s) URL", strconv.Quote(cfg.OAuth.TokenURL))
+	}
 	c.validateClientKeys(cfg.ClientKeys)
 	names := map[string]int{}
 	for i, a := range cfg.Accounts {
@@ -40,6 +54,20 @@ func (c *checker) validateListen(listen string) {
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		c.add("listen", "port %s is not a number from 0 to 65535", strconv.Quote(port))
+	}
+}
+
+// validateDuration checks an optional positive duration setting.
+func (c *checker) validateDuration(path, raw string) {
+	if raw == "" {
+		return
+	}
+	d, err := time.ParseDuration(raw)
+	switch {
+	case err != nil:
+		c.add(path, "%s is not a duration (like 30s or 5m)", strconv.Quote(raw))
+	case d <= 0:
+		c.add(path, "must be positive, got %s", raw)
 	}
 }
 
@@ -136,6 +164,9 @@ func (c *checker) validateAccount(a Account, at string) {
 		if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			c.add(field("base_url"), "%s is not an http(s) URL", strconv.Quote(a.BaseURL))
 		}
+	}
+	if a.MaxConcurrency < 0 {
+		c.add(field("max_concurrency"), "%d is negative; 0 means no limit", a.MaxConcurrency)
 	}
 	if a.Weight < 0 {
 		c.add(field("weight"), "%d is negative; 0 makes a standby account", a.Weight)

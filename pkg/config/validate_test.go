@@ -34,6 +34,16 @@ func TestLoadProblems(t *testing.T) {
 			want: `proxy.yaml:2: invalid YAML: mapping values are not allowed in this context`,
 		},
 		{
+			name: "failover settings out of range",
+			yaml: "max_attempts: 0\nmax_body_bytes: 10\nsessions:\n  move_after: soon\ntimeouts:\n  stream_idle: -1s\noauth:\n  token_url: ftp://x\naccounts:\n" + openaiAccount + "    max_concurrency: -2\n",
+			want: `proxy.yaml:1: max_attempts: must be at least 1, got 0
+proxy.yaml:2: max_body_bytes: must be at least 1024, got 10
+proxy.yaml:4: sessions.move_after: "soon" is not a duration (like 30s or 5m)
+proxy.yaml:6: timeouts.stream_idle: must be positive, got -1s
+proxy.yaml:8: oauth.token_url: "ftp://x" is not an http(s) URL
+proxy.yaml:14: accounts[0].max_concurrency: -2 is negative; 0 means no limit`,
+		},
+		{
 			name: "not a mapping",
 			yaml: "- listen\n",
 			want: `proxy.yaml:1: the file must be a mapping of keys, not a list`,
@@ -224,7 +234,7 @@ func TestLoadProblems(t *testing.T) {
 			path := writeFile(t, "proxy.yaml", tt.yaml)
 			_, err := Load(viper.New(), path, env{}.get)
 			got := problemsOf(t, err)
-			if len(got) != 1 || got[0] != tt.want {
+			if strings.Join(got, "\n") != tt.want {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), tt.want)
 			}
 		})

@@ -45,6 +45,10 @@ func Run(t *testing.T, open func(t *testing.T) (redis.UniversalClient, Advance))
 		{"Sessions", testSessions},
 		{"PrefixIsolation", testPrefixIsolation},
 		{"InvalidArguments", testInvalidArguments},
+		{"Cooldowns", testCooldowns},
+		{"CountFailure", testCountFailure},
+		{"Lock", testLock},
+		{"Secrets", testSecrets},
 	}
 	run := runID(t)
 	for _, c := range cases {
