@@ -50,9 +50,22 @@ type credential interface {
 	id() string
 }
 
+// Option changes how New builds an account.
+type Option func(*options)
+
+type options struct{ tokenDir string }
+
+// WithTokenDir names the directory where ChatGPT accounts configured with
+// inline tokens keep rotated ones (usually the config file's directory).
+func WithTokenDir(dir string) Option { return func(o *options) { o.tokenDir = dir } }
+
 // New builds an account from its validated configuration, reading the Codex
 // auth file of a ChatGPT account.
-func New(c config.Account) (*Account, error) {
+func New(c config.Account, opts ...Option) (*Account, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	a := &Account{
 		Name:    c.Name,
 		Type:    Type(c.Type),
@@ -70,7 +83,7 @@ func New(c config.Account) (*Account, error) {
 		if a.BaseURL == "" {
 			a.BaseURL = config.DefaultChatGPTBaseURL
 		}
-		cred, err := newChatGPT(c)
+		cred, err := newChatGPT(c, o.tokenDir)
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", c.Name, err)
 		}
@@ -83,10 +96,10 @@ func New(c config.Account) (*Account, error) {
 
 // NewAll builds every configured account, stopping at the first that cannot
 // be built.
-func NewAll(cs []config.Account) ([]*Account, error) {
+func NewAll(cs []config.Account, opts ...Option) ([]*Account, error) {
 	out := make([]*Account, 0, len(cs))
 	for _, c := range cs {
-		a, err := New(c)
+		a, err := New(c, opts...)
 		if err != nil {
 			return nil, err
 		}

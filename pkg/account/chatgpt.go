@@ -3,6 +3,7 @@ package account
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 
 	"github.com/proxy-dev/proxy/pkg/codexauth"
@@ -16,10 +17,11 @@ type chatGPT struct {
 	mu        sync.RWMutex
 	tokens    codexauth.Tokens
 	accountID string
-	authFile  string
+	authFile  string // the Codex auth.json the tokens came from
+	tokenFile string // for inline tokens: where rotated ones are kept
 }
 
-func newChatGPT(c config.Account) (*chatGPT, error) {
+func newChatGPT(c config.Account, tokenDir string) (*chatGPT, error) {
 	cred := &chatGPT{
 		tokens: codexauth.Tokens{
 			AccessToken:  c.AccessToken,
@@ -27,6 +29,14 @@ func newChatGPT(c config.Account) (*chatGPT, error) {
 		},
 		accountID: c.AccountID,
 		authFile:  c.AuthFile,
+	}
+	if c.AuthFile == "" && tokenDir != "" {
+		// Inline tokens go stale once rotated: the rotated ones, kept
+		// beside the config, win.
+		cred.tokenFile = filepath.Join(tokenDir, TokenFileName(c.Name))
+		if f, err := codexauth.Read(cred.tokenFile); err == nil && f.Tokens.AccessToken != "" {
+			cred.tokens = f.Tokens
+		}
 	}
 	if c.AuthFile != "" {
 		f, err := codexauth.Read(c.AuthFile)
@@ -42,6 +52,38 @@ func newChatGPT(c config.Account) (*chatGPT, error) {
 		return nil, fmt.Errorf("no access token: set auth_file or access_token")
 	}
 	return cred, nil
+}
+
+// snapshot returns the current tokens.
+func (c *chatGPT) snapshot() codexauth.Tokens {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tokens
+}
+
+// update replaces the tokens after a refresh.
+func (c *chatGPT) update(t codexauth.Tokens) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tokens = t
+	if t.AccountID != "" && c.accountID == "" {
+		c.accountID = t.AccountID
+	}
+}
+
+func (c *chatGPT) accountIDNow() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.accountID
+}
+
+// tokenPath is where rotated tokens are written: the auth file they came
+// from, else the token file beside the config.
+func (c *chatGPT) tokenPath() string {
+	if c.authFile != "" {
+		return c.authFile
+	}
+	return c.tokenFile
 }
 
 func (c *chatGPT) authorize(h http.Header) {

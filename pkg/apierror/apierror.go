@@ -26,6 +26,9 @@ type Error struct {
 	Type    string  `json:"type"`
 	Param   *string `json:"param"`
 	Code    *string `json:"code"`
+	// ResetsAt, for usage limits, is when the earliest limit resets (unix
+	// seconds), in the field Codex reads.
+	ResetsAt int64 `json:"resets_at,omitempty"`
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter time.Duration `json:"-"`
 }

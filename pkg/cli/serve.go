@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/relay"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/server"
@@ -100,7 +103,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		defer demo.close()
 		cfg.Accounts = demo.accounts
 	}
-	accounts, err := account.NewAll(cfg.Accounts)
+	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(tokenDir(cfg)))
 	if err != nil {
 		return &ExitError{Code: exitConfigError, Err: err}
 	}
@@ -116,8 +119,24 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 
 	pool := account.NewPool(accounts)
 	bus := event.NewBus()
-	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger))
-	rl := relay.New(sched, st, bus, relay.Options{Logger: logger})
+	tracker := health.New(st, health.WithLogger(logger))
+	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTracking()
+	go tracker.Run(trackCtx)
+	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger),
+		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter))
+	refresher := account.NewRefresher(account.RefresherOptions{
+		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Shared: st, Logger: logger,
+	})
+	rl := relay.New(sched, st, bus, relay.Options{
+		Logger:       logger,
+		MaxAttempts:  cfg.MaxAttempts,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Transport:    relay.NewTransport(cfg.Timeouts.Connect, cfg.Timeouts.ResponseHeader),
+		StreamIdle:   cfg.Timeouts.StreamIdle,
+		Health:       tracker,
+		Refresher:    refresher,
+	})
 	keys := make([]server.ClientKey, len(cfg.ClientKeys))
 	for i, k := range cfg.ClientKeys {
 		keys[i] = server.ClientKey{Name: k.Name, Key: k.Key}
@@ -149,6 +168,18 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	<-served
 	return nil
+}
+
+// tokenDir is where ChatGPT accounts with inline tokens keep rotated ones:
+// beside the config file, else in the user's config directory.
+func tokenDir(cfg *config.Config) string {
+	if cfg.Path != "" {
+		return filepath.Dir(cfg.Path)
+	}
+	if dir, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(dir, "proxy")
+	}
+	return ""
 }
 
 // loadConfig finds and loads the config with a fresh viper instance.

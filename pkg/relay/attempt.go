@@ -1,73 +1,83 @@
 package relay
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
+// maxErrorBody bounds how much of an upstream error answer is held to
+// classify it; error bodies are small.
+const maxErrorBody = 64 << 10
+
 // attempt is one try of a request on one account, read up to the point
 // where the relay must decide between passing it on and failing over: the
-// response headers and, for a stream, the first event (some upstreams send
-// an overload error as the first event of a 200 stream).
+// response headers, the body of an error, and for a stream its first event
+// (some upstreams send an overload error as the first event of a 200).
 type attempt struct {
-	account string
-	sent    time.Time
-	headers time.Time
+	account *account.Account
+	cancel  context.CancelFunc // ends this attempt's upstream request
+	release func()             // frees the account's concurrency slot
+	idle    *idleTimer
 
-	resp *http.Response
-	err  error // no response: connection refused, TLS, timeout
+	resp   *http.Response
+	err    error           // no response: connection refused, TLS, timeout
+	forced *health.Outcome // an outcome decided without sending (a dead login)
 
 	stream   *sse.Reader // set for a 2xx event stream
 	first    []byte      // the stream's first event, not yet forwarded
 	firstErr error       // the error that ended the stream at or before its first event
 }
 
-// readFirstEvent reads ahead to the first event of a stream.
-func (at *attempt) readFirstEvent() {
-	at.stream = sse.NewReader(at.resp.Body)
-	at.first, at.firstErr = at.stream.Next()
+// readAhead reads what classification needs: an error body, or a stream's
+// first event.
+func (at *attempt) readAhead() {
+	resp := at.resp
+	switch {
+	case resp.StatusCode/100 != 2:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		_ = resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	case isEventStream(resp.Header):
+		at.stream = sse.NewReader(resp.Body)
+		at.first, at.firstErr = at.stream.Next()
+	}
 }
 
-// firstType is the type of the stream's first event, "" when there is none.
-func (at *attempt) firstType() string {
-	if len(at.first) == 0 {
-		return ""
+// outcome classifies the attempt.
+func (at *attempt) outcome(now time.Time) health.Outcome {
+	switch {
+	case at.forced != nil:
+		return *at.forced
+	case at.resp == nil:
+		return health.Classify(now, 0, nil, nil, at.err)
+	case at.stream != nil:
+		if len(at.first) == 0 {
+			msg := "stream ended before its first event"
+			if at.firstErr != nil && at.firstErr != io.EOF {
+				msg += ": " + at.firstErr.Error()
+			}
+			return health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: msg}
+		}
+		if t := sse.Type(at.first); t == "response.failed" || t == "error" {
+			res, _ := sse.Completion(at.first)
+			return health.ClassifyFailedStream(res.ErrorCode, res.ErrorMessage)
+		}
 	}
-	return sse.Type(at.first)
-}
-
-// ok reports an answer to pass on as a success.
-func (at *attempt) ok() bool {
-	if at.resp == nil || at.resp.StatusCode/100 != 2 {
-		return false
+	var body []byte
+	if at.resp.StatusCode/100 != 2 {
+		body, _ = io.ReadAll(at.resp.Body)
+		at.resp.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	if at.stream == nil {
-		return true
-	}
-	return len(at.first) > 0 && at.firstType() != "response.failed" && at.firstType() != "error"
-}
-
-// retryable reports a failure that another account might not have: the
-// upstream was unreachable, limited, down, refused the credential, did not
-// serve the endpoint, or failed its stream before sending anything useful.
-// A 400 is the request's own fault and goes back to the client as is.
-func (at *attempt) retryable() bool {
-	if at.resp == nil {
-		return true
-	}
-	switch code := at.resp.StatusCode; {
-	case code == http.StatusUnauthorized, code == http.StatusForbidden,
-		code == http.StatusNotFound, code == http.StatusRequestTimeout,
-		code == http.StatusTooManyRequests, code >= 500:
-		return true
-	case code/100 == 2:
-		return !at.ok()
-	}
-	return false
+	return health.Classify(now, at.resp.StatusCode, at.resp.Header, body, nil)
 }
 
 // status is the upstream's HTTP status, 0 when none arrived.
@@ -78,36 +88,20 @@ func (at *attempt) status() int {
 	return at.resp.StatusCode
 }
 
-// why says in a few words why the attempt failed.
-func (at *attempt) why() string {
-	switch {
-	case at == nil:
-		return ""
-	case at.resp == nil:
-		return at.errText()
-	case at.resp.StatusCode/100 != 2:
-		return fmt.Sprintf("status %d", at.resp.StatusCode)
-	case len(at.first) == 0:
-		return "stream ended before its first event"
-	default:
-		return "first event " + at.firstType()
-	}
-}
-
-// errText is the transport error or stream failure, "" when there was none.
-func (at *attempt) errText() string {
-	switch {
-	case at.err != nil:
-		return at.err.Error()
-	case at.stream != nil && !at.ok():
-		return at.why()
-	}
-	return ""
-}
-
+// close ends the attempt: its upstream request, its slot.
 func (at *attempt) close() {
 	if at.resp != nil {
 		_ = at.resp.Body.Close()
+	}
+	if at.idle != nil {
+		at.idle.stop()
+	}
+	if at.cancel != nil {
+		at.cancel()
+	}
+	if at.release != nil {
+		at.release()
+		at.release = nil
 	}
 }
 
@@ -115,4 +109,12 @@ func (at *attempt) close() {
 func isEventStream(h http.Header) bool {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	return err == nil && mt == "text/event-stream"
+}
+
+// describe says in a few words how an attempt failed, for logs and events.
+func describe(o health.Outcome) string {
+	if o.Status == 0 {
+		return fmt.Sprintf("%s: %s", o.Class, o.Message)
+	}
+	return fmt.Sprintf("%s (%s)", o.Class, o.Message)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
@@ -85,17 +86,25 @@ func (rl *Relay) stream(w http.ResponseWriter, at *attempt, rec *event.Decision)
 		}
 		ev, err = at.stream.Next()
 	}
-	if terminal || errors.Is(at.resp.Request.Context().Err(), context.Canceled) {
+	if terminal {
 		return
+	}
+	if !at.idle.Expired() && errors.Is(at.resp.Request.Context().Err(), context.Canceled) {
+		return // the client went away; nothing to tell it
 	}
 	// The stream broke after bytes reached the client, so no failover is
 	// possible. Say so in the protocol: Codex retries promptly on
 	// response.failed, while a bare cut costs it a longer wait.
 	cause := "upstream closed the stream"
-	if err != nil && !errors.Is(err, io.EOF) {
+	switch {
+	case at.idle.Expired():
+		cause = fmt.Sprintf("upstream sent nothing for %s", rl.o.StreamIdle)
+	case err != nil && !errors.Is(err, io.EOF):
 		cause = "upstream stream failed: " + err.Error()
 	}
 	rec.Error = cause + " before response.completed"
+	rl.o.Health.Report(context.WithoutCancel(at.resp.Request.Context()), at.account,
+		health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: rec.Error})
 	_, _ = w.Write(failedEvent("upstream_stream_interrupted", rec.Error+"; retry the request"))
 	_ = rc.Flush()
 }

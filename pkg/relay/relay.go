@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
@@ -34,13 +36,34 @@ type Publisher interface {
 	Publish(d event.Decision)
 }
 
+// Health learns from every attempt and hands out concurrency slots.
+// *health.Tracker implements it.
+type Health interface {
+	Report(ctx context.Context, a *account.Account, o health.Outcome) (store.Cooldown, bool)
+	ObserveLimits(name string, h http.Header)
+	Acquire(ctx context.Context, a *account.Account, wait time.Duration) (release func(), ok bool)
+}
+
+// Refresher renews ChatGPT access tokens. *account.Refresher implements it.
+type Refresher interface {
+	Refresh(ctx context.Context, a *account.Account, seenTag string) error
+}
+
 // Options tune a Relay; zero values take the defaults.
 type Options struct {
 	MaxBodyBytes int64             // decoded request body limit; default 32 MiB
 	MaxAttempts  int               // distinct accounts tried per request; default 3
-	Transport    http.RoundTripper // default: a pooled transport tuned for streaming
+	Transport    http.RoundTripper // default: NewTransport(10s, 2m)
 	Logger       *slog.Logger      // default slog.Default()
 	Now          func() time.Time  // default time.Now
+	Health       Health            // default: every account always available
+	Refresher    Refresher         // default: tokens are never refreshed
+	// StreamIdle ends an upstream answer that sends nothing for this long;
+	// default 5 minutes.
+	StreamIdle time.Duration
+	// SlotWait is how long a sticky request waits for its account's free
+	// concurrency slot before failing over; default 2 s.
+	SlotWait time.Duration
 }
 
 // Relay forwards API requests. It is safe for concurrent use.
@@ -62,7 +85,16 @@ func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
 		o.MaxAttempts = 3
 	}
 	if o.Transport == nil {
-		o.Transport = NewTransport()
+		o.Transport = NewTransport(10*time.Second, 2*time.Minute)
+	}
+	if o.Health == nil {
+		o.Health = nopHealth{}
+	}
+	if o.StreamIdle <= 0 {
+		o.StreamIdle = 5 * time.Minute
+	}
+	if o.SlotWait <= 0 {
+		o.SlotWait = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -81,19 +113,31 @@ func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
 }
 
 // NewTransport returns the transport used for upstreams: pooled keep-alive
-// connections, HTTP/2 where offered, and bounded connect and header waits
-// (the stream itself has no total limit).
-func NewTransport() *http.Transport {
+// connections, HTTP/2 where offered, connect (dial and TLS) bounded by
+// connect and the wait for response headers by header. The stream itself
+// has no total limit.
+func NewTransport(connect, header time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 5 * time.Minute,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
 	}
+}
+
+// nopHealth is the Health of a relay without tracking.
+type nopHealth struct{}
+
+func (nopHealth) Report(context.Context, *account.Account, health.Outcome) (store.Cooldown, bool) {
+	return store.Cooldown{}, false
+}
+func (nopHealth) ObserveLimits(string, http.Header) {}
+func (nopHealth) Acquire(context.Context, *account.Account, time.Duration) (func(), bool) {
+	return func() {}, true
 }
 
 // noRedirects hands a redirect back to the relay as a response: following

@@ -27,6 +27,21 @@ type Bindings interface {
 	Rebind(ctx context.Context, b store.Binding, ttl time.Duration) error
 }
 
+// Availability says whether an account may take traffic now. *health.Tracker
+// implements it; the scheduler never asks how that was decided.
+type Availability interface {
+	// Cooldown returns the account's active cooldown, if any.
+	Cooldown(a *account.Account) (store.Cooldown, bool)
+	// HasSlot reports whether the account can take one more stream.
+	HasSlot(a *account.Account) bool
+}
+
+// alwaysAvailable is the Availability of a pool with no health tracking.
+type alwaysAvailable struct{}
+
+func (alwaysAvailable) Cooldown(*account.Account) (store.Cooldown, bool) { return store.Cooldown{}, false }
+func (alwaysAvailable) HasSlot(*account.Account) bool                    { return true }
+
 // Accounts is the configured pool. *account.Pool implements it.
 type Accounts interface {
 	All() []*account.Account
@@ -71,9 +86,11 @@ type Decision struct {
 
 // Scheduler selects accounts. It is safe for concurrent use.
 type Scheduler struct {
-	accounts Accounts
-	bindings Bindings
-	ttl      time.Duration
+	accounts  Accounts
+	bindings  Bindings
+	avail     Availability
+	ttl       time.Duration
+	moveAfter time.Duration
 	pick     *picker
 	now      func() time.Time
 	log      *slog.Logger
@@ -88,6 +105,14 @@ func WithSeed(seed uint64) Option { return func(s *Scheduler) { s.pick = newPick
 // WithClock sets the clock stamped on new bindings.
 func WithClock(now func() time.Time) Option { return func(s *Scheduler) { s.now = now } }
 
+// WithAvailability makes selection skip accounts that are cooling down or
+// full.
+func WithAvailability(av Availability) Option { return func(s *Scheduler) { s.avail = av } }
+
+// WithMoveAfter sets how long a bound account may be out before its
+// conversations move for good (default 5m).
+func WithMoveAfter(d time.Duration) Option { return func(s *Scheduler) { s.moveAfter = d } }
+
 // WithLogger sets where store failures are reported.
 func WithLogger(l *slog.Logger) Option { return func(s *Scheduler) { s.log = l } }
 
@@ -95,12 +120,14 @@ func WithLogger(l *slog.Logger) Option { return func(s *Scheduler) { s.log = l }
 // ttl after their last use.
 func New(accounts Accounts, bindings Bindings, ttl time.Duration, opts ...Option) *Scheduler {
 	s := &Scheduler{
-		accounts: accounts,
-		bindings: bindings,
-		ttl:      ttl,
-		pick:     newPicker(0),
-		now:      time.Now,
-		log:      slog.Default(),
+		accounts:  accounts,
+		bindings:  bindings,
+		avail:     alwaysAvailable{},
+		ttl:       ttl,
+		moveAfter: 5 * time.Minute,
+		pick:      newPicker(0),
+		now:       time.Now,
+		log:       slog.Default(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -108,17 +135,22 @@ func New(accounts Accounts, bindings Bindings, ttl time.Duration, opts ...Option
 	return s
 }
 
-// Select chooses the account for r. It returns ErrNoAccount when no account
-// can serve it.
+// Select chooses the account for r. It returns ErrNoAccount when no
+// account can serve it, as an *UnavailableError when accounts exist but are
+// all cooling down.
 func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
-	cands := s.candidates(r)
-	d := Decision{Candidates: names(cands)}
-	if len(cands) == 0 {
+	eligible := s.eligible(r)
+	ready := s.ready(eligible)
+	d := Decision{Candidates: names(ready)}
+	if len(eligible) == 0 {
+		if len(r.Exclude) > 0 {
+			// Every account was tried: say whether they are all out.
+			return d, s.unavailable(s.eligible(Request{Model: r.Model}))
+		}
 		return d, ErrNoAccount
 	}
 	if r.Session.Hash == "" {
-		d.Account, d.Reason = s.pick.choose(cands), ReasonUnsticky
-		return d, nil
+		return s.choose(d, ready, eligible, ReasonUnsticky, "")
 	}
 
 	b, found, err := s.bindings.Lookup(ctx, r.Session.Hash, s.ttl)
@@ -126,48 +158,94 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		// A store outage must not stop requests: serve without stickiness
 		// and say so.
 		s.log.Warn("session store unavailable; serving without stickiness", "err", err)
-		d.Account, d.Reason, d.Detail = s.pick.choose(cands), ReasonUnsticky, "store unavailable"
-		return d, nil
+		return s.choose(d, ready, eligible, ReasonUnsticky, "store unavailable")
 	}
-	if found {
-		d.Bound = b.Account
-		if a := find(cands, b.Account); a != nil {
-			d.Account, d.Reason = a, ReasonSticky
-			return d, nil
-		}
-		if r.Exclude[b.Account] {
-			// The bound account failed this turn; serve elsewhere but keep
-			// the binding so the conversation returns to its cache.
-			d.Account, d.Reason = s.pick.choose(cands), ReasonFailover
-			d.Detail = "bound account " + b.Account + " failed"
-			return d, nil
-		}
-		d.Detail = s.whyUnusable(b.Account, r.Model)
-		d.Account, d.Reason = s.pick.choose(cands), ReasonRebound
-		nb := s.binding(r, d.Account)
-		nb.Created = b.Created
-		if err := s.bindings.Rebind(ctx, nb, s.ttl); err != nil {
-			s.log.Warn("session store unavailable; rebinding skipped", "err", err)
-		}
-		return d, nil
+	if !found {
+		return s.bindNew(ctx, r, d, ready, eligible)
 	}
 
-	choice := s.pick.choose(cands)
-	won, created, err := s.bindings.Bind(ctx, s.binding(r, choice), s.ttl)
+	d.Bound = b.Account
+	bound := find(eligible, b.Account)
+	switch {
+	case bound != nil:
+		cd, cooling := s.avail.Cooldown(bound)
+		if !cooling {
+			// Sticky even when the account is full: the relay waits
+			// briefly for a slot rather than move the conversation.
+			d.Account, d.Reason = bound, ReasonSticky
+			return d, nil
+		}
+		if cd.Until.IsZero() || cd.Until.Sub(s.now()) > s.moveAfter {
+			return s.rebind(ctx, r, d, ready, eligible, b, fmt.Sprintf("bound account %s is out: %s", b.Account, cd.Message))
+		}
+		// Out briefly: serve this turn elsewhere and keep the binding, so
+		// the conversation returns to its prompt cache.
+		return s.choose(d, ready, eligible, ReasonFailover,
+			fmt.Sprintf("bound account %s is cooling down (%s) until %s", b.Account, cd.Reason, cd.Until.Format(time.TimeOnly)))
+	case r.Exclude[b.Account]:
+		// The bound account failed this turn; keep the binding.
+		return s.choose(d, ready, eligible, ReasonFailover, "bound account "+b.Account+" failed")
+	default:
+		return s.rebind(ctx, r, d, ready, eligible, b, s.whyUnusable(b.Account, r.Model))
+	}
+}
+
+// bindNew binds a conversation seen for the first time.
+func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account) (Decision, error) {
+	d, err := s.choose(d, ready, eligible, ReasonNew, "")
+	if err != nil {
+		return d, err
+	}
+	won, created, err := s.bindings.Bind(ctx, s.binding(r, d.Account), s.ttl)
 	switch {
 	case err != nil:
 		s.log.Warn("session store unavailable; serving without stickiness", "err", err)
-		d.Account, d.Reason, d.Detail = choice, ReasonUnsticky, "store unavailable"
+		d.Reason, d.Detail = ReasonUnsticky, "store unavailable"
 	case created:
-		d.Account, d.Reason = choice, ReasonNew
 	default:
-		// Another request of this conversation bound it first: follow it.
-		if a := find(cands, won.Account); a != nil {
-			d.Account, d.Reason, d.Bound = a, ReasonSticky, won.Account
+		// Another request of this conversation bound it first: follow it
+		// when it can serve.
+		d.Bound = won.Account
+		if a := find(ready, won.Account); a != nil {
+			d.Account, d.Reason = a, ReasonSticky
 		} else {
-			d.Account, d.Reason, d.Bound = choice, ReasonFailover, won.Account
+			d.Reason, d.Detail = ReasonFailover, "bound account "+won.Account+" is unavailable"
 		}
 	}
+	return d, nil
+}
+
+// rebind moves a conversation whose account cannot serve it any more.
+func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account, old store.Binding, why string) (Decision, error) {
+	d, err := s.choose(d, ready, eligible, ReasonRebound, why)
+	if err != nil {
+		return d, err
+	}
+	nb := s.binding(r, d.Account)
+	nb.Created = old.Created
+	if err := s.bindings.Rebind(ctx, nb, s.ttl); err != nil {
+		s.log.Warn("session store unavailable; rebinding skipped", "err", err)
+	}
+	return d, nil
+}
+
+// choose makes the weighted choice among ready accounts, preferring those
+// with a free slot, or explains why there is none.
+func (s *Scheduler) choose(d Decision, ready, eligible []*account.Account, reason Reason, detail string) (Decision, error) {
+	if len(ready) == 0 {
+		return d, s.unavailable(eligible)
+	}
+	pool := ready
+	var free []*account.Account
+	for _, a := range ready {
+		if s.avail.HasSlot(a) {
+			free = append(free, a)
+		}
+	}
+	if len(free) > 0 {
+		pool = free
+	}
+	d.Account, d.Reason, d.Detail = s.pick.choose(pool), reason, detail
 	return d, nil
 }
 
@@ -184,11 +262,24 @@ func (s *Scheduler) binding(r Request, a *account.Account) store.Binding {
 	}
 }
 
-// candidates are the accounts able to serve r, in configuration order.
-func (s *Scheduler) candidates(r Request) []*account.Account {
+// eligible are the accounts that could serve r at all: enabled, allowing
+// its model, not yet tried by it. Both account types are eligible for
+// /responses.
+func (s *Scheduler) eligible(r Request) []*account.Account {
 	var out []*account.Account
 	for _, a := range s.accounts.All() {
 		if a.Enabled && a.Serves(r.Model) && !r.Exclude[a.Name] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ready are the eligible accounts not cooling down.
+func (s *Scheduler) ready(eligible []*account.Account) []*account.Account {
+	out := make([]*account.Account, 0, len(eligible))
+	for _, a := range eligible {
+		if _, cooling := s.avail.Cooldown(a); !cooling {
 			out = append(out, a)
 		}
 	}
