@@ -62,9 +62,9 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listen:   DefaultListen,
-		Redis:    Redis{KeyPrefix: DefaultKeyPrefix},
-		Sessions: Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
+		Listen:       DefaultListen,
+		Redis:        Redis{KeyPrefix: DefaultKeyPrefix},
+		Sessions:     Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Timeouts:     Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout},

@@ -166,4 +166,3 @@ func TestFullAccountSkippedForNewSessions(t *testing.T) {
 		}
 	}
 }
-

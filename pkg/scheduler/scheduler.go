@@ -39,8 +39,10 @@ type Availability interface {
 // alwaysAvailable is the Availability of a pool with no health tracking.
 type alwaysAvailable struct{}
 
-func (alwaysAvailable) Cooldown(*account.Account) (store.Cooldown, bool) { return store.Cooldown{}, false }
-func (alwaysAvailable) HasSlot(*account.Account) bool                    { return true }
+func (alwaysAvailable) Cooldown(*account.Account) (store.Cooldown, bool) {
+	return store.Cooldown{}, false
+}
+func (alwaysAvailable) HasSlot(*account.Account) bool { return true }
 
 // Accounts is the configured pool. *account.Pool implements it.
 type Accounts interface {
@@ -91,9 +93,9 @@ type Scheduler struct {
 	avail     Availability
 	ttl       time.Duration
 	moveAfter time.Duration
-	pick     *picker
-	now      func() time.Time
-	log      *slog.Logger
+	pick      *picker
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // Option changes a Scheduler built by New.
