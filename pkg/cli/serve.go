@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,6 +42,10 @@ type ServeOptions struct {
 	// Ready, when set, is called with the listening address once the proxy
 	// accepts connections (tests use it to find a port chosen by the OS).
 	Ready func(addr string)
+	// Reload, when set, triggers a config reload like SIGHUP does; Reloaded,
+	// when set, hears how each reload ended.
+	Reload   <-chan struct{}
+	Reloaded func(error)
 }
 
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
@@ -155,10 +161,23 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for running := true; running; {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serving: %w", err)
+		case <-hup:
+			reload(opts, cfg, pool, logger)
+		case <-opts.Reload:
+			err := reload(opts, cfg, pool, logger)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
+			}
+		case <-ctx.Done():
+			running = false
+		}
 	}
 	logger.Info("shutting down: no new requests; streams in flight may finish", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -167,6 +186,33 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	<-served
+	return nil
+}
+
+// reload re-reads the config and swaps in its accounts: added, removed,
+// disabled or re-weighted ones take effect for the next request, while
+// streams in flight finish on the accounts they started with. A bad file is
+// rejected whole and the running config stays.
+func reload(opts *ServeOptions, running *config.Config, pool *account.Pool, logger *slog.Logger) error {
+	if opts.Demo {
+		logger.Warn("reload ignored: --demo serves its own accounts")
+		return nil
+	}
+	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	if err != nil {
+		logger.Error("reload rejected; keeping the running config", "err", err)
+		return err
+	}
+	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(tokenDir(cfg)))
+	if err != nil {
+		logger.Error("reload rejected; keeping the running config", "err", err)
+		return err
+	}
+	pool.Replace(accounts)
+	if cfg.Listen != running.Listen || cfg.Redis != running.Redis || len(cfg.ClientKeys) != len(running.ClientKeys) {
+		logger.Warn("reload applied to accounts only; listen, redis and client_keys changes need a restart")
+	}
+	logger.Info("config reloaded", "accounts", len(accounts))
 	return nil
 }
 

@@ -37,6 +37,21 @@ func (b *syncBuffer) String() string {
 type running struct {
 	URL  string // http://127.0.0.1:port
 	Logs *syncBuffer
+
+	path     string
+	reload   chan struct{}
+	reloaded chan error
+}
+
+// rewrite replaces the config file and reloads it as SIGHUP would,
+// returning how the reload ended.
+func (p *running) rewrite(t *testing.T, configYAML string) error {
+	t.Helper()
+	if err := os.WriteFile(p.path, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.reload <- struct{}{}
+	return <-p.reloaded
 }
 
 // startProxy runs `proxy serve` in-process with the given config YAML on a
@@ -53,7 +68,9 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, extraArg
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
-	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text", Ready: func(addr string) { ready <- addr }}
+	reload, reloaded := make(chan struct{}), make(chan error, 1)
+	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
+		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err }}
 	for i := 0; i+1 < len(extraArgs); i += 2 {
 		switch extraArgs[i] {
 		case "--redis":
@@ -71,7 +88,7 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, extraArg
 	})
 	select {
 	case addr := <-ready:
-		return &running{URL: "http://" + addr, Logs: logs}
+		return &running{URL: "http://" + addr, Logs: logs, path: path, reload: reload, reloaded: reloaded}
 	case err := <-done:
 		t.Fatalf("proxy serve stopped before listening: %v\n%s", err, logs)
 	case <-time.After(30 * time.Second):

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// scanBatch is the SCAN COUNT hint and so the size of each HGETALL pipeline.
+// scanBatch is the SCAN COUNT hint and so the size of each GET pipeline.
 const scanBatch = 200
 
 // Sessions lists every binding under the store's prefix, most recently used
@@ -56,7 +57,7 @@ func (s *Store) scanSessions(ctx context.Context, c redis.UniversalClient) ([]Bi
 		if err != nil {
 			return out, err
 		}
-		bs, err := s.readBindings(ctx, c, prefix, keys)
+		bs, err := s.readBindings(ctx, prefix, keys)
 		out = append(out, bs...)
 		if err != nil {
 			return out, err
@@ -68,29 +69,40 @@ func (s *Store) scanSessions(ctx context.Context, c redis.UniversalClient) ([]Bi
 	}
 }
 
-// readBindings fetches the given binding keys in one pipeline.
-func (s *Store) readBindings(ctx context.Context, c redis.UniversalClient, prefix string, keys []string) ([]Binding, error) {
+// readBindings fetches the given binding keys and their lastused keys in one
+// pipeline. It reads through the store's own client even when c is one node
+// of a cluster, since a binding's lastused key may live on another node.
+func (s *Store) readBindings(ctx context.Context, prefix string, keys []string) ([]Binding, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(keys))
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	type pair struct{ v, used *redis.StringCmd }
+	cmds := make([]pair, len(keys))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			cmds[i] = p.HGetAll(ctx, k)
+			session := strings.TrimPrefix(k, prefix)
+			cmds[i] = pair{p.Get(ctx, k), p.Get(ctx, s.lastUsedKey(session))}
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
 	out := make([]Binding, 0, len(keys))
-	for i, cmd := range cmds {
-		m := cmd.Val()
-		if len(m) == 0 {
-			continue // expired between SCAN and HGETALL
+	for i, c := range cmds {
+		v, err := c.v.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue // expired between SCAN and GET
 		}
 		session := strings.TrimPrefix(keys[i], prefix)
-		b, err := bindingFromMap(session, m)
+		if err != nil {
+			return out, fmt.Errorf("session %s: %w", session, err)
+		}
+		used, err := c.used.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("session %s: %w", session, err)
+		}
+		b, err := decodeBinding(session, v, used)
 		if err != nil {
 			return out, fmt.Errorf("session %s: %w", session, err)
 		}
@@ -111,4 +123,14 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// CountSessions counts live bindings, for status. It scans keys, so it is
+// not for the request path.
+func (s *Store) CountSessions(ctx context.Context) (int, error) {
+	bs, err := s.Sessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return len(bs), nil
 }

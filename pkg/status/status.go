@@ -1,0 +1,135 @@
+// Package status builds the document GET /_proxy/status serves: every
+// account with its configuration and live state. `proxy watch` and
+// `proxy accounts list` read the same document. It holds no secret: a
+// credential appears as a fingerprint at most.
+package status
+
+import (
+	"context"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// Account states.
+const (
+	StateHealthy     = "healthy"
+	StateCoolingDown = "cooling_down"
+	StateInvalid     = "invalid"
+	StateDisabled    = "disabled"
+)
+
+// Document is the whole status.
+type Document struct {
+	Version       string    `json:"version"`
+	Started       time.Time `json:"started"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	Store         Store     `json:"store"`
+	Sessions      int       `json:"sessions"` // live bindings; -1 when the store did not answer
+	Accounts      []Account `json:"accounts"`
+	EventsDropped uint64    `json:"events_dropped"`
+}
+
+// Store describes the session store.
+type Store struct {
+	Kind  string `json:"kind"` // embedded or redis
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// Account is one account's configuration and live state.
+type Account struct {
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	BaseURL        string   `json:"base_url"`
+	Credential     string   `json:"credential"` // fingerprint, like sk-...1234
+	Weight         int      `json:"weight"`
+	Enabled        bool     `json:"enabled"`
+	Models         []string `json:"models,omitempty"`
+	MaxConcurrency int      `json:"max_concurrency,omitempty"`
+
+	State    string         `json:"state"`
+	Reason   string         `json:"reason,omitempty"`  // why it is out: quota, rate_limit, invalid, ...
+	Message  string         `json:"message,omitempty"` // in words, with what to do
+	Until    *time.Time     `json:"until,omitempty"`   // when it is back; absent when only a fix brings it back
+	InFlight int            `json:"in_flight"`
+	Today    Usage          `json:"today"`
+	Limits   *health.Limits `json:"limits,omitempty"`
+}
+
+// Usage is an account's requests and tokens today (UTC).
+type Usage struct {
+	Requests        int64 `json:"requests"`
+	InputTokens     int64 `json:"input_tokens"`
+	CachedTokens    int64 `json:"cached_tokens"`
+	OutputTokens    int64 `json:"output_tokens"`
+	ReasoningTokens int64 `json:"reasoning_tokens"`
+}
+
+// Sources is what Build reads.
+type Sources struct {
+	Version  string
+	Started  time.Time
+	Now      func() time.Time
+	Accounts []*account.Account
+	Health   *health.Tracker
+	Store    *store.Store
+	Dropped  func() uint64
+}
+
+// Build assembles the document. A store that does not answer is reported
+// in the document, not as an error: status matters most when things fail.
+func Build(ctx context.Context, src Sources) Document {
+	now := src.Now()
+	d := Document{
+		Version:       src.Version,
+		Started:       src.Started,
+		UptimeSeconds: int64(now.Sub(src.Started) / time.Second),
+		Store:         Store{Kind: "redis", OK: true},
+		Accounts:      []Account{},
+	}
+	if src.Store.Embedded() {
+		d.Store.Kind = "embedded"
+	}
+	if src.Dropped != nil {
+		d.EventsDropped = src.Dropped()
+	}
+	if n, err := src.Store.CountSessions(ctx); err != nil {
+		d.Store.OK, d.Store.Error, d.Sessions = false, err.Error(), -1
+	} else {
+		d.Sessions = n
+	}
+	for _, a := range src.Accounts {
+		d.Accounts = append(d.Accounts, account1(ctx, src, a, d.Store.OK))
+	}
+	return d
+}
+
+func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool) Account {
+	out := Account{
+		Name: a.Name, Type: string(a.Type), BaseURL: a.BaseURL, Credential: a.Fingerprint(),
+		Weight: a.Weight, Enabled: a.Enabled, Models: a.Models, MaxConcurrency: a.MaxConcurrency,
+		State:    StateHealthy,
+		InFlight: src.Health.InFlight(a.Name),
+	}
+	switch cd, cooling := src.Health.Cooldown(a); {
+	case !a.Enabled:
+		out.State = StateDisabled
+	case cooling && cd.Until.IsZero():
+		out.State, out.Reason, out.Message = StateInvalid, cd.Reason, cd.Message
+	case cooling:
+		until := cd.Until
+		out.State, out.Reason, out.Message, out.Until = StateCoolingDown, cd.Reason, cd.Message, &until
+	}
+	if l, ok := src.Health.Limits(a.Name); ok {
+		out.Limits = &l
+	}
+	if storeOK {
+		if u, err := src.Store.UsageToday(ctx, a.Name); err == nil {
+			out.Today = Usage(u)
+		}
+	}
+	return out
+}
