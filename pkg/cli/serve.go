@@ -134,11 +134,13 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	refresher := account.NewRefresher(account.RefresherOptions{
 		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Shared: st, Logger: logger,
 	})
+	transport := relay.NewTransport(cfg.Timeouts.Connect, cfg.Timeouts.ResponseHeader)
+	defer transport.CloseIdleConnections()
 	rl := relay.New(sched, st, bus, relay.Options{
 		Logger:       logger,
 		MaxAttempts:  cfg.MaxAttempts,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Transport:    relay.NewTransport(cfg.Timeouts.Connect, cfg.Timeouts.ResponseHeader),
+		Transport:    transport,
 		StreamIdle:   cfg.Timeouts.StreamIdle,
 		Health:       tracker,
 		Refresher:    refresher,

@@ -41,6 +41,7 @@ type running struct {
 	path     string
 	reload   chan struct{}
 	reloaded chan error
+	stop     func() // stops the proxy and waits for RunServe to return; idempotent
 }
 
 // rewrite replaces the config file and reloads it as SIGHUP would,
@@ -80,15 +81,19 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, extraArg
 		}
 	}
 	go func() { done <- cli.RunServe(ctx, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("proxy serve returned %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("proxy serve returned %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case addr := <-ready:
-		return &running{URL: "http://" + addr, Logs: logs, path: path, reload: reload, reloaded: reloaded}
+		return &running{URL: "http://" + addr, Logs: logs, path: path, reload: reload, reloaded: reloaded, stop: stop}
 	case err := <-done:
 		t.Fatalf("proxy serve stopped before listening: %v\n%s", err, logs)
 	case <-time.After(30 * time.Second):

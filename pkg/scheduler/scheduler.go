@@ -152,7 +152,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		return d, ErrNoAccount
 	}
 	if r.Session.Hash == "" {
-		return s.choose(d, ready, eligible, ReasonUnsticky, "")
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "")
 	}
 
 	b, found, err := s.bindings.Lookup(ctx, r.Session.Hash, s.ttl)
@@ -160,7 +160,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		// A store outage must not stop requests: serve without stickiness
 		// and say so.
 		s.log.Warn("session store unavailable; serving without stickiness", "err", err)
-		return s.choose(d, ready, eligible, ReasonUnsticky, "store unavailable")
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "store unavailable")
 	}
 	if !found {
 		return s.bindNew(ctx, r, d, ready, eligible)
@@ -182,11 +182,11 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		}
 		// Out briefly: serve this turn elsewhere and keep the binding, so
 		// the conversation returns to its prompt cache.
-		return s.choose(d, ready, eligible, ReasonFailover,
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover,
 			fmt.Sprintf("bound account %s is cooling down (%s) until %s", b.Account, cd.Reason, cd.Until.Format(time.TimeOnly)))
 	case r.Exclude[b.Account]:
 		// The bound account failed this turn; keep the binding.
-		return s.choose(d, ready, eligible, ReasonFailover, "bound account "+b.Account+" failed")
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover, "bound account "+b.Account+" failed")
 	default:
 		return s.rebind(ctx, r, d, ready, eligible, b, s.whyUnusable(b.Account, r.Model))
 	}
@@ -194,7 +194,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 
 // bindNew binds a conversation seen for the first time.
 func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account) (Decision, error) {
-	d, err := s.choose(d, ready, eligible, ReasonNew, "")
+	d, err := s.choose(r.Session.Hash, d, ready, eligible, ReasonNew, "")
 	if err != nil {
 		return d, err
 	}
@@ -219,7 +219,7 @@ func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, e
 
 // rebind moves a conversation whose account cannot serve it any more.
 func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account, old store.Binding, why string) (Decision, error) {
-	d, err := s.choose(d, ready, eligible, ReasonRebound, why)
+	d, err := s.choose(r.Session.Hash, d, ready, eligible, ReasonRebound, why)
 	if err != nil {
 		return d, err
 	}
@@ -233,7 +233,7 @@ func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, el
 
 // choose makes the weighted choice among ready accounts, preferring those
 // with a free slot, or explains why there is none.
-func (s *Scheduler) choose(d Decision, ready, eligible []*account.Account, reason Reason, detail string) (Decision, error) {
+func (s *Scheduler) choose(key string, d Decision, ready, eligible []*account.Account, reason Reason, detail string) (Decision, error) {
 	if len(ready) == 0 {
 		return d, s.unavailable(eligible)
 	}
@@ -247,7 +247,7 @@ func (s *Scheduler) choose(d Decision, ready, eligible []*account.Account, reaso
 	if len(free) > 0 {
 		pool = free
 	}
-	d.Account, d.Reason, d.Detail = s.pick.choose(pool), reason, detail
+	d.Account, d.Reason, d.Detail = s.pick.choose(key, pool), reason, detail
 	return d, nil
 }
 
