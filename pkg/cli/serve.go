@@ -142,6 +142,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Transport:    transport,
 		StreamIdle:   cfg.Timeouts.StreamIdle,
+		SlotWait:     cfg.Timeouts.SlotWait,
 		Health:       tracker,
 		Refresher:    refresher,
 	})

@@ -46,6 +46,9 @@ const (
 	// DefaultStreamIdleTimeout ends a stream that sends nothing for this
 	// long (Codex's own idle limit is the same).
 	DefaultStreamIdleTimeout = 5 * time.Minute
+	// DefaultSlotWait: long enough for a stream to end, short enough not
+	// to be felt.
+	DefaultSlotWait = 2 * time.Second
 	// DefaultTokenURL is where ChatGPT tokens are refreshed.
 	DefaultTokenURL = "https://auth.openai.com/oauth/token"
 	// DefaultClientID is Codex CLI's OAuth client id, which ChatGPT tokens
@@ -103,6 +106,9 @@ type Timeouts struct {
 	Connect        time.Duration
 	ResponseHeader time.Duration
 	StreamIdle     time.Duration
+	// SlotWait is how long a sticky request waits for a free slot on its
+	// account (max_concurrency) before it is served elsewhere.
+	SlotWait time.Duration
 }
 
 // OAuth configures ChatGPT token refresh.

@@ -67,7 +67,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		Sessions:     Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
-		Timeouts:     Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout},
+		Timeouts:     Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait},
 		OAuth:        OAuth{TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||

@@ -22,6 +22,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			Connect:        durationOr(raw.Timeouts.Connect, DefaultConnectTimeout),
 			ResponseHeader: durationOr(raw.Timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
 			StreamIdle:     durationOr(raw.Timeouts.StreamIdle, DefaultStreamIdleTimeout),
+			SlotWait:       durationOr(raw.Timeouts.SlotWait, DefaultSlotWait),
 		},
 		OAuth: OAuth{TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID},
 	}

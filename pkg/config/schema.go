@@ -23,6 +23,7 @@ type fileTimeouts struct {
 	Connect        string `mapstructure:"connect"`
 	ResponseHeader string `mapstructure:"response_header"`
 	StreamIdle     string `mapstructure:"stream_idle"`
+	SlotWait       string `mapstructure:"slot_wait"`
 }
 
 type fileOAuth struct {

@@ -22,6 +22,7 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateDuration("timeouts.connect", raw.Timeouts.Connect)
 	c.validateDuration("timeouts.response_header", raw.Timeouts.ResponseHeader)
 	c.validateDuration("timeouts.stream_idle", raw.Timeouts.StreamIdle)
+	c.validateDuration("timeouts.slot_wait", raw.Timeouts.SlotWait)
 	if cfg.MaxAttempts < 1 {
 		c.add("max_attempts", "must be at least 1, got %d", cfg.MaxAttempts)
 	}

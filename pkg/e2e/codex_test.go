@@ -57,7 +57,10 @@ func codexBinary(t *testing.T) string {
 
 // codexHome writes a CODEX_HOME whose config points Codex at the proxy through a
 // custom provider, with every closed-network setting from CODEX.md so nothing
-// is tried beyond the proxy, and retries lowered so a failure fails fast.
+// is tried beyond the proxy, and retries lowered so a failure fails fast
+// (measured: with the proxy down, codex exec exits 1 within about 1.5 s). The
+// runs pass --strict-config, so a key this Codex version does not know fails
+// the test instead of being silently ignored.
 func codexHome(t *testing.T, proxyURL string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -182,7 +185,7 @@ func TestCodexCLITwoTurnsStayOnOneAccount(t *testing.T) {
 
 	// Turn 1: a new conversation. The final message goes to stdout, the
 	// banner with the session id to stderr.
-	first := runCodex(t, bin, home, work, clientKey, "exec", "--skip-git-repo-check", "--color", "never", "say hi")
+	first := runCodex(t, bin, home, work, clientKey, "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
 	account := servedBy(first.Stdout)
 	if _, ok := ups[account]; !ok {
 		t.Fatalf("turn 1: no \"Hello from <account>.\" in stdout\n%s", first)
@@ -195,9 +198,9 @@ func TestCodexCLITwoTurnsStayOnOneAccount(t *testing.T) {
 	t.Logf("turn 1: session %s served by %s", conv, account)
 
 	// Turn 2: the same conversation, resumed by its id.
-	second := runCodex(t, bin, home, work, clientKey, "exec", "resume", "--skip-git-repo-check", conv, "again")
+	second := runCodex(t, bin, home, work, clientKey, "exec", "resume", "--skip-git-repo-check", "--strict-config", conv, "again")
 	// Turn 3: resumed as the most recent session of this working directory.
-	third := runCodex(t, bin, home, work, clientKey, "exec", "resume", "--skip-git-repo-check", "--last", "once more")
+	third := runCodex(t, bin, home, work, clientKey, "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "once more")
 	for i, run := range []codexRun{second, third} {
 		if got := servedBy(run.Stdout); got != account {
 			t.Fatalf("turn %d was served by %q, turn 1 by %q: the conversation moved\n%s", i+2, got, account, run)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -140,6 +141,21 @@ func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
 	for _, s := range secrets {
 		if s != "" && strings.Contains(text, s) {
 			t.Errorf("%s contains a secret (%s...)", what, s[:4])
+		}
+	}
+}
+
+// waitForRequest returns once s has received a request, failing if the
+// client's answer (ended) comes first. The request reaches the upstream at
+// once: this only yields until it has.
+func waitForRequest(t *testing.T, s *fakeupstream.Server, ended <-chan string) {
+	t.Helper()
+	for len(s.Requests()) == 0 {
+		select {
+		case body := <-ended:
+			t.Fatalf("the request ended before reaching %s: %s", s.Name(), body)
+		default:
+			runtime.Gosched()
 		}
 	}
 }

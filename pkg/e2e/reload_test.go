@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -23,15 +22,7 @@ func TestReloadSwapsAccountsAndRejectsBadFiles(t *testing.T) {
 		_, _, body := post(t, p.URL, "long")
 		inFlight <- body
 	}()
-	for len(a.Requests()) == 0 {
-		// The request reaches the upstream at once; yield meanwhile.
-		select {
-		case body := <-inFlight:
-			t.Fatalf("stream ended early: %s", body)
-		default:
-			runtime.Gosched()
-		}
-	}
+	waitForRequest(t, a, inFlight)
 
 	// ... survives a reload that disables a and adds b.
 	err := p.rewrite(t, "accounts:\n"+openaiAccount("a", a, "KEY_A", 1)+"    enabled: false\n"+openaiAccount("b", b, "KEY_B", 1))
