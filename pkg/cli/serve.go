@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/admin"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
@@ -39,9 +40,16 @@ type ServeOptions struct {
 	Demo       bool
 	LogLevel   string
 	LogFormat  string
+	// TUI runs the watch screen in this process; logs then go to LogFile
+	// (default: see tuiLogPath) since the screen owns the terminal.
+	TUI     bool
+	LogFile string
 	// Ready, when set, is called with the listening address once the proxy
 	// accepts connections (tests use it to find a port chosen by the OS).
 	Ready func(addr string)
+	// Now, when set, is the clock of scheduling and health decisions, so
+	// tests move time instead of waiting for it.
+	Now func() time.Time
 	// Reload, when set, triggers a config reload like SIGHUP does; Reloaded,
 	// when set, hears how each reload ended.
 	Reload   <-chan struct{}
@@ -78,12 +86,31 @@ configured ones, so the routing can be seen without any credentials.`,
 	f.BoolVar(&opts.Demo, "demo", false, "serve two in-process fake accounts instead of the configured ones")
 	f.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&opts.TUI, "tui", false, "show the watch screen in this process (logs go to --log-file)")
+	f.StringVar(&opts.LogFile, "log-file", "", "with --tui, where logs go (default $XDG_STATE_HOME/proxy/serve.log)")
 	return cmd
 }
 
 // RunServe runs the proxy until ctx is done, then shuts down gracefully.
 func RunServe(ctx context.Context, opts *ServeOptions) error {
-	logger, err := newLogger(opts.IO.ErrOut, opts.LogLevel, opts.LogFormat)
+	// With --tui the screen owns the terminal: logs and the start-up lines
+	// go to a file, named before the screen starts and after it ends.
+	msgs := *opts.IO
+	if opts.TUI {
+		path := opts.LogFile
+		if path == "" {
+			path = tuiLogPath(opts.IO.Getenv)
+		}
+		f, err := openTUILog(path)
+		if err != nil {
+			return &ExitError{Code: exitConfigError, Err: err}
+		}
+		defer f.Close()
+		msgs.ErrOut = f
+		fmt.Fprintf(opts.IO.ErrOut, "proxy serve --tui: logs go to %s\n", path)
+		defer fmt.Fprintf(opts.IO.ErrOut, "proxy serve: logs are in %s\n", path)
+	}
+	logger, err := newLogger(msgs.ErrOut, opts.LogLevel, opts.LogFormat)
 	if err != nil {
 		return &ExitError{Code: exitConfigError, Err: err}
 	}
@@ -125,11 +152,15 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 
 	pool := account.NewPool(accounts)
 	bus := event.NewBus()
-	tracker := health.New(st, health.WithLogger(logger))
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now))
 	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTracking()
 	go tracker.Run(trackCtx)
-	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger),
+	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger), scheduler.WithClock(now),
 		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter))
 	refresher := account.NewRefresher(account.RefresherOptions{
 		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Shared: st, Logger: logger,
@@ -150,20 +181,37 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	for i, k := range cfg.ClientKeys {
 		keys[i] = server.ClientKey{Name: k.Name, Key: k.Key}
 	}
-	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, ClientKeys: keys})
+	adm := admin.New(admin.Options{
+		Accounts: pool.All, Health: tracker, Store: st, Bus: bus,
+		Version: Build().Version, Started: time.Now(), Logger: logger,
+	})
+	defer adm.Close()
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, ClientKeys: keys, Admin: adm})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	announce(opts.IO, ln.Addr().String(), cfg, accounts, st)
+	// Event streams to watchers never end by themselves: end them as
+	// shutdown starts, or it would wait out its grace for them.
+	srv.RegisterOnShutdown(adm.Close)
+	announce(&msgs, ln.Addr().String(), cfg, accounts, st)
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	var tuiDone chan error // nil without --tui: never ready
+	if opts.TUI {
+		tuiDone = make(chan error, 1)
+		key := ""
+		if len(cfg.ClientKeys) > 0 {
+			key = cfg.ClientKeys[0].Key // in memory only: the screen's own requests
+		}
+		go func() { tuiDone <- runTUI(ctx, opts.IO, "http://"+ln.Addr().String(), key) }()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -172,12 +220,18 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		case err := <-served:
 			return fmt.Errorf("serving: %w", err)
 		case <-hup:
-			reload(opts, cfg, pool, logger)
+			reload(ctx, opts, cfg, pool, tracker, logger)
 		case <-opts.Reload:
-			err := reload(opts, cfg, pool, logger)
+			err := reload(ctx, opts, cfg, pool, tracker, logger)
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
 			}
+		case err := <-tuiDone:
+			// Quitting the screen stops the server it shows.
+			if err != nil {
+				logger.Error("watch screen", "err", err)
+			}
+			running = false
 		case <-ctx.Done():
 			running = false
 		}
@@ -196,7 +250,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 // disabled or re-weighted ones take effect for the next request, while
 // streams in flight finish on the accounts they started with. A bad file is
 // rejected whole and the running config stays.
-func reload(opts *ServeOptions, running *config.Config, pool *account.Pool, logger *slog.Logger) error {
+func reload(ctx context.Context, opts *ServeOptions, running *config.Config, pool *account.Pool, tracker *health.Tracker, logger *slog.Logger) error {
 	if opts.Demo {
 		logger.Warn("reload ignored: --demo serves its own accounts")
 		return nil
@@ -212,6 +266,10 @@ func reload(opts *ServeOptions, running *config.Config, pool *account.Pool, logg
 		return err
 	}
 	pool.Replace(accounts)
+	// Pick up the shared state now rather than at the next periodic sync.
+	if err := tracker.Sync(ctx); err != nil {
+		logger.Warn("syncing cooldowns after reload", "err", err)
+	}
 	if cfg.Listen != running.Listen || cfg.Redis != running.Redis || len(cfg.ClientKeys) != len(running.ClientKeys) {
 		logger.Warn("reload applied to accounts only; listen, redis and client_keys changes need a restart")
 	}

@@ -71,7 +71,7 @@ func TestFailoverBeforeFirstByte(t *testing.T) {
 			standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
 			primary.Script(tt.fault)
 			m := miniredis.RunT(t)
-			p := startProxy(t, primaryAndStandby(primary, standby, ""), env, "--redis", "redis://"+m.Addr()+"/0")
+			p := startProxy(t, primaryAndStandby(primary, standby, ""), env, withRedis("redis://"+m.Addr()+"/0"))
 
 			status, _, body := post(t, p.URL, "conv")
 			if status != 200 || !strings.Contains(body, "Hello from standby.") || !strings.Contains(body, "response.completed") {
@@ -251,7 +251,7 @@ func TestRevokedLoginMarksAccountInvalid(t *testing.T) {
 	data, _ := os.ReadFile(auth)
 	_ = os.WriteFile(auth, []byte(strings.Replace(string(data), "refresh-1", "refresh-revoked", 1)), 0o600)
 	m := miniredis.RunT(t)
-	p := startProxy(t, fmt.Sprintf("oauth:\n  token_url: %s\naccounts:\n  - name: chatgpt\n    type: openai-responses\n    base_url: %s/backend-api/codex\n    auth_file: %s\n", ts.URL, up.URL(), auth), env, "--redis", "redis://"+m.Addr()+"/0")
+	p := startProxy(t, fmt.Sprintf("oauth:\n  token_url: %s\naccounts:\n  - name: chatgpt\n    type: openai-responses\n    base_url: %s/backend-api/codex\n    auth_file: %s\n", ts.URL, up.URL(), auth), env, withRedis("redis://"+m.Addr()+"/0"))
 	status, _, body := post(t, p.URL, "conv")
 	if status != 503 || !strings.Contains(body, "no_available_account") {
 		t.Fatalf("got %d %s", status, body)

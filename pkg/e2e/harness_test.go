@@ -58,7 +58,7 @@ func (p *running) rewrite(t *testing.T, configYAML string) error {
 
 // startProxy runs `proxy serve` in-process with the given config YAML on a
 // free loopback port, with env as its whole environment, until the test ends.
-func startProxy(t *testing.T, configYAML string, env map[string]string, extraArgs ...string) *running {
+func startProxy(t *testing.T, configYAML string, env map[string]string, with ...proxyOption) *running {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "proxy.yaml")
@@ -73,13 +73,8 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, extraArg
 	reload, reloaded := make(chan struct{}), make(chan error, 1)
 	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err }}
-	for i := 0; i+1 < len(extraArgs); i += 2 {
-		switch extraArgs[i] {
-		case "--redis":
-			opts.RedisURL = extraArgs[i+1]
-		default:
-			t.Fatalf("startProxy: unknown option %s", extraArgs[i])
-		}
+	for _, o := range with {
+		o(opts)
 	}
 	go func() { done <- cli.RunServe(ctx, opts) }()
 	var once sync.Once
@@ -158,4 +153,31 @@ func waitForRequest(t *testing.T, s *fakeupstream.Server, ended <-chan string) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// proxyOption adjusts how startProxy runs `proxy serve`.
+type proxyOption func(*cli.ServeOptions)
+
+// withRedis is --redis URL.
+func withRedis(url string) proxyOption { return func(o *cli.ServeOptions) { o.RedisURL = url } }
+
+// withClock makes c the proxy's clock for scheduling and health.
+func withClock(c *testClock) proxyOption { return func(o *cli.ServeOptions) { o.Now = c.now } }
+
+// testClock is a clock a test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

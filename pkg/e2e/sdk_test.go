@@ -92,7 +92,7 @@ func TestStreamingStickyAcrossAccountTypes(t *testing.T) {
 	m := miniredis.RunT(t)
 	p := startProxy(t, "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n"+
 		openaiAccount("api", api, "KEY_A", 1)+chatgptAccount("chatgpt", chat, "ACCESS", "acct-123", 1),
-		env, "--redis", "redis://"+m.Addr()+"/0")
+		env, withRedis("redis://"+m.Addr()+"/0"))
 	c := sdk(p)
 
 	served := map[string]map[string]int{} // session -> reply -> count

@@ -96,6 +96,7 @@ type Scheduler struct {
 	pick      *picker
 	now       func() time.Time
 	log       *slog.Logger
+	breaker   breaker
 }
 
 // Option changes a Scheduler built by New.
@@ -155,13 +156,18 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "")
 	}
 
+	if !s.breaker.allow(s.now()) {
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "store unavailable")
+	}
 	b, found, err := s.bindings.Lookup(ctx, r.Session.Hash, s.ttl)
 	if err != nil {
 		// A store outage must not stop requests: serve without stickiness
-		// and say so.
-		s.log.Warn("session store unavailable; serving without stickiness", "err", err)
+		// (rendezvous still sends a new conversation where every instance
+		// would) and stop asking the store for a while.
+		s.storeFailed(err)
 		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "store unavailable")
 	}
+	s.storeAnswered()
 	if !found {
 		return s.bindNew(ctx, r, d, ready, eligible)
 	}
@@ -201,7 +207,7 @@ func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, e
 	won, created, err := s.bindings.Bind(ctx, s.binding(r, d.Account), s.ttl)
 	switch {
 	case err != nil:
-		s.log.Warn("session store unavailable; serving without stickiness", "err", err)
+		s.storeFailed(err)
 		d.Reason, d.Detail = ReasonUnsticky, "store unavailable"
 	case created:
 	default:
@@ -226,7 +232,7 @@ func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, el
 	nb := s.binding(r, d.Account)
 	nb.Created = old.Created
 	if err := s.bindings.Rebind(ctx, nb, s.ttl); err != nil {
-		s.log.Warn("session store unavailable; rebinding skipped", "err", err)
+		s.storeFailed(err)
 	}
 	return d, nil
 }
