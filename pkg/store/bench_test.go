@@ -9,7 +9,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
-// BenchmarkLookupHit is the sticky hot path: one scripted round trip.
+// BenchmarkLookupHit is the sticky hot path: one MULTI/EXEC round trip.
 func BenchmarkLookupHit(b *testing.B) {
 	ctx := context.Background()
 	s := openEmbedded(b, newClock())

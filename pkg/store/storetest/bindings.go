@@ -54,6 +54,9 @@ func testLookupMiss(t *testing.T, e *env) {
 	if e.exists(t, sessionKey(prefix, "missing")) {
 		t.Error("Lookup of an unknown session created its key")
 	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Errorf("Lookup of an unknown session wrote %q", keys)
+	}
 }
 
 func testBindThenLookup(t *testing.T, e *env) {
@@ -143,6 +146,9 @@ func testExpiresWithoutRefresh(t *testing.T, e *env) {
 	if b, ok := mustLookup(t, s, "s1"); ok {
 		t.Fatalf("Lookup after TTL = %+v, want a miss", b)
 	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Errorf("after the TTL %q are left", keys)
+	}
 }
 
 func testBindConcurrent(t *testing.T, e *env) {
@@ -219,7 +225,7 @@ func testRebind(t *testing.T, e *env) {
 }
 
 func testDrop(t *testing.T, e *env) {
-	s, _ := e.store()
+	s, prefix := e.store()
 	ctx := context.Background()
 	mustBind(t, s, binding("s1", "acct-a"))
 	if err := s.Drop(ctx, "s1"); err != nil {
@@ -230,6 +236,9 @@ func testDrop(t *testing.T, e *env) {
 	}
 	if err := s.Drop(ctx, "s1"); err != nil {
 		t.Errorf("Drop of a missing session: %v", err)
+	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Errorf("Drop left %q", keys)
 	}
 	// The session can be bound afresh, to another account.
 	if got := mustBind(t, s, binding("s1", "acct-b")); got.Account != "acct-b" {

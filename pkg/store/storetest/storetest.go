@@ -126,6 +126,25 @@ func (e *env) exists(t *testing.T, key string) bool {
 	return n == 1
 }
 
+// keys lists every key under prefix, so a case can check that a call wrote
+// nothing or left nothing behind, whatever keys a binding is made of.
+func (e *env) keys(t *testing.T, prefix string) []string {
+	t.Helper()
+	var out []string
+	var cursor uint64
+	for {
+		keys, next, err := e.client.Scan(context.Background(), cursor, prefix+"*", 500).Result()
+		if err != nil {
+			t.Fatalf("SCAN %s*: %v", prefix, err)
+		}
+		out = append(out, keys...)
+		if next == 0 {
+			return out
+		}
+		cursor = next
+	}
+}
+
 // cleanup deletes every key the case wrote, which matters on a shared server.
 func (e *env) cleanup(t *testing.T) {
 	ctx := context.Background()
