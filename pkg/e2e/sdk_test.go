@@ -271,3 +271,22 @@ func TestCodexSampleForwardedByteForByte(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The ChatGPT backend only streams: a non-streaming request routed to a
+// ChatGPT account is sent as a stream and gathered back into JSON.
+func TestNonStreamingOnChatGPTAccount(t *testing.T) {
+	chat := startUpstream(t, "chatgpt", fakeupstream.WithChatGPT(accessToken, "acct-123"))
+	p := startProxy(t, "accounts:\n"+chatgptAccount("chatgpt", chat, "ACCESS", "acct-123", 1), env)
+	c := sdk(p)
+	resp, err := c.Responses.New(context.Background(), params("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OutputText() != "Hello from chatgpt." || resp.Usage.OutputTokens == 0 || resp.ID == "" {
+		t.Fatalf("got %q, usage %+v", resp.OutputText(), resp.Usage)
+	}
+	got := chat.Requests()[0]
+	if !bytes.Contains(got.Body, []byte(`"stream":true`)) || !bytes.Contains(got.Body, []byte(`"store":false`)) {
+		t.Fatalf("upstream got %s", got.Body)
+	}
+}

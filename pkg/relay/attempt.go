@@ -32,6 +32,10 @@ type attempt struct {
 	err    error           // no response: connection refused, TLS, timeout
 	forced *health.Outcome // an outcome decided without sending (a dead login)
 
+	// gather: the client asked for JSON but the upstream only streams, so
+	// the stream is gathered into the JSON answer.
+	gather bool
+
 	stream   *sse.Reader // set for a 2xx event stream
 	first    []byte      // the stream's first event, not yet forwarded
 	firstErr error       // the error that ended the stream at or before its first event

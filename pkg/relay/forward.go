@@ -22,7 +22,11 @@ func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision
 	defer at.close()
 	copyResponseHeader(w.Header(), at.resp.Header)
 	rec.Status = at.resp.StatusCode
-	if at.stream != nil {
+	switch {
+	case at.stream != nil && at.gather:
+		rl.gather(w, at, rec)
+		return
+	case at.stream != nil:
 		rl.stream(w, at, rec)
 		return
 	}

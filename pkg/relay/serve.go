@@ -128,7 +128,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			exclude[a.Name] = true
 			continue
 		}
-		at := rl.try(ctx, a, suffix, r, body)
+		at := rl.try(ctx, a, suffix, r, body, req)
 		at.release = release
 		if ctx.Err() != nil {
 			at.close()
@@ -201,7 +201,11 @@ func unavailableError(e *scheduler.UnavailableError, now time.Time) *apierror.Er
 // try sends the request to account a and reads ahead what classification
 // needs. A ChatGPT token that has expired is refreshed first, and one
 // refused with 401 is refreshed once and the request sent again.
-func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte) *attempt {
+func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request) *attempt {
+	body, gather, err := a.Prepare(suffix, body, req)
+	if err != nil {
+		return &attempt{account: a, err: err}
+	}
 	if rl.o.Refresher != nil && a.NeedsRefresh(rl.o.Now()) {
 		if err := rl.o.Refresher.Refresh(ctx, a, a.AccessTag()); err != nil {
 			rl.o.Logger.Warn("refreshing token before request", "account", a.Name, "err", err)
@@ -212,10 +216,11 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 	}
 	tag := a.AccessTag()
 	at := rl.send(ctx, a, suffix, r, body)
+	at.gather = gather
 	if at.status() != http.StatusUnauthorized || rl.o.Refresher == nil || !a.CanRefresh() {
 		return at
 	}
-	err := rl.o.Refresher.Refresh(ctx, a, tag)
+	err = rl.o.Refresher.Refresh(ctx, a, tag)
 	if err != nil {
 		rl.o.Logger.Warn("refreshing token after 401", "account", a.Name, "err", err)
 		if !errors.Is(err, account.ErrLoginExpired) {
@@ -226,7 +231,9 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 		return at
 	}
 	at.close()
-	return rl.send(ctx, a, suffix, r, body)
+	at = rl.send(ctx, a, suffix, r, body)
+	at.gather = gather
+	return at
 }
 
 // send makes one upstream request and reads ahead.

@@ -61,6 +61,9 @@ type Request struct {
 	Model string
 	// Stream is true when the body's stream is literally true.
 	Stream bool
+	// NoStore is true when the body's store is literally false (the
+	// ChatGPT backend requires it; the API's default is to store).
+	NoStore bool
 	// Key is the conversation's sticky-session key.
 	Key Key
 }
@@ -80,7 +83,7 @@ func Parse(h http.Header, body []byte) (Request, error) {
 		}
 		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	req := Request{Stream: string(f.stream) == "true"}
+	req := Request{Stream: string(f.stream) == "true", NoStore: string(f.store) == "false"}
 	if isString(f.model) {
 		// The body is validated, so unquoting cannot fail.
 		req.Model, _ = jsonscan.String(f.model)
@@ -101,7 +104,7 @@ func Parse(h http.Header, body []byte) (Request, error) {
 // fields holds the raw values of the top-level members Parse cares about.
 // Later duplicates overwrite earlier ones, as with encoding/json.
 type fields struct {
-	model, stream, promptCacheKey, instructions, input []byte
+	model, stream, store, promptCacheKey, instructions, input []byte
 }
 
 func (f *fields) add(key, value []byte) bool {
@@ -110,6 +113,8 @@ func (f *fields) add(key, value []byte) bool {
 		f.model = value
 	case "stream":
 		f.stream = value
+	case "store":
+		f.store = value
 	case "prompt_cache_key":
 		f.promptCacheKey = value
 	case "instructions":

@@ -1,0 +1,65 @@
+package relay
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/jsonscan"
+	"github.com/proxy-dev/proxy/pkg/sse"
+)
+
+// gather answers a non-streaming request from an upstream that only
+// streams: it reads the stream to its end and answers with the final
+// response object, as the API would have without stream.
+func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision) {
+	w.Header().Del("Content-Type")
+	ev, err := at.first, at.firstErr
+	for {
+		switch sse.Type(ev) {
+		case "response.completed", "response.incomplete":
+			obj := responseObject(ev)
+			if obj == nil {
+				break
+			}
+			if res, ok := sse.Completion(ev); ok {
+				rec.Usage = usageOf(res)
+				if res.Model != "" {
+					rec.Model = res.Model
+				}
+			}
+			rec.TTFB = rl.o.Now().Sub(rec.Time)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(obj)))
+			w.WriteHeader(http.StatusOK)
+			if _, werr := w.Write(obj); werr != nil {
+				rec.Error = "client went away: " + werr.Error()
+			}
+			return
+		case "response.failed":
+			res, _ := sse.Completion(ev)
+			e := apierror.New(http.StatusBadGateway, apierror.TypeUpstream, "upstream failed the response: "+res.ErrorMessage).WithCode(res.ErrorCode)
+			rl.fail(w, rec, e)
+			return
+		}
+		if err != nil {
+			break
+		}
+		ev, err = at.stream.Next()
+	}
+	rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
+		"upstream stream ended before response.completed; retry the request").WithCode("upstream_stream_interrupted"))
+}
+
+// responseObject is the raw "response" member of a terminal event's data.
+func responseObject(ev []byte) []byte {
+	var obj []byte
+	_ = jsonscan.ObjectFields(sse.Data(ev), func(k, v []byte) bool {
+		if string(k) == "response" {
+			obj = v
+		}
+		return true
+	})
+	return obj
+}
