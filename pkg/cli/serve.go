@@ -177,12 +177,13 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Health:       tracker,
 		Refresher:    refresher,
 	})
+	defer rl.Close()
 	keys := make([]server.ClientKey, len(cfg.ClientKeys))
 	for i, k := range cfg.ClientKeys {
 		keys[i] = server.ClientKey{Name: k.Name, Key: k.Key}
 	}
 	adm := admin.New(admin.Options{
-		Accounts: pool.All, Health: tracker, Store: st, Bus: bus,
+		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
 		Version: Build().Version, Started: time.Now(), Logger: logger,
 	})
 	defer adm.Close()

@@ -120,7 +120,9 @@ func TestStreamingStickyAcrossAccountTypes(t *testing.T) {
 			t.Fatalf("chatgpt upstream got headers %v", r.Header)
 		}
 	}
-	// Tokens were recorded per account in the store.
+	// Tokens were recorded per account in the store; usage is written off
+	// the request path, and stopping the proxy writes what is queued.
+	p.stop()
 	st := store.New(redis.NewClient(&redis.Options{Addr: m.Addr()}), store.Options{KeyPrefix: "proxy:"})
 	defer st.Close()
 	var total int64

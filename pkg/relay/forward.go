@@ -70,7 +70,9 @@ func (rl *Relay) stream(w http.ResponseWriter, at *attempt, rec *event.Decision)
 				rec.Error = "client went away: " + werr.Error()
 				return
 			}
-			_ = rc.Flush()
+			if !at.stream.Buffered() {
+				_ = rc.Flush()
+			}
 			switch sse.Type(ev) {
 			case "response.completed", "response.incomplete", "response.failed":
 				terminal = true

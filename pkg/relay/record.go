@@ -9,26 +9,21 @@ import (
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
-// usageWriteTimeout bounds the store write after a response: the client has
-// its answer already, and a slow store must not hold the handler.
+// usageWriteTimeout bounds one usage write, so a slow store cannot stall
+// the writer.
 const usageWriteTimeout = 2 * time.Second
 
 // finish records a finished request: usage counters, one log line, and the
 // decision event.
 func (rl *Relay) finish(rec *event.Decision) {
 	if rec.Account != "" && rec.Status/100 == 2 && rl.usage != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
-		err := rl.usage.AddUsage(ctx, rec.Account, store.Usage{
+		rl.usage.add(rec.Account, store.Usage{
 			Requests:        1,
 			InputTokens:     rec.Usage.InputTokens,
 			CachedTokens:    rec.Usage.CachedTokens,
 			OutputTokens:    rec.Usage.OutputTokens,
 			ReasoningTokens: rec.Usage.ReasoningTokens,
 		})
-		cancel()
-		if err != nil {
-			rl.o.Logger.Warn("recording usage", "account", rec.Account, "err", err)
-		}
 	}
 	rl.log(rec)
 	if rl.pub != nil {

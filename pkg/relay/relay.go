@@ -69,7 +69,7 @@ type Options struct {
 // Relay forwards API requests. It is safe for concurrent use.
 type Relay struct {
 	sel    Selector
-	usage  UsageRecorder
+	usage  *usageWriter // nil when usage is not recorded
 	pub    Publisher
 	client *http.Client
 	o      Options
@@ -102,13 +102,24 @@ func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Relay{
-		sel:   sel,
-		usage: usage,
-		pub:   pub,
+	rl := &Relay{
+		sel: sel,
+		pub: pub,
 		// No client timeout: a healthy stream may run for many minutes.
 		client: &http.Client{Transport: o.Transport, CheckRedirect: noRedirects},
 		o:      o,
+	}
+	if usage != nil {
+		rl.usage = newUsageWriter(usage, o.Logger)
+	}
+	return rl
+}
+
+// Close writes the usage still queued. Call it once the server has stopped
+// handing requests to the relay.
+func (rl *Relay) Close() {
+	if rl.usage != nil {
+		rl.usage.close()
 	}
 }
 

@@ -171,3 +171,12 @@ func (r *Reader) shift(d int) {
 		r.nl -= d
 	}
 }
+
+// Buffered reports whether a complete event has already arrived behind the
+// last one returned, so Next will return it without reading. The relay
+// flushes only when nothing more is ready: each event still reaches the
+// client the moment it is complete, but a burst costs one flush, not one
+// per event.
+func (r *Reader) Buffered() bool {
+	return r.eventEnd(false) >= 0
+}

@@ -142,3 +142,19 @@ func short(evs []string) string {
 	}
 	return b.String()
 }
+
+func TestBuffered(t *testing.T) {
+	r := NewReader(strings.NewReader("data: 1\n\ndata: 2\n\ndata: 3"))
+	if ev, err := r.Next(); err != nil || string(ev) != "data: 1\n\n" {
+		t.Fatalf("first: %q %v", ev, err)
+	}
+	if !r.Buffered() {
+		t.Fatal("the second event arrived with the first but Buffered is false")
+	}
+	if ev, _ := r.Next(); string(ev) != "data: 2\n\n" {
+		t.Fatalf("second: %q", ev)
+	}
+	if r.Buffered() {
+		t.Fatal("an incomplete trailing event counts as buffered")
+	}
+}
