@@ -80,14 +80,16 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 	}
 	now := s.now()
 	key := s.sessionKey(session)
+	// A plain pipeline of two commands, no MULTI: GETEX reads and extends
+	// at once, and SET XX touches LastUsed only if it exists, so a miss
+	// writes nothing and no interleaving can make the pair inconsistent.
 	var get *redis.StringCmd
-	err := s.tx(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, key)
-		p.PExpire(ctx, key, ttl)
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.GetEx(ctx, key, ttl)
 		p.SetXX(ctx, s.lastUsedKey(session), now.UnixMilli(), ttl)
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return Binding{}, false, fmt.Errorf("store: lookup %s: %w", session, err)
 	}
 	v, err := get.Bytes()
