@@ -100,6 +100,7 @@ conversation on that account, streams answers back and records usage.`,
 	root.AddCommand(
 		NewCmdServe(ios, nil),
 		NewCmdVersion(ios),
+		NewCmdWatch(ios, nil),
 	)
 	return root
 }

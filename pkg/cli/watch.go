@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/proxy-dev/proxy/pkg/tui"
+)
+
+// WatchOptions are the inputs of `proxy watch`.
+type WatchOptions struct {
+	IO         *IOStreams
+	ConfigPath string
+	Addr       string
+	// Program adds bubbletea options, for tests.
+	Program []tea.ProgramOption
+}
+
+// NewCmdWatch returns `proxy watch`. runF replaces the command's work in
+// tests of flag handling; nil runs the screen.
+func NewCmdWatch(ios *IOStreams, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+	opts := &WatchOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Watch a running proxy's routing decisions live",
+		Long: `Attach to a running ` + "`proxy serve`" + ` and show each request as it is routed:
+the account it went to and why, its status, time to first byte, tokens and
+prompt-cache hits, with the accounts' cooldowns and rate-limit windows.
+
+The server is --addr, else http:// and the config's listen address. The
+client key, when the server has client_keys, is read from $PROXY_API_KEY.
+The screen reconnects by itself when the server restarts.`,
+		Example: `  proxy watch
+  proxy watch --addr http://127.0.0.1:9000
+  PROXY_API_KEY=... proxy watch --config ./proxy.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return RunWatch(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Addr, "addr", "", "the proxy's base URL (default http:// + the config's listen)")
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config file to read listen from (default $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml)")
+	return cmd
+}
+
+// RunWatch shows the watch screen until the user quits or ctx ends.
+func RunWatch(ctx context.Context, opts *WatchOptions) error {
+	addr, err := watchAddr(opts)
+	if err != nil {
+		return err
+	}
+	return runTUI(ctx, opts.IO, addr, opts.IO.Getenv("PROXY_API_KEY"), opts.Program...)
+}
+
+// watchAddr is --addr, else the config's listen address. A bare host:port
+// gets http:// in front.
+func watchAddr(opts *WatchOptions) (string, error) {
+	addr := opts.Addr
+	if addr == "" {
+		cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+		if err != nil {
+			return "", fmt.Errorf("finding the server to watch (or pass --addr): %w", err)
+		}
+		addr = cfg.Listen
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return strings.TrimSuffix(addr, "/"), nil
+}
+
+// runTUI runs the screen on the process's terminal; `watch` and
+// `serve --tui` share it.
+func runTUI(ctx context.Context, ios *IOStreams, addr, key string, extra ...tea.ProgramOption) error {
+	o := tui.RunOptions{Feed: tui.Feed{Addr: addr, Key: key}, Program: extra}
+	// Tests hand their own streams; a real run uses the terminal as is.
+	if ios.In != os.Stdin {
+		o.In = ios.In
+	}
+	if ios.Out != os.Stdout {
+		o.Out = ios.Out
+	}
+	return tui.Run(ctx, o)
+}
+
+// tuiLogPath is where `serve --tui` writes its logs: the screen owns the
+// terminal. It is the user's state directory, else the temp directory.
+func tuiLogPath(getenv func(string) string) string {
+	dir := getenv("XDG_STATE_HOME")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".local", "state")
+		} else {
+			dir = os.TempDir()
+		}
+	}
+	return filepath.Join(dir, "proxy", "serve.log")
+}
+
+// openTUILog opens (appending) the --tui log file, making its directory.
+func openTUILog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("making the log directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log file: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,182 @@
+// Package metrics exposes the proxy's Prometheus metrics. Counters and
+// histograms are fed from the decision records the relay publishes, so the
+// request path never touches a metric; gauges of live state (account up,
+// streams in flight) are read from the health tracker at scrape time. It
+// uses its own registry: nothing lands in the process-wide default one.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/health"
+)
+
+// noAccount labels requests that never reached an account (bad request, no
+// available account), so they still count in proxy_requests_total.
+const noAccount = "none"
+
+// Sources is the live state read at scrape time.
+type Sources struct {
+	// Accounts returns the running pool; it changes on reload.
+	Accounts func() []*account.Account
+	// Health answers cooldowns and streams in flight.
+	Health *health.Tracker
+	// Dropped counts decisions lost to slow subscribers.
+	Dropped func() uint64
+}
+
+// Metrics holds the proxy's collectors in their own registry.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	ttfb      *prometheus.HistogramVec
+	duration  *prometheus.HistogramVec
+	tokens    *prometheus.CounterVec
+	sticky    *prometheus.CounterVec
+	failovers *prometheus.CounterVec
+}
+
+// latencyBuckets span a fast first byte (tens of ms) to a long reasoning
+// turn (minutes): the defaults stop at 10 s, which most streams exceed.
+var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
+// New returns the metrics, registered in a fresh registry with the live
+// gauges read from src.
+func New(src Sources) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_requests_total",
+			Help: "Requests answered, by the account that served them (none: no account) and HTTP status.",
+		}, []string{"account", "status"}),
+		ttfb: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "proxy_upstream_ttfb_seconds",
+			Help:    "Time from the request's arrival to the first byte passed to the client.",
+			Buckets: latencyBuckets,
+		}, []string{"account"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "proxy_request_duration_seconds",
+			Help:    "Time from the request's arrival to the end of its answer.",
+			Buckets: latencyBuckets,
+		}, []string{"account"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_tokens_total",
+			Help: "Tokens the upstreams reported, by account and kind (input, cached, output, reasoning).",
+		}, []string{"account", "kind"}),
+		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_sticky_total",
+			Help: "Routing decisions by result: sticky, new, rebound, unsticky, failover.",
+		}, []string{"result"}),
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_failovers_total",
+			Help: "Attempts that failed and moved the request to another account, by the account left and why.",
+		}, []string{"from", "reason"}),
+	}
+	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, &live{src: src})
+	if src.Dropped != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "proxy_events_dropped_total",
+			Help: "Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).",
+		}, func() float64 { return float64(src.Dropped()) }))
+	}
+	return m
+}
+
+// Registry is the registry the metrics live in, for tests and for adding
+// collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Observe counts one finished request.
+func (m *Metrics) Observe(d event.Decision) {
+	acct := d.Account
+	if acct == "" {
+		acct = noAccount
+	}
+	m.requests.WithLabelValues(acct, strconv.Itoa(d.Status)).Inc()
+	if d.TTFB > 0 {
+		m.ttfb.WithLabelValues(acct).Observe(d.TTFB.Seconds())
+	}
+	m.duration.WithLabelValues(acct).Observe(d.Duration.Seconds())
+	for _, t := range []struct {
+		kind string
+		n    int64
+	}{
+		{"input", d.Usage.InputTokens},
+		{"cached", d.Usage.CachedTokens},
+		{"output", d.Usage.OutputTokens},
+		{"reasoning", d.Usage.ReasoningTokens},
+	} {
+		if t.n > 0 {
+			m.tokens.WithLabelValues(acct, t.kind).Add(float64(t.n))
+		}
+	}
+	if d.Reason != "" {
+		m.sticky.WithLabelValues(d.Reason).Inc()
+	}
+	// Every failed attempt followed by another one is a failover; the last
+	// attempt, failed or not, is where the request ended.
+	for i := 0; i+1 < len(d.Attempts); i++ {
+		m.failovers.WithLabelValues(d.Attempts[i].Account, FailoverReason(d.Attempts[i].Error)).Inc()
+	}
+}
+
+// FailoverReason reduces an attempt's error text to a label of bounded
+// cardinality: the outcome class the relay writes first (rate_limit, quota,
+// server_error, ...), "busy" for a full account, else "other".
+func FailoverReason(msg string) string {
+	if strings.HasPrefix(msg, "account busy") {
+		return "busy"
+	}
+	class, _, _ := strings.Cut(msg, " ")
+	class = strings.TrimSuffix(class, ":")
+	switch health.Class(class) {
+	case health.Network, health.ServerError, health.Quota, health.RateLimit,
+		health.Unauthorized, health.NotFound, health.ClientError:
+		return class
+	}
+	return "other"
+}
+
+// live reports the gauges of the pool's current state at scrape time, so
+// they are never stale and cost nothing between scrapes.
+type live struct{ src Sources }
+
+var (
+	upDesc = prometheus.NewDesc("proxy_account_up",
+		"1 when the account can take traffic (enabled, not cooling down, not invalid), else 0.", []string{"account"}, nil)
+	inflightDesc = prometheus.NewDesc("proxy_inflight",
+		"Streams in flight on the account in this instance.", []string{"account"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (l *live) Describe(ch chan<- *prometheus.Desc) {
+	ch <- upDesc
+	ch <- inflightDesc
+}
+
+// Collect implements prometheus.Collector.
+func (l *live) Collect(ch chan<- prometheus.Metric) {
+	if l.src.Accounts == nil || l.src.Health == nil {
+		return
+	}
+	for _, a := range l.src.Accounts() {
+		up := 0.0
+		if _, cooling := l.src.Health.Cooldown(a); a.Enabled && !cooling {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, a.Name)
+		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(l.src.Health.InFlight(a.Name)), a.Name)
+	}
+}

@@ -1,0 +1,70 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/proxy-dev/proxy/pkg/event"
+)
+
+func TestFailoverReason(t *testing.T) {
+	tests := []struct{ name, msg, want string }{
+		{"rate limit", "rate_limit (429 Rate limit reached)", "rate_limit"},
+		{"quota", "quota (429 The usage limit has been reached)", "quota"},
+		{"network", "network: dial tcp 127.0.0.1:1: connect: connection refused", "network"},
+		{"server error", "server_error (500 boom)", "server_error"},
+		{"busy", "account busy (max_concurrency 2 reached)", "busy"},
+		{"unknown words stay bounded", "something new happened", "other"},
+		{"empty", "", "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FailoverReason(tt.msg); got != tt.want {
+				t.Errorf("FailoverReason(%q) = %q, want %q", tt.msg, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestObserve(t *testing.T) {
+	m := New(Sources{Dropped: func() uint64 { return 7 }})
+	m.Observe(event.Decision{Account: "a", Reason: "new", Status: 200, TTFB: 300 * time.Millisecond, Duration: 2 * time.Second,
+		Usage: event.Usage{InputTokens: 100, CachedTokens: 80, OutputTokens: 10}})
+	m.Observe(event.Decision{Account: "b", Reason: "failover", Status: 200, Duration: time.Second,
+		Attempts: []event.Attempt{{Account: "a", Status: 429, Error: "rate_limit (429 slow down)"}, {Account: "b", Status: 200}}})
+	m.Observe(event.Decision{Reason: "unsticky", Status: 503})
+
+	want := `
+# HELP proxy_requests_total Requests answered, by the account that served them (none: no account) and HTTP status.
+# TYPE proxy_requests_total counter
+proxy_requests_total{account="a",status="200"} 1
+proxy_requests_total{account="b",status="200"} 1
+proxy_requests_total{account="none",status="503"} 1
+# HELP proxy_failovers_total Attempts that failed and moved the request to another account, by the account left and why.
+# TYPE proxy_failovers_total counter
+proxy_failovers_total{from="a",reason="rate_limit"} 1
+# HELP proxy_tokens_total Tokens the upstreams reported, by account and kind (input, cached, output, reasoning).
+# TYPE proxy_tokens_total counter
+proxy_tokens_total{account="a",kind="cached"} 80
+proxy_tokens_total{account="a",kind="input"} 100
+proxy_tokens_total{account="a",kind="output"} 10
+# HELP proxy_sticky_total Routing decisions by result: sticky, new, rebound, unsticky, failover.
+# TYPE proxy_sticky_total counter
+proxy_sticky_total{result="failover"} 1
+proxy_sticky_total{result="new"} 1
+proxy_sticky_total{result="unsticky"} 1
+# HELP proxy_events_dropped_total Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).
+# TYPE proxy_events_dropped_total counter
+proxy_events_dropped_total 7
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"proxy_requests_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(m.ttfb); n != 1 {
+		t.Errorf("%d ttfb series, want 1 (none for a request without a first byte)", n)
+	}
+}

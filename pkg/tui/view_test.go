@@ -1,0 +1,48 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+func TestViewSnapshots(t *testing.T) {
+	base := append([]tea.Msg{statusDoc(), ConnMsg{State: Live}}, traffic()...)
+	tests := []struct {
+		name string
+		w, h int
+		msgs []tea.Msg
+	}{
+		{"empty", 80, 24, nil},
+		{"live-80x24", 80, 24, base},
+		{"narrow-60x24", 60, 24, base},
+		{"narrow-40x16", 40, 16, base},
+		{"wide-120x30", 120, 30, base},
+		{"countdown-after-90s", 80, 24, append(base, TickMsg(t0.Add(90*time.Second)))},
+		{"selected-row", 80, 24, append(base, press("down"), press("down"))},
+		{"detail", 80, 24, append(base, press("down"), press("enter"))},
+		{"paused", 80, 24, append([]tea.Msg{statusDoc(), ConnMsg{State: Live}, press("p")}, traffic()...)},
+		{"filter-editing", 80, 24, append(append(base, press("/")), typed("coord")...)},
+		{"filter-applied", 80, 24, append(append(append(base, press("/")), typed("5e2a")...), press("enter"))},
+		{"help", 80, 24, append(base, press("?"))},
+		{"reconnecting", 80, 24, append(base, ConnMsg{State: Reconnecting, Err: "connection refused", Retry: 2 * time.Second})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := apply(t, newModel(tt.w, tt.h), tt.msgs...)
+			golden(t, tt.name, m)
+			lines := strings.Split(ansi.Strip(m.View().Content), "\n")
+			if len(lines) != tt.h {
+				t.Errorf("%d lines, want %d", len(lines), tt.h)
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w != tt.w {
+					t.Errorf("line %d is %d cells, want %d: %q", i, w, tt.w, l)
+				}
+			}
+		})
+	}
+}
