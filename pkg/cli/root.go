@@ -101,6 +101,7 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdServe(ios, nil),
 		NewCmdVersion(ios),
 		NewCmdWatch(ios, nil),
+		NewCmdAccounts(ios), NewCmdConfig(ios), NewCmdSessions(ios),
 	)
 	return root
 }

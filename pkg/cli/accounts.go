@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/status"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// NewCmdAccounts returns `proxy accounts` and its subcommands.
+func NewCmdAccounts(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "accounts",
+		Short: "List, check and add upstream accounts",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(
+		NewCmdAccountsList(ios, nil),
+		NewCmdAccountsTest(ios, nil),
+		NewCmdAccountsImportCodex(ios, nil),
+	)
+	return cmd
+}
+
+// AccountsListOptions are the inputs of `proxy accounts list`.
+type AccountsListOptions struct {
+	IO         *IOStreams
+	ConfigPath string
+	JSON       bool
+	// Addr is the running server to ask for live state; "" is the
+	// config's listen address.
+	Addr string
+	// Now is the clock for "cooling down until"; nil is time.Now.
+	Now func() time.Time
+	// Location is where times are shown; nil is time.Local.
+	Location *time.Location
+}
+
+// NewCmdAccountsList returns `proxy accounts list`. runF replaces the
+// command's work in tests of flag handling.
+func NewCmdAccountsList(ios *IOStreams, runF func(context.Context, *AccountsListOptions) error) *cobra.Command {
+	opts := &AccountsListOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the configured accounts and, when the proxy runs, their live state",
+		Long: `List the configured accounts: name, type, base URL, weight, whether enabled,
+allowed models and a fingerprint of the credential (never the credential).
+
+When a proxy answers at --addr (default: the config's listen address), its
+live state is added: healthy, cooling down until when, or invalid and why;
+streams in flight; requests and tokens today. $PROXY_API_KEY is sent as the
+bearer key when set. Without a running proxy but with redis.url set, the
+state is read from Redis.`,
+		Example: `  proxy accounts list
+  proxy accounts list --json | jq '.[] | select(.state != "healthy")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runAccountsList(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config file (default $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml)")
+	f.BoolVar(&opts.JSON, "json", false, "print JSON")
+	f.StringVar(&opts.Addr, "addr", "", "address of the running proxy (default: the config's listen)")
+	return cmd
+}
+
+// States an account has only in this listing.
+const (
+	// stateUnknown: no server or Redis told.
+	stateUnknown = "unknown"
+	// stateNotLoaded: the running server does not know the account yet.
+	stateNotLoaded = "not loaded (reload the proxy: kill -HUP)"
+)
+
+func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
+	now, loc := clockOf(opts.Now, opts.Location)
+	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	entries := make([]status.Account, len(cfg.Accounts))
+	accounts := make([]*account.Account, len(cfg.Accounts))
+	for i, c := range cfg.Accounts {
+		e := status.Account{Name: c.Name, Type: c.Type, BaseURL: strings.TrimRight(c.BaseURL, "/"), Weight: c.Weight,
+			Enabled: c.Enabled, Models: c.Models, MaxConcurrency: c.MaxConcurrency, State: stateUnknown}
+		if a, err := account.New(c, account.WithTokenDir(tokenDir(cfg))); err != nil {
+			e.Credential = "(unreadable)"
+			e.State, e.Message = status.StateInvalid, err.Error()
+		} else {
+			accounts[i] = a
+			e.BaseURL, e.Credential = a.BaseURL, a.Fingerprint()
+		}
+		entries[i] = e
+	}
+
+	live, liveErr := liveState(ctx, opts, cfg, accounts)
+	switch {
+	case liveErr != nil:
+		fmt.Fprintf(opts.IO.ErrOut, "(%v: live state unavailable)\n", liveErr)
+	default:
+		for i := range entries {
+			e := &entries[i]
+			l, ok := live[e.Name]
+			switch {
+			case e.State == status.StateInvalid:
+				// Its credentials do not even load here: that says more.
+			case !ok:
+				// Added to the file since the server loaded it.
+				e.State = stateNotLoaded
+			default:
+				// The configuration comes from the file read here, which
+				// may be newer than the server's; the state only from it.
+				e.State, e.Reason, e.Message, e.Until = l.State, l.Reason, l.Message, l.Until
+				e.InFlight, e.Today, e.Limits = l.InFlight, l.Today, l.Limits
+			}
+		}
+	}
+
+	if opts.JSON {
+		return writeJSON(opts.IO.Out, entries)
+	}
+	t := newTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS")
+	for _, e := range entries {
+		inFlight, reqs, tokens := "", "", ""
+		if e.State != stateUnknown && e.State != stateNotLoaded {
+			inFlight, reqs = strconv.Itoa(e.InFlight), strconv.FormatInt(e.Today.Requests, 10)
+			tokens = strconv.FormatInt(e.Today.InputTokens+e.Today.OutputTokens, 10)
+		}
+		t.add(e.Name, e.Type, e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
+			strings.Join(e.Models, ","), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", configName(cfg))
+	}
+	return t.render()
+}
+
+// liveState asks the running server for every account's state, else reads
+// cooldowns and usage from the configured Redis.
+func liveState(ctx context.Context, opts *AccountsListOptions, cfg *config.Config, accounts []*account.Account) (map[string]status.Account, error) {
+	var doc status.Document
+	err := newLiveClient(opts.IO, opts.Addr, cfg).do(ctx, "GET", "/_proxy/status", &doc)
+	if err == nil {
+		out := make(map[string]status.Account, len(doc.Accounts))
+		for _, a := range doc.Accounts {
+			out[a.Name] = a
+		}
+		return out, nil
+	}
+	if !errors.Is(err, errNotRunning) || cfg.Redis.URL == "" {
+		return nil, err
+	}
+	out, rerr := redisState(ctx, cfg, accounts)
+	if rerr != nil {
+		return nil, fmt.Errorf("%v, and %v", err, rerr)
+	}
+	return out, nil
+}
+
+// redisState reads what a stopped proxy left in its Redis: cooldowns and
+// today's usage. Streams in flight are unknown and show as 0.
+func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Account) (map[string]status.Account, error) {
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	cds, err := st.Cooldowns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]status.Account{}
+	for _, a := range accounts {
+		if a == nil {
+			continue
+		}
+		e := status.Account{Name: a.Name, Type: string(a.Type), BaseURL: a.BaseURL, Weight: a.Weight, Enabled: a.Enabled,
+			Models: a.Models, MaxConcurrency: a.MaxConcurrency, State: status.StateHealthy}
+		cd, ok := cds[a.Name]
+		switch {
+		case !a.Enabled:
+			e.State = status.StateDisabled
+		case ok && cd.Credential != "" && cd.Credential != a.CredentialID():
+			// A mark against a credential since replaced no longer holds.
+		case ok && cd.Until.IsZero():
+			e.State, e.Reason, e.Message = status.StateInvalid, cd.Reason, cd.Message
+		case ok:
+			until := cd.Until
+			e.State, e.Reason, e.Message, e.Until = status.StateCoolingDown, cd.Reason, cd.Message, &until
+		}
+		if u, err := st.UsageToday(ctx, a.Name); err == nil {
+			e.Today = status.Usage(u)
+		}
+		out[a.Name] = e
+	}
+	return out, nil
+}
+
+// describeState puts an account's state in a few words.
+func describeState(e status.Account, now time.Time, loc *time.Location) string {
+	switch e.State {
+	case status.StateCoolingDown:
+		s := "cooling down"
+		if e.Until != nil {
+			s += " until " + shortTime(*e.Until, now, loc)
+		}
+		if e.Reason != "" {
+			s += " (" + e.Reason + ")"
+		}
+		return s
+	case status.StateInvalid:
+		return "invalid (" + firstNonEmpty(e.Message, e.Reason, "unknown") + ")"
+	}
+	return e.State
+}
+
+// shortTime is "22:10" today, else "Jan 2 22:10".
+func shortTime(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}
+
+func clockOf(now func() time.Time, loc *time.Location) (func() time.Time, *time.Location) {
+	if now == nil {
+		now = time.Now
+	}
+	if loc == nil {
+		loc = time.Local
+	}
+	return now, loc
+}
+
+// configName names the config file for messages.
+func configName(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "the defaults (no config file found)"
+	}
+	return cfg.Path
+}
+
+// selectAccounts returns the configured accounts named in names, in config
+// order, or every enabled account when names is empty.
+func selectAccounts(cfg *config.Config, names []string) ([]config.Account, error) {
+	if len(names) == 0 {
+		var out []config.Account
+		for _, c := range cfg.Accounts {
+			if c.Enabled {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	known := make([]string, len(cfg.Accounts))
+	for i, c := range cfg.Accounts {
+		known[i] = c.Name
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, &ExitError{Code: exitConfigError,
+				Err: fmt.Errorf("no account named %q in %s (accounts: %s)", n, configName(cfg), strings.Join(known, ", "))}
+		}
+	}
+	var out []config.Account
+	for _, c := range cfg.Accounts {
+		if slices.Contains(names, c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/proxy-dev/proxy/pkg/codexauth"
+	"github.com/proxy-dev/proxy/pkg/config"
+)
+
+// AccountsImportOptions are the inputs of `proxy accounts import-codex`.
+type AccountsImportOptions struct {
+	IO         *IOStreams
+	ConfigPath string
+	AuthPath   string // "" : $CODEX_HOME/auth.json, else ~/.codex/auth.json
+	Name       string
+	Copy       bool
+	Weight     int
+}
+
+// minimalConfig starts a config file that import-codex creates: the
+// starter's example accounts would not load without their variables set.
+const minimalConfig = `# proxy configuration. ` + "`proxy config init`" + ` writes a starter file with
+# every option explained.
+listen: 127.0.0.1:8787
+
+accounts:
+`
+
+// NewCmdAccountsImportCodex returns `proxy accounts import-codex`.
+func NewCmdAccountsImportCodex(ios *IOStreams, runF func(context.Context, *AccountsImportOptions) error) *cobra.Command {
+	opts := &AccountsImportOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "import-codex [AUTH_JSON] --name NAME",
+		Short: "Add a ChatGPT account from a Codex CLI auth.json",
+		Long: `Add an openai-responses account that uses the ChatGPT login Codex CLI keeps
+in auth.json (default $CODEX_HOME/auth.json, else ~/.codex/auth.json).
+
+The account refers to that file, so Codex and the proxy share one login and
+whichever refreshes the tokens writes them back for the other. With --copy
+the account gets a private copy beside the config (mode 0600) instead: use it
+only for a login Codex no longer uses, since refresh tokens rotate and the
+first of the two to refresh logs the other out.
+
+The config file is edited in place, keeping its comments and order, and is
+created when there is none. The result is validated before it is written.`,
+		Example: `  codex login && proxy accounts import-codex --name chatgpt
+  CODEX_HOME=~/work-codex proxy accounts import-codex --name work --weight 2
+  proxy accounts import-codex ./other/auth.json --name spare --copy`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.AuthPath = args[0]
+			}
+			if opts.Name == "" {
+				return &ExitError{Code: exitFailure, Err: errors.New("--name is required: the account's name in the config")}
+			}
+			if opts.Weight < 0 {
+				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--weight %d is negative; 0 makes a standby account", opts.Weight)}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runAccountsImport(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config file to change (default $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml; created if missing)")
+	f.StringVar(&opts.Name, "name", "", "name of the new account (required, unique)")
+	f.BoolVar(&opts.Copy, "copy", false, "use a private copy of auth.json beside the config instead of the file itself")
+	f.IntVar(&opts.Weight, "weight", 1, "the account's share of new sessions; 0 makes it a standby")
+	return cmd
+}
+
+func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
+	ios := opts.IO
+	authPath, err := codexAuthPath(ios, opts.AuthPath)
+	if err != nil {
+		return err
+	}
+	auth, err := codexauth.Read(authPath)
+	if errors.Is(err, codexauth.ErrNotChatGPT) {
+		return fmt.Errorf("%s is not a ChatGPT login: %w", authPath, codexauth.ErrNotChatGPT)
+	}
+	if err != nil {
+		return err
+	}
+	accountID := auth.AccountID()
+	if accountID == "" {
+		return fmt.Errorf("%s names no ChatGPT account (no tokens.account_id and no chatgpt_account_id claim in the id_token); run `codex login` again", authPath)
+	}
+
+	cfgPath := config.Locate(opts.ConfigPath, ios.Getenv)
+	created := false
+	if cfgPath == "" {
+		cfgPath = "proxy.yaml"
+	}
+	src, err := os.ReadFile(cfgPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		src, created = []byte(minimalConfig), true
+	case err != nil:
+		return fmt.Errorf("reading config %s: %w", cfgPath, err)
+	}
+	names, err := accountNames(src)
+	if err != nil {
+		return fmt.Errorf("reading config %s: %w", cfgPath, err)
+	}
+	if slices.Contains(names, opts.Name) {
+		return fmt.Errorf("%s already has an account named %q; choose another --name", cfgPath, opts.Name)
+	}
+
+	dir := filepath.Dir(cfgPath)
+	authValue := displayPath(ios, authPath)
+	var copied string
+	if opts.Copy {
+		copied = filepath.Join(dir, "codex-"+opts.Name+".auth.json")
+		if _, err := os.Stat(copied); err == nil {
+			return fmt.Errorf("%s already exists; remove it or choose another --name", copied)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := auth.WriteAtomic(copied); err != nil {
+			return err
+		}
+		// Relative paths in the config are taken from its directory.
+		authValue = filepath.Base(copied)
+	}
+	undo := func() {
+		if copied != "" {
+			_ = os.Remove(copied)
+		}
+	}
+
+	out, err := appendAccount(src, []field{
+		{key: "name", value: opts.Name},
+		{key: "type", value: config.TypeOpenAIResponses},
+		{key: "auth_file", value: authValue},
+		{key: "weight", value: strconv.Itoa(opts.Weight), number: true},
+	})
+	if err != nil {
+		undo()
+		return fmt.Errorf("editing config %s: %w", cfgPath, err)
+	}
+	mode := fs.FileMode(0o600)
+	if info, err := os.Stat(cfgPath); err == nil {
+		mode = info.Mode().Perm()
+	}
+	if err := writeValidated(ios, cfgPath, src, out, created, mode); err != nil {
+		undo()
+		return err
+	}
+
+	verb := "changed"
+	if created {
+		verb = "created"
+	}
+	fmt.Fprintf(ios.ErrOut, "added account %s (openai-responses, ChatGPT account %s, auth_file %s)\n%s %s\n",
+		opts.Name, shortID(accountID), authValue, verb, cfgPath)
+	fmt.Fprintf(ios.ErrOut, "check it: proxy accounts test %s; a running proxy picks it up on SIGHUP\n", opts.Name)
+	return nil
+}
+
+// writeValidated loads the edited config from a temporary file beside the
+// real one and, when it brings no new problem, renames it into place: a
+// reader sees the old file or the new one, never a torn or broken one.
+// Problems the file already had are reported but do not stop the edit.
+func writeValidated(ios *IOStreams, path string, before, after []byte, created bool, mode fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(after); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+
+	var old map[string]bool
+	if !created {
+		old = problemSet(problemsOf(path, ios))
+	}
+	var fresh, kept config.Problems
+	for _, p := range problemsOf(tmp.Name(), ios) {
+		if p.File == tmp.Name() {
+			p.File = path
+		}
+		if old[p.Path+"\x00"+p.Message] {
+			kept = append(kept, p)
+		} else {
+			fresh = append(fresh, p)
+		}
+	}
+	if len(fresh) > 0 {
+		return fresh
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if len(kept) > 0 {
+		fmt.Fprintf(ios.ErrOut, "note: %s still has %d problem(s) it had before:\n%s\n", path, len(kept), kept.Error())
+	}
+	return nil
+}
+
+// problemsOf loads path and returns its problems; none when it loads.
+func problemsOf(path string, ios *IOStreams) config.Problems {
+	_, err := config.Load(viper.New(), path, ios.Getenv)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		return ps
+	}
+	if err != nil {
+		return config.Problems{{File: path, Message: err.Error()}}
+	}
+	return nil
+}
+
+func problemSet(ps config.Problems) map[string]bool {
+	m := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		m[p.Path+"\x00"+p.Message] = true
+	}
+	return m
+}
+
+// codexAuthPath is the auth.json to import: the argument, else
+// $CODEX_HOME/auth.json, else ~/.codex/auth.json.
+func codexAuthPath(ios *IOStreams, arg string) (string, error) {
+	if arg != "" {
+		return filepath.Abs(expandHome(ios, arg))
+	}
+	if ch := ios.Getenv("CODEX_HOME"); ch != "" {
+		return filepath.Abs(filepath.Join(expandHome(ios, ch), "auth.json"))
+	}
+	home := homeDir(ios)
+	if home == "" {
+		return "", errors.New("no HOME to find ~/.codex/auth.json in: give the path of auth.json")
+	}
+	return filepath.Join(home, ".codex", "auth.json"), nil
+}
+
+func homeDir(ios *IOStreams) string {
+	if h := ios.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func expandHome(ios *IOStreams, p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		return filepath.Join(homeDir(ios), p[1:])
+	}
+	return p
+}
+
+// displayPath writes a path under the home directory with ~, so the config
+// moves with its user's dotfiles.
+func displayPath(ios *IOStreams, p string) string {
+	home := homeDir(ios)
+	if home != "" {
+		if rel, err := filepath.Rel(home, p); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+			return "~/" + filepath.ToSlash(rel)
+		}
+	}
+	return p
+}
+
+// shortID shows an identifier's ends only, as the proxy shows credentials.
+func shortID(s string) string {
+	if len(s) < 12 {
+		return s
+	}
+	return s[:4] + "..." + s[len(s)-4:]
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ttyBuffer is an output that says whether it is a terminal, so the
+// terminal layout is tested without a real tty.
+type ttyBuffer struct {
+	bytes.Buffer
+	tty bool
+}
+
+func (b *ttyBuffer) IsTerminal() bool { return b.tty }
+
+// testIO returns streams on buffers with env as the whole environment.
+func testIO(env map[string]string, tty bool) (*IOStreams, *ttyBuffer, *ttyBuffer) {
+	out, errOut := &ttyBuffer{tty: tty}, &ttyBuffer{tty: tty}
+	return &IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(k string) string { return env[k] }}, out, errOut
+}
+
+// runWith runs the command line like Main does, with env and buffers.
+func runWith(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, out, errOut := testIO(env, false)
+	code = Run(context.Background(), ios, args)
+	return code, out.String(), errOut.String()
+}
+
+// testClock is the fixed time of golden tests: latencies come out as 0ms
+// and times print the same on every machine.
+var testClock = time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+
+func fixedNow() time.Time { return testClock }
+
+var loopbackPort = regexp.MustCompile(`127\.0\.0\.1:\d{5}`)
+
+// stable replaces what changes between runs (ports, temporary
+// directories) so output can be compared with a golden file.
+func stable(s, dir string) string {
+	if dir != "" {
+		s = strings.ReplaceAll(s, dir, "TMP")
+	}
+	return loopbackPort.ReplaceAllString(s, "127.0.0.1:PORT")
+}
+
+// writeFile writes content to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serve starts h on a loopback port until the test ends.
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}

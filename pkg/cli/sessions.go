@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxy-dev/proxy/pkg/admin"
+)
+
+// NewCmdSessions returns `proxy sessions` and its subcommands.
+func NewCmdSessions(ios *IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "List or clear the running proxy's sticky sessions",
+		Long: `Each conversation is bound to the account it started on, so the upstream's
+prompt cache keeps working. These commands show and drop those bindings
+through the running proxy (whatever its store, embedded or Redis).`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(NewCmdSessionsList(ios, nil), NewCmdSessionsClear(ios, nil))
+	return cmd
+}
+
+// SessionsOptions are the inputs of `proxy sessions list` and `clear`.
+type SessionsOptions struct {
+	IO         *IOStreams
+	ConfigPath string
+	Addr       string
+	JSON       bool
+	Key        string // clear: the session key prefix
+	All        bool   // clear: every session
+	// Now is the clock for ages; nil is time.Now.
+	Now func() time.Time
+}
+
+func sessionsFlags(cmd *cobra.Command, opts *SessionsOptions) {
+	f := cmd.Flags()
+	f.StringVarP(&opts.ConfigPath, "config", "c", "", "config file, for the listen address (default $PROXY_CONFIG, ./proxy.yaml, ...)")
+	f.StringVar(&opts.Addr, "addr", "", "address of the running proxy (default: the config's listen)")
+}
+
+// NewCmdSessionsList returns `proxy sessions list`.
+func NewCmdSessionsList(ios *IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
+	opts := &SessionsOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the live session bindings, most recently used first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runSessionsList(cmd.Context(), opts)
+		},
+	}
+	sessionsFlags(cmd, opts)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+// NewCmdSessionsClear returns `proxy sessions clear`.
+func NewCmdSessionsClear(ios *IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
+	opts := &SessionsOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "clear KEY | --all",
+		Short: "Drop a session binding, so its conversation picks an account afresh",
+		Long: `Drop the binding whose session key starts with KEY (as ` + "`proxy sessions list`" + `
+shows it; at least four characters, and it must match one session only), or
+every binding with --all. The conversation's next turn picks an account by
+weight again, and loses the old account's prompt cache.`,
+		Example: `  proxy sessions clear 3f2a9c
+  proxy sessions clear --all`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Key = args[0]
+			}
+			if (opts.Key == "") == !opts.All {
+				return &ExitError{Code: exitFailure, Err: errors.New("give a session KEY (prefix) or --all")}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runSessionsClear(cmd.Context(), opts)
+		},
+	}
+	sessionsFlags(cmd, opts)
+	cmd.Flags().BoolVar(&opts.All, "all", false, "drop every session binding")
+	return cmd
+}
+
+func sessionsClient(opts *SessionsOptions) (*liveClient, error) {
+	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	if err != nil {
+		if opts.Addr == "" {
+			return nil, err
+		}
+		// --addr says where the server is; a config that does not load
+		// need not stop us from asking it.
+		cfg = nil
+	}
+	return newLiveClient(opts.IO, opts.Addr, cfg), nil
+}
+
+func runSessionsList(ctx context.Context, opts *SessionsOptions) error {
+	now, _ := clockOf(opts.Now, nil)
+	c, err := sessionsClient(opts)
+	if err != nil {
+		return err
+	}
+	var list admin.SessionList
+	if err := c.do(ctx, "GET", "/_proxy/sessions", &list); err != nil {
+		return err
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO.Out, list.Data)
+	}
+	t := newTable(opts.IO.Out, "KEY", "ACCOUNT", "TYPE", "MODEL", "CLIENT", "AGE", "LAST USED", "TTL LEFT")
+	for _, s := range list.Data {
+		ttl := ""
+		if s.TTLLeftSeconds != nil {
+			ttl = age(time.Duration(*s.TTLLeftSeconds) * time.Second)
+		}
+		t.add(s.Key, s.Account, s.Type, s.Model, s.Client, age(now().Sub(s.Created)), age(now().Sub(s.LastUsed))+" ago", ttl)
+	}
+	if len(list.Data) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "no sessions bound")
+	}
+	return t.render()
+}
+
+func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
+	c, err := sessionsClient(opts)
+	if err != nil {
+		return err
+	}
+	path := "/_proxy/sessions"
+	if !opts.All {
+		path += "/" + url.PathEscape(opts.Key)
+	}
+	var res admin.SessionsDeleted
+	if err := c.do(ctx, "DELETE", path, &res); err != nil {
+		return err
+	}
+	for _, s := range res.Deleted {
+		fmt.Fprintf(opts.IO.Out, "cleared %s (was on %s)\n", s.Key, s.Account)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%d session(s) cleared; their next turn picks an account afresh\n", len(res.Deleted))
+	return nil
+}
+
+// age shows a duration the way people say it: 45s, 12m, 3h5m, 2d4h.
+func age(d time.Duration) string {
+	d = max(0, d).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}

@@ -1,0 +1,205 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/health"
+)
+
+// describeNetError puts a request that got no answer in words. Go's own
+// messages name the cause deep in a chain ("dial tcp ...: connect:
+// connection refused"); the user needs the cause first and what to check.
+func describeNetError(err error, timeout time.Duration) string {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		recordHeader     tls.RecordHeaderError
+		dnsErr           *net.DNSError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("timed out after %s waiting for the response headers (raise --timeout, or is the host up?)", timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens at " + host(err) + "; check base_url's host and port"
+	case errors.As(err, &unknownAuthority):
+		return "TLS: certificate signed by unknown authority: the server's certificate is not trusted here (a private CA? add it to the system trust store or SSL_CERT_FILE)"
+	case errors.As(err, &hostname):
+		return "TLS: the certificate is not valid for " + hostname.Host + ": check base_url's host name"
+	case errors.As(err, &invalid):
+		return "TLS: invalid certificate: " + invalid.Error()
+	// net/http replaces the RecordHeaderError with a message of its own.
+	case errors.As(err, &recordHeader), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "TLS: the server does not speak TLS: use http:// in base_url"
+	case errors.As(err, &dnsErr):
+		return "DNS: cannot resolve " + dnsErr.Name + ": check base_url's host name"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the server or a proxy in between"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "no answer: " + err.Error()
+}
+
+// host names the address of a refused dial.
+func host(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Addr != nil {
+		return op.Addr.String()
+	}
+	return "that address"
+}
+
+// describeStatus puts an error reply in words. A 404 is checked once more
+// with /v1 added, since a base URL that lacks it is the usual mistake with
+// OpenAI-compatible APIs.
+func describeStatus(ctx context.Context, o Options, a *account.Account, model string, resp *http.Response, body []byte, out health.Outcome) string {
+	status := resp.StatusCode
+	msg := upstreamMessage(body)
+	switch {
+	case status >= 300 && status < 400:
+		return fmt.Sprintf("%d redirect to %s: set base_url to where it points (the proxy does not follow redirects)", status, resp.Header.Get("Location"))
+	case out.Class == health.Unauthorized && a.Type == account.OpenAIResponses:
+		return withUpstream(fmt.Sprintf("%d ChatGPT login refused: run `codex login` (or re-import the account)", status), msg)
+	case status == http.StatusUnauthorized:
+		return withUpstream("401 invalid api key: fix api_key in the config", msg)
+	case status == http.StatusForbidden:
+		return withUpstream("403 forbidden: the key may not use this model or endpoint", msg)
+	case status == http.StatusNotFound && out.Code == "model_not_found":
+		return withUpstream(fmt.Sprintf("404 model %s not found: pass --model or set the account's models", model), msg)
+	case status == http.StatusNotFound:
+		return "404 /responses not served at this base_url" + suggestV1(ctx, o, a, model)
+	case out.Class == health.Quota:
+		what := "usage limit"
+		if out.Code != "usage_limit_reached" {
+			what = out.Code
+		}
+		return fmt.Sprintf("429 %s, %s", what, resets(out.Until, o))
+	case out.Class == health.RateLimit:
+		s := "429 rate limited"
+		if !out.Until.IsZero() {
+			s += fmt.Sprintf(", retry in %s", out.Until.Sub(o.Now()).Round(time.Second))
+		}
+		return withUpstream(s, msg)
+	case status >= 500:
+		return withUpstream(fmt.Sprintf("%d upstream server error: try again later", status), msg)
+	}
+	return withUpstream(fmt.Sprintf("%d %s", status, http.StatusText(status)), msg)
+}
+
+// suggestV1 tries base_url + "/v1" and names it when it serves /responses.
+func suggestV1(ctx context.Context, o Options, a *account.Account, model string) string {
+	if strings.HasSuffix(a.BaseURL, "/v1") {
+		return ": check base_url"
+	}
+	alt := a.BaseURL + "/v1"
+	resp, err := send(ctx, o.Client, a, alt+"/responses", model)
+	if err != nil {
+		return ": check base_url"
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return ": check base_url"
+	}
+	return " (did you mean " + alt + "?)"
+}
+
+// resets says when a usage limit ends: the time alone when it is today.
+func resets(at time.Time, o Options) string {
+	if at.IsZero() {
+		return "no reset time given"
+	}
+	return "resets " + when(at, o.Now(), o.Location)
+}
+
+// when formats t briefly relative to now: "22:10" today, else "Jan 2 22:10".
+func when(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}
+
+// upstreamMessage is the error message of an OpenAI-shaped body, else the
+// start of the body.
+func upstreamMessage(body []byte) string {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return e.Error.Message
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
+}
+
+func withUpstream(s, msg string) string {
+	if msg == "" {
+		return s
+	}
+	return s + " (upstream: " + msg + ")"
+}
+
+// limitsOf reads the x-codex-* rate-limit windows ChatGPT accounts report;
+// nil when the reply has none.
+func limitsOf(h http.Header, now time.Time) *health.Limits {
+	if l, ok := health.ParseLimits(h, now); ok {
+		return &l
+	}
+	return nil
+}
+
+// FormatLimits shows rate-limit windows briefly, like
+// "5h 10% resets 22:10, 7d 5% resets Jan 9 22:10"; "" for none.
+func FormatLimits(l *health.Limits, now time.Time, loc *time.Location) string {
+	if l == nil {
+		return ""
+	}
+	var parts []string
+	for _, w := range []*health.Window{l.Primary, l.Secondary} {
+		if w == nil {
+			continue
+		}
+		s := strconv.FormatFloat(w.UsedPercent, 'f', -1, 64) + "%"
+		if w.WindowMinutes > 0 {
+			s = span(w.WindowMinutes) + " " + s
+		}
+		if !w.ResetsAt.IsZero() {
+			s += " resets " + when(w.ResetsAt, now, loc)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// span names a window length the way plans do: 5h, 7d.
+func span(minutes int) string {
+	switch {
+	case minutes%(24*60) == 0:
+		return strconv.Itoa(minutes/(24*60)) + "d"
+	case minutes%60 == 0:
+		return strconv.Itoa(minutes/60) + "h"
+	}
+	return strconv.Itoa(minutes) + "m"
+}

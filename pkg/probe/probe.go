@@ -1,0 +1,245 @@
+// Package probe checks upstream accounts for real, for `proxy accounts
+// test`: it sends each account the smallest streaming request the Responses
+// API accepts and reads the answer to its end, so a wrong base URL, a
+// refused key, a used-up quota or a broken stream shows before a user's
+// conversation runs into it. Every failure is put in words with what to do.
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/sse"
+)
+
+// DefaultModel is asked for when neither the caller nor the account's
+// allow-list names a model.
+const DefaultModel = "gpt-5"
+
+// DefaultTimeout bounds one account's whole check.
+const DefaultTimeout = 20 * time.Second
+
+// maxErrorBody bounds how much of an error reply is read: enough for any
+// OpenAI-shaped error, not an HTML page of unbounded size.
+const maxErrorBody = 64 << 10
+
+// Options configure a check.
+type Options struct {
+	// Client sends the requests; nil uses a client that follows no
+	// redirects (a redirect is reported, since the relay does not follow
+	// them either) and honours HTTPS_PROXY like the relay.
+	Client *http.Client
+	// Timeout bounds each account's check; 0 is DefaultTimeout.
+	Timeout time.Duration
+	// Model, when set, is asked for instead of the account's first literal
+	// allowed model.
+	Model string
+	// Now is the clock for latencies and reset times; nil is time.Now.
+	// Tests fix it so the output is stable.
+	Now func() time.Time
+	// Location is where reset times are shown; nil is time.Local.
+	Location *time.Location
+}
+
+// Result is the outcome of checking one account.
+type Result struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	OK    bool   `json:"ok"`
+	Model string `json:"model,omitempty"`
+	// Status is the upstream's HTTP status; 0 when none arrived.
+	Status int `json:"status"`
+	// Error is the cause in words with what to do; "" when OK.
+	Error string `json:"error,omitempty"`
+	// TTFB is the time to the first stream event, Total to the end of the
+	// check; zero when they were not reached.
+	TTFB  time.Duration `json:"-"`
+	Total time.Duration `json:"-"`
+	// Limits are the x-codex-* rate-limit windows the upstream reported.
+	Limits *health.Limits `json:"limits,omitempty"`
+	// Sent reports whether a request went out (false when the account's
+	// credentials could not even be read).
+	Sent bool `json:"-"`
+	// Outcome is the classified result, in the terms the proxy's health
+	// tracking uses, so a caller can record it as a running proxy would.
+	Outcome health.Outcome `json:"-"`
+}
+
+// MarshalJSON adds the latencies in milliseconds, the unit scripts expect.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		Error   string `json:"error"`
+		TTFBMs  int64  `json:"ttfb_ms"`
+		TotalMs int64  `json:"total_ms"`
+	}{plain(r), r.Error, r.TTFB.Milliseconds(), r.Total.Milliseconds()})
+}
+
+// Failed returns the result of an account that could not even be built
+// (its credentials are missing or unreadable), so it is listed with the
+// others instead of stopping the run.
+func Failed(name, typ string, err error) Result {
+	return Result{Name: name, Type: typ, Error: "credentials: " + err.Error(),
+		Outcome: health.Outcome{Class: health.Unauthorized, Message: err.Error()}}
+}
+
+// CheckAll checks every account concurrently and returns the results in the
+// accounts' order.
+func CheckAll(ctx context.Context, accounts []*account.Account, o Options) []Result {
+	out := make([]Result, len(accounts))
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		wg.Go(func() { out[i] = Check(ctx, a, o) })
+	}
+	wg.Wait()
+	return out
+}
+
+// Check sends a one-word streaming request to the account and reads the
+// answer until response.completed.
+func Check(ctx context.Context, a *account.Account, o Options) Result {
+	o = o.withDefaults()
+	model := ModelFor(a, o.Model)
+	r := Result{Name: a.Name, Type: string(a.Type), Model: model}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	start := o.Now()
+	r.Sent = true
+	resp, err := send(ctx, o.Client, a, a.Target("/responses", ""), model)
+	if err != nil {
+		r.Total = o.Now().Sub(start)
+		r.Outcome = health.Outcome{Class: health.Network, Message: err.Error()}
+		r.Error = describeNetError(err, o.Timeout)
+		return r
+	}
+	defer resp.Body.Close()
+	r.Status = resp.StatusCode
+	r.Limits = limitsOf(resp.Header, o.Now())
+
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		r.Total = o.Now().Sub(start)
+		r.Outcome = health.Classify(o.Now(), resp.StatusCode, resp.Header, body, nil)
+		r.Error = describeStatus(ctx, o, a, model, resp, body, r.Outcome)
+		return r
+	}
+	readStream(ctx, o, resp, start, &r)
+	return r
+}
+
+// readStream reads events until response.completed, filling in the
+// latencies and, when the stream does not complete, the cause.
+func readStream(ctx context.Context, o Options, resp *http.Response, start time.Time, r *Result) {
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		r.Total = o.Now().Sub(start)
+		r.Error = fmt.Sprintf("answered %q, not an event stream: base_url does not point at a Responses API", ct)
+		r.Outcome = health.Outcome{Class: health.ServerError, Status: resp.StatusCode, Message: r.Error}
+		return
+	}
+	rd := sse.NewReader(resp.Body)
+	first := true
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			r.Total = o.Now().Sub(start)
+			switch {
+			case ctx.Err() != nil:
+				r.Error = fmt.Sprintf("timed out after %s waiting for response.completed (raise --timeout?)", o.Timeout)
+			default:
+				r.Error = "stream ended before response.completed: the upstream or a proxy in between cut it"
+			}
+			r.Outcome = health.Outcome{Class: health.ServerError, Status: resp.StatusCode, Message: r.Error}
+			return
+		}
+		if first && len(bytes.TrimSpace(ev)) > 0 {
+			r.TTFB, first = o.Now().Sub(start), false
+		}
+		res, done := sse.Completion(ev)
+		if !done {
+			continue
+		}
+		r.Total = o.Now().Sub(start)
+		switch sse.Type(ev) {
+		case "response.completed":
+			r.OK = true
+			r.Outcome = health.Outcome{Class: health.OK, Status: resp.StatusCode}
+		case "response.incomplete":
+			// A one-word answer cut by a token limit still proves the
+			// account serves; say so rather than fail it.
+			r.OK = true
+			r.Outcome = health.Outcome{Class: health.OK, Status: resp.StatusCode}
+		default:
+			r.Outcome = health.ClassifyFailedStream(res.ErrorCode, res.ErrorMessage)
+			r.Error = "response.failed: " + strings.TrimSpace(res.ErrorCode+" "+res.ErrorMessage)
+		}
+		return
+	}
+}
+
+// ModelFor is the model a check asks for: the caller's, else the account's
+// first allow-list entry that is a plain name rather than a glob, else
+// DefaultModel.
+func ModelFor(a *account.Account, model string) string {
+	if model != "" {
+		return model
+	}
+	for _, m := range a.Models {
+		if !strings.ContainsAny(m, `*?[\`) {
+			return m
+		}
+	}
+	return DefaultModel
+}
+
+// send posts the smallest request that makes a Responses API stream: one
+// word of input, stream:true and store:false (the ChatGPT backend refuses
+// anything else).
+func send(ctx context.Context, c *http.Client, a *account.Account, url, model string) (*http.Response, error) {
+	body, _ := json.Marshal(map[string]any{ // cannot fail: plain values
+		"model": model,
+		"input": []any{map[string]any{
+			"type": "message", "role": "user",
+			"content": []any{map[string]any{"type": "input_text", "text": "ping"}},
+		}},
+		"stream": true,
+		"store":  false,
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	a.Authorize(req.Header)
+	return c.Do(req)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Client == nil {
+		o.Client = &http.Client{
+			Transport:     &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
+	return o
+}
