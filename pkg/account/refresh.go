@@ -287,11 +287,8 @@ func (r *Refresher) persist(a *Account, c *chatGPT) {
 		if !errors.Is(err, os.ErrNotExist) {
 			r.o.Logger.Warn("rewriting unreadable token file", "account", a.Name, "path", path, "err", err)
 		}
-		f, err = codexauth.Parse([]byte(`{"auth_mode":"chatgpt","tokens":{}}`))
-		if err != nil {
-			r.o.Logger.Error("building token file", "err", err)
-			return
-		}
+		// The first rotation of inline tokens: a new file in Codex's format.
+		f = &codexauth.File{AuthMode: codexauth.AuthModeChatGPT}
 	}
 	f.Tokens = codexauth.Tokens{IDToken: t.IDToken, AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, AccountID: firstNonEmpty(t.AccountID, c.accountIDNow())}
 	f.LastRefresh = r.o.Now().UTC()

@@ -33,7 +33,11 @@ type Decision struct {
 type Attempt struct {
 	Account string `json:"account"`
 	Status  int    `json:"status"` // 0 when no response arrived
-	Error   string `json:"error,omitempty"`
+	// Class is the outcome class of a failed attempt (quota, rate_limit,
+	// server_error, network, unauthorized, not_found, client_error) or
+	// "busy" when the account had no free slot; empty on success.
+	Class string `json:"class,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Usage is the token usage the upstream reported.

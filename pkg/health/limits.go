@@ -20,14 +20,24 @@ type Limits struct {
 	Observed  time.Time `json:"observed"`
 }
 
+// ParseLimits reads the x-codex-* rate-limit windows a ChatGPT account
+// reports on a response; ok is false when it carries none.
+func ParseLimits(h http.Header, now time.Time) (l Limits, ok bool) {
+	l = Limits{Primary: window(h, "primary"), Secondary: window(h, "secondary")}
+	if l.Primary == nil && l.Secondary == nil {
+		return Limits{}, false
+	}
+	l.Observed = now
+	return l, true
+}
+
 // ObserveLimits remembers the x-codex-* rate-limit windows of a response,
 // if it carried any.
 func (t *Tracker) ObserveLimits(name string, h http.Header) {
-	l := Limits{Primary: window(h, "primary"), Secondary: window(h, "secondary")}
-	if l.Primary == nil && l.Secondary == nil {
+	l, ok := ParseLimits(h, t.now())
+	if !ok {
 		return
 	}
-	l.Observed = t.now()
 	t.mu.Lock()
 	t.limits[name] = l
 	t.mu.Unlock()
@@ -50,7 +60,7 @@ func window(h http.Header, which string) *Window {
 	w := &Window{UsedPercent: used}
 	w.WindowMinutes, _ = strconv.Atoi(h.Get(p + "Window-Minutes"))
 	if at, err := strconv.ParseInt(h.Get(p+"Reset-At"), 10, 64); err == nil {
-		w.ResetsAt = time.Unix(at, 0)
+		w.ResetsAt = time.Unix(at, 0).UTC()
 	}
 	return w
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 )
 
-// slots bounds one account's streams in flight. A nil channel means no
-// bound; the count is kept either way for status.
+// slots bounds one account's streams in flight; a nil channel means no
+// bound. The in-flight count lives beside it in the Tracker, per name, so a
+// reload that changes the bound never loses track of streams started before.
 type slots struct {
-	sem      chan struct{}
-	inflight int
+	sem chan struct{}
 }
 
 // slotsFor returns the account's slots, made anew when its bound changed.
@@ -22,9 +22,6 @@ func (t *Tracker) slotsFor(a *account.Account) *slots {
 		ns := &slots{}
 		if a.MaxConcurrency > 0 {
 			ns.sem = make(chan struct{}, a.MaxConcurrency)
-		}
-		if s != nil {
-			ns.inflight = s.inflight
 		}
 		t.slots[a.Name] = ns
 		s = ns
@@ -68,14 +65,14 @@ func (t *Tracker) Acquire(ctx context.Context, a *account.Account, wait time.Dur
 		}
 	}
 	t.mu.Lock()
-	s.inflight++
+	t.inflight[a.Name]++
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
-		s.inflight--
+		t.inflight[a.Name]--
 		t.mu.Unlock()
 		if s.sem != nil {
-			<-s.sem
+			<-s.sem // the semaphore this stream took, even if replaced since
 		}
 	}, true
 }
@@ -84,8 +81,5 @@ func (t *Tracker) Acquire(ctx context.Context, a *account.Account, wait time.Dur
 func (t *Tracker) InFlight(name string) int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if s := t.slots[name]; s != nil {
-		return s.inflight
-	}
-	return 0
+	return t.inflight[name]
 }

@@ -57,6 +57,7 @@ type Tracker struct {
 	failing   map[string]bool // accounts with failures counted since their last success
 	limits    map[string]Limits
 	slots     map[string]*slots
+	inflight  map[string]int
 }
 
 // Option changes a Tracker built by New.
@@ -83,6 +84,7 @@ func New(st Store, opts ...Option) *Tracker {
 		failing:   map[string]bool{},
 		limits:    map[string]Limits{},
 		slots:     map[string]*slots{},
+		inflight:  map[string]int{},
 	}
 	for _, o := range opts {
 		o(t)

@@ -8,7 +8,6 @@ package metrics
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -128,22 +127,20 @@ func (m *Metrics) Observe(d event.Decision) {
 	// Every failed attempt followed by another one is a failover; the last
 	// attempt, failed or not, is where the request ended.
 	for i := 0; i+1 < len(d.Attempts); i++ {
-		m.failovers.WithLabelValues(d.Attempts[i].Account, FailoverReason(d.Attempts[i].Error)).Inc()
+		m.failovers.WithLabelValues(d.Attempts[i].Account, FailoverReason(d.Attempts[i].Class)).Inc()
 	}
 }
 
-// FailoverReason reduces an attempt's error text to a label of bounded
-// cardinality: the outcome class the relay writes first (rate_limit, quota,
-// server_error, ...), "busy" for a full account, else "other".
-func FailoverReason(msg string) string {
-	if strings.HasPrefix(msg, "account busy") {
-		return "busy"
-	}
-	class, _, _ := strings.Cut(msg, " ")
-	class = strings.TrimSuffix(class, ":")
+// FailoverReason is the label for an attempt's class, bounded to the known
+// classes so a label can never explode: the outcome classes, "busy" for a
+// full account, else "other".
+func FailoverReason(class string) string {
 	switch health.Class(class) {
 	case health.Network, health.ServerError, health.Quota, health.RateLimit,
 		health.Unauthorized, health.NotFound, health.ClientError:
+		return class
+	}
+	if class == "busy" {
 		return class
 	}
 	return "other"

@@ -54,6 +54,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return buf, nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(src, limit+1))
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		// The frame itself says it decodes to more than the limit.
+		return nil, errBodyTooLarge
+	}
 	if err != nil {
 		if size < 0 && r.Header.Get("Content-Encoding") != "" {
 			return nil, fmt.Errorf("%w: %v", errEncoding, err)

@@ -124,7 +124,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		release, ok := rl.o.Health.Acquire(ctx, a, wait)
 		if !ok {
 			why = fmt.Sprintf("account busy (max_concurrency %d reached)", a.MaxConcurrency)
-			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Error: why})
+			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Class: "busy", Error: why})
 			exclude[a.Name] = true
 			continue
 		}
@@ -147,7 +147,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			return
 		}
 		why = describe(out)
-		rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Error: why})
+		rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Class: string(out.Class), Error: why})
 		exclude[a.Name] = true
 		if held != nil {
 			held.close()

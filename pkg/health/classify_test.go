@@ -1,0 +1,348 @@
+package health_test
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/health"
+)
+
+// classifyNow is the fixed "now" every Classify case is judged at.
+var classifyNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+func TestClassify(t *testing.T) {
+	resetsAt := classifyNow.Add(3*time.Hour + 17*time.Minute)
+	primaryReset := classifyNow.Add(2 * time.Hour)
+	secondaryReset := classifyNow.Add(4 * 24 * time.Hour)
+
+	tests := []struct {
+		name      string
+		status    int
+		header    http.Header
+		body      string
+		err       error
+		wantClass health.Class
+		wantCode  string
+		wantUntil time.Time
+		// wantMsg, when set, must appear in Outcome.Message.
+		wantMsg string
+	}{
+		{
+			name: "200 ok", status: 200, body: "",
+			wantClass: health.OK,
+		},
+		{
+			name: "201 is still ok", status: 201,
+			wantClass: health.OK,
+		},
+		{
+			name:   "429 usage_limit_reached with resets_at",
+			status: 429,
+			header: hdr("Content-Type", "application/json", "X-Codex-Active-Limit", "primary"),
+			body: `{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached",` +
+				`"plan_type":"plus","resets_at":` + unix(resetsAt) + `}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: resetsAt,
+			wantMsg: "The usage limit has been reached",
+		},
+		{
+			name:      "429 usage_limit_reached with resets_in_seconds (older backend)",
+			status:    429,
+			body:      `{"error":{"type":"usage_limit_reached","message":"limit","plan_type":"pro","resets_in_seconds":5400}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: classifyNow.Add(90 * time.Minute),
+		},
+		{
+			name:      "resets_at wins over resets_in_seconds and headers",
+			status:    429,
+			header:    hdr("X-Codex-Primary-Used-Percent", "100", "X-Codex-Primary-Reset-At", unix(primaryReset)),
+			body:      `{"error":{"type":"usage_limit_reached","resets_at":` + unix(resetsAt) + `,"resets_in_seconds":60}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: resetsAt,
+		},
+		{
+			name:   "429 usage_limit_reached, no reset in body: primary window used up",
+			status: 429,
+			header: hdr(
+				"X-Codex-Primary-Used-Percent", "100",
+				"X-Codex-Primary-Window-Minutes", "300",
+				"X-Codex-Primary-Reset-At", unix(primaryReset),
+				"X-Codex-Secondary-Used-Percent", "41",
+				"X-Codex-Secondary-Window-Minutes", "10080",
+				"X-Codex-Secondary-Reset-At", unix(secondaryReset),
+			),
+			body:      `{"error":{"type":"usage_limit_reached","message":"limit"}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: primaryReset,
+		},
+		{
+			name:   "429 usage_limit_reached, no reset in body: secondary window used up",
+			status: 429,
+			header: hdr(
+				"X-Codex-Primary-Used-Percent", "63",
+				"X-Codex-Primary-Reset-At", unix(primaryReset),
+				"X-Codex-Secondary-Used-Percent", "100.0",
+				"X-Codex-Secondary-Reset-At", unix(secondaryReset),
+			),
+			body:      `{"error":{"type":"usage_limit_reached"}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: secondaryReset,
+		},
+		{
+			name:   "429 usage_limit_reached, both windows used up: the later reset",
+			status: 429,
+			header: hdr(
+				"X-Codex-Primary-Used-Percent", "100",
+				"X-Codex-Primary-Reset-At", unix(primaryReset),
+				"X-Codex-Secondary-Used-Percent", "100",
+				"X-Codex-Secondary-Reset-At", unix(secondaryReset),
+			),
+			body:      `{"error":{"type":"usage_limit_reached"}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached", wantUntil: secondaryReset,
+		},
+		{
+			name:      "429 usage_limit_reached, nothing says when: zero Until",
+			status:    429,
+			header:    hdr("X-Codex-Primary-Used-Percent", "99", "X-Codex-Primary-Reset-At", unix(primaryReset)),
+			body:      `{"error":{"type":"usage_limit_reached"}}`,
+			wantClass: health.Quota, wantCode: "usage_limit_reached",
+		},
+		{
+			name:      "429 usage_not_included",
+			status:    429,
+			body:      `{"error":{"type":"usage_not_included","message":"Your plan does not include Codex"}}`,
+			wantClass: health.Quota, wantCode: "usage_not_included",
+		},
+		{
+			name:      "429 insufficient_quota as type",
+			status:    429,
+			body:      `{"error":{"type":"insufficient_quota"}}`,
+			wantClass: health.Quota, wantCode: "insufficient_quota",
+		},
+		{
+			name:   "429 insufficient_quota as code with type requests",
+			status: 429,
+			body: `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",` +
+				`"type":"requests","param":null,"code":"insufficient_quota"}}`,
+			wantClass: health.Quota, wantCode: "insufficient_quota",
+			wantMsg: "You exceeded your current quota",
+		},
+		{
+			name:   "429 rate limit with Retry-After seconds",
+			status: 429,
+			header: hdr("Retry-After", "7"),
+			body: `{"error":{"message":"Rate limit reached for gpt-5 on tokens per min (TPM)",` +
+				`"type":"tokens","param":null,"code":"rate_limit_exceeded"}}`,
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded", wantUntil: classifyNow.Add(7 * time.Second),
+		},
+		{
+			name:      "429 rate limit with Retry-After HTTP date",
+			status:    429,
+			header:    hdr("Retry-After", classifyNow.Add(95*time.Second).Format(http.TimeFormat)),
+			body:      `{"error":{"type":"requests","code":"rate_limit_exceeded"}}`,
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded", wantUntil: classifyNow.Add(95 * time.Second),
+		},
+		{
+			name:      "429 rate limit with retry-after-ms",
+			status:    429,
+			header:    hdr("retry-after-ms", "1500"),
+			body:      `{"error":{"code":"rate_limit_exceeded"}}`,
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded", wantUntil: classifyNow.Add(1500 * time.Millisecond),
+		},
+		{
+			name:      "retry-after-ms wins over Retry-After",
+			status:    429,
+			header:    hdr("Retry-After-Ms", "250", "Retry-After", "9"),
+			body:      `{"error":{"code":"rate_limit_exceeded"}}`,
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded", wantUntil: classifyNow.Add(250 * time.Millisecond),
+		},
+		{
+			name:      "429 rate limit without any hint",
+			status:    429,
+			body:      `{"error":{"code":"rate_limit_exceeded"}}`,
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded",
+		},
+		{
+			name:      "429 with a non-JSON body is a rate limit, not quota",
+			status:    429,
+			header:    hdr("Retry-After", "3"),
+			body:      "<html>Too Many Requests</html>",
+			wantClass: health.RateLimit, wantUntil: classifyNow.Add(3 * time.Second),
+			wantMsg: "429 Too Many Requests",
+		},
+		{
+			name:   "429 with quota headers but a rate-limit body is not quota",
+			status: 429,
+			header: hdr("X-Codex-Primary-Used-Percent", "100", "X-Codex-Primary-Reset-At", unix(primaryReset)),
+			body:   `{"error":{"code":"rate_limit_exceeded"}}`,
+			// The headers alone do not make a usage limit.
+			wantClass: health.RateLimit, wantCode: "rate_limit_exceeded",
+		},
+		{
+			name:      "401 invalid key",
+			status:    401,
+			body:      `{"error":{"message":"Incorrect API key provided: sk-...abcd.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+			wantClass: health.Unauthorized, wantCode: "invalid_api_key", wantMsg: "401 Incorrect API key",
+		},
+		{
+			name:      "403 forbidden",
+			status:    403,
+			body:      `{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","code":"unsupported_country_region_territory"}}`,
+			wantClass: health.Unauthorized, wantCode: "unsupported_country_region_territory",
+		},
+		{
+			name:      "404 plain: the base URL does not serve the endpoint",
+			status:    404,
+			body:      "404 page not found",
+			wantClass: health.NotFound, wantMsg: "404 Not Found",
+		},
+		{
+			name:   "404 model_not_found is the request's fault",
+			status: 404,
+			body: `{"error":{"message":"The model 'gpt-9' does not exist or you do not have access to it.",` +
+				`"type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
+			wantClass: health.ClientError, wantCode: "model_not_found",
+		},
+		{
+			name: "408 timeout", status: 408, body: "",
+			wantClass: health.ServerError, wantMsg: "408 Request Timeout",
+		},
+		{
+			name: "500", status: 500,
+			body:      `{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`,
+			wantClass: health.ServerError, wantCode: "server_error",
+		},
+		{
+			name: "502 from a front proxy, HTML", status: 502, body: "<html><body>Bad gateway</body></html>",
+			wantClass: health.ServerError, wantMsg: "502 Bad Gateway",
+		},
+		{
+			name: "503 overloaded", status: 503,
+			body:      `{"error":{"message":"overloaded","type":"server_error","code":"server_is_overloaded"}}`,
+			wantClass: health.ServerError, wantCode: "server_is_overloaded",
+		},
+		{
+			name:   "400 client error with null code: type is the code",
+			status: 400,
+			body: `{"error":{"message":"Unsupported parameter: 'temperature'","type":"invalid_request_error",` +
+				`"param":"temperature","code":null}}`,
+			wantClass: health.ClientError, wantCode: "invalid_request_error",
+		},
+		{
+			name:   "400 context too long",
+			status: 400,
+			body: `{"error":{"message":"Your input exceeds the context window of this model.",` +
+				`"type":"invalid_request_error","param":"input","code":"context_length_exceeded"}}`,
+			wantClass: health.ClientError, wantCode: "context_length_exceeded",
+		},
+		{
+			name: "422 is a client error", status: 422, body: `{}`,
+			wantClass: health.ClientError,
+		},
+		{
+			name:      "network error",
+			err:       errors.New("dial tcp 127.0.0.1:1: connect: connection refused"),
+			wantClass: health.Network, wantMsg: "connection refused",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.header
+			if h == nil {
+				h = http.Header{}
+			}
+			got := health.Classify(classifyNow, tc.status, h, []byte(tc.body), tc.err)
+			if got.Class != tc.wantClass {
+				t.Fatalf("Class = %q, want %q (outcome %+v)", got.Class, tc.wantClass, got)
+			}
+			if got.Code != tc.wantCode {
+				t.Errorf("Code = %q, want %q", got.Code, tc.wantCode)
+			}
+			if !got.Until.Equal(tc.wantUntil) {
+				t.Errorf("Until = %v, want %v", got.Until, tc.wantUntil)
+			}
+			wantStatus := tc.status
+			if tc.err != nil {
+				wantStatus = 0
+			}
+			if got.Status != wantStatus {
+				t.Errorf("Status = %d, want %d", got.Status, wantStatus)
+			}
+			if tc.wantMsg != "" && !strings.Contains(got.Message, tc.wantMsg) {
+				t.Errorf("Message = %q, want it to contain %q", got.Message, tc.wantMsg)
+			}
+			if got.Class != health.OK && got.Message == "" {
+				t.Errorf("a failure has an empty Message")
+			}
+		})
+	}
+}
+
+func TestClassFailover(t *testing.T) {
+	tests := []struct {
+		class health.Class
+		want  bool
+	}{
+		{health.OK, false},
+		{health.ClientError, false},
+		{health.Network, true},
+		{health.ServerError, true},
+		{health.Quota, true},
+		{health.RateLimit, true},
+		{health.Unauthorized, true},
+		{health.NotFound, true},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.class), func(t *testing.T) {
+			if got := tc.class.Failover(); got != tc.want {
+				t.Errorf("%q.Failover() = %v, want %v", tc.class, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClassifyFailedStream(t *testing.T) {
+	tests := []struct {
+		name      string
+		code, msg string
+		wantClass health.Class
+		wantMsg   string
+	}{
+		{"overloaded", "server_is_overloaded", "The server is overloaded", health.ServerError, "The server is overloaded"},
+		{"no code at all", "", "", health.ServerError, "stream failed at once"},
+		{"code only", "server_error", "", health.ServerError, "server_error"},
+		{"usage_limit_reached", "usage_limit_reached", "limit", health.Quota, "limit"},
+		{"usage_not_included", "usage_not_included", "", health.Quota, "usage_not_included"},
+		{"insufficient_quota", "insufficient_quota", "quota", health.Quota, "quota"},
+		{"rate_limit_exceeded", "rate_limit_exceeded", "slow down", health.RateLimit, "slow down"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := health.ClassifyFailedStream(tc.code, tc.msg)
+			if got.Class != tc.wantClass {
+				t.Errorf("Class = %q, want %q", got.Class, tc.wantClass)
+			}
+			if got.Status != http.StatusOK {
+				t.Errorf("Status = %d, want 200", got.Status)
+			}
+			if got.Code != tc.code {
+				t.Errorf("Code = %q, want %q", got.Code, tc.code)
+			}
+			if !strings.Contains(got.Message, tc.wantMsg) {
+				t.Errorf("Message = %q, want it to contain %q", got.Message, tc.wantMsg)
+			}
+			if !got.Class.Failover() {
+				t.Errorf("a failed first event must allow failover")
+			}
+		})
+	}
+}
