@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"hash"
 
@@ -52,12 +53,25 @@ func firstMessages(input []byte) (first, user []byte) {
 		if first == nil {
 			first = content
 		}
-		if isUser && user == nil {
+		if isUser && user == nil && !injectedContext(content) {
 			user = content
 		}
 		return user == nil
 	})
 	return first, user
+}
+
+// injectedContext reports a user message that a client generated rather
+// than the user typed: Codex sends <environment_context> (working folder,
+// shell, date) as the first user message, the same for every conversation
+// started in one folder on one day, so it cannot tell conversations apart.
+func injectedContext(content []byte) bool {
+	injected := false
+	eachText(content, func(raw []byte) bool {
+		injected = bytes.HasPrefix(raw, []byte(`"<environment_context>`))
+		return false
+	})
+	return injected
 }
 
 // message returns the content of an input item that is a message with text,

@@ -208,3 +208,24 @@ func TestSessionHeadersAreCanonical(t *testing.T) {
 		}
 	}
 }
+
+// Codex's first user message is its <environment_context>, identical for
+// every conversation in one folder on one day: the fallback key must look
+// past it to what the user typed.
+func TestFallbackKeySkipsInjectedContext(t *testing.T) {
+	body := func(typed string) []byte {
+		return []byte(`{"input":[` +
+			`{"type":"message","role":"developer","content":[{"type":"input_text","text":"You are Codex."}]},` +
+			`{"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context>\n  <cwd>/p</cwd>\n</environment_context>"}]},` +
+			`{"type":"message","role":"user","content":[{"type":"input_text","text":"` + typed + `"}]}]}`)
+	}
+	a, err := Parse(http.Header{}, body("fix the bug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Parse(http.Header{}, body("write the docs"))
+	again, _ := Parse(http.Header{}, body("fix the bug"))
+	if a.Key.Source != SourceFirstInput || a.Key.Hash == b.Key.Hash || a.Key.Hash != again.Key.Hash {
+		t.Fatalf("keys: %+v %+v %+v", a.Key, b.Key, again.Key)
+	}
+}
