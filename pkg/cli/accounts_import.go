@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/proxy-dev/proxy/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -181,36 +182,23 @@ func writeValidated(ios *IOStreams, path string, before, after []byte, created b
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	staged, err := atomicfile.Stage(path, after, mode)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			staged.Abort()
 		}
 	}()
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(after); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 
 	var old map[string]bool
 	if !created {
 		old = problemSet(problemsOf(path, ios))
 	}
 	var fresh, kept config.Problems
-	for _, p := range problemsOf(tmp.Name(), ios) {
-		if p.File == tmp.Name() {
+	for _, p := range problemsOf(staged.Name, ios) {
+		if p.File == staged.Name {
 			p.File = path
 		}
 		if old[p.Path+"\x00"+p.Message] {
@@ -222,7 +210,7 @@ func writeValidated(ios *IOStreams, path string, before, after []byte, created b
 	if len(fresh) > 0 {
 		return fresh
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := staged.Commit(); err != nil {
 		return err
 	}
 	if len(kept) > 0 {

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/proxy-dev/proxy/pkg/atomicfile"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -29,7 +29,8 @@ func (f *File) WriteAtomic(path string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("writing codex auth %s: %w", path, err)
 	}
-	if err := writeAtomic(path, data); err != nil {
+	// 0600: these are credentials.
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("writing codex auth %s: %w", path, err)
 	}
 	return nil
@@ -74,47 +75,4 @@ func (f *File) marshal() ([]byte, error) {
 		return nil, err
 	}
 	return append(data, '\n'), nil
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp already uses 0600, but say so: these are credentials.
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes the rename itself durable. It is best effort: some systems
-// (Windows) cannot open a directory for syncing, and the data is already safe.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }
