@@ -144,6 +144,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		logger.Warn("no accounts configured: every request will get 503 no_available_account; add accounts to the config or run with --demo")
 	}
 
+	store.SetLogger(logger)
 	st, err := store.Open(ctx, store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix})
 	if err != nil {
 		return err

@@ -199,12 +199,11 @@ func TestAdminEndpointsAfterRealRequests(t *testing.T) {
 		t.Errorf("failover decision %+v", fo)
 	}
 
-	// Status: usage, cooldown, in flight back to 0.
-	_, body = adminGet(t, p.URL, "/_proxy/status", clientKey)
-	doc = status.Document{}
-	if err := json.Unmarshal([]byte(body), &doc); err != nil {
-		t.Fatal(err)
-	}
+	// Status: usage, cooldown, in flight back to 0. Usage is written off
+	// the request path, so it shows a moment after the responses.
+	doc = statusWhen(t, p.URL, func(d status.Document) bool {
+		return accountIn(t, d, "primary").Today.Requests >= 4 && accountIn(t, d, "standby").Today.Requests >= 1
+	})
 	pa, sa := accountIn(t, doc, "primary"), accountIn(t, doc, "standby")
 	if pa.State != status.StateCoolingDown || pa.Reason != "rate_limit" || pa.Until == nil || pa.InFlight != 0 {
 		t.Errorf("primary %+v, want cooling down for rate_limit with until, none in flight", pa)
@@ -336,4 +335,22 @@ func chanOf(c <-chan error) <-chan struct{} {
 		close(out)
 	}()
 	return out
+}
+
+// statusWhen polls /_proxy/status until ready holds (or 10 s pass) and
+// returns the last document.
+func statusWhen(t *testing.T, base string, ready func(status.Document) bool) status.Document {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := adminGet(t, base, "/_proxy/status", clientKey)
+		var doc status.Document
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if ready(doc) || time.Now().After(deadline) {
+			return doc
+		}
+		time.Sleep(10 * time.Millisecond) // usage is being written; not a TTL
+	}
 }

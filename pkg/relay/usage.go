@@ -7,13 +7,16 @@ import (
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
-// usageQueue is how many finished requests may wait for their counters to
-// be written before further ones are dropped (and logged).
+// usageQueue is how many finished requests may wait to be added up before
+// further ones are dropped (and logged).
 const usageQueue = 4096
 
-// usageWriter writes usage counters off the request path: a chunked
-// response ends only when its handler returns, so a store write there
-// would delay the end of every stream by a round trip.
+// usageWriter writes usage counters off the request path (a chunked
+// response ends only when its handler returns, so a store write there would
+// delay the end of every stream). It commits in groups: whatever queued up
+// while the last write ran is summed per account and written at once, so a
+// busy proxy makes one write per account per burst, an idle one writes each
+// request right away.
 type usageWriter struct {
 	rec  UsageRecorder
 	log  *slog.Logger
@@ -34,12 +37,45 @@ func newUsageWriter(rec UsageRecorder, log *slog.Logger) *usageWriter {
 
 func (u *usageWriter) run() {
 	defer close(u.done)
+	sums := map[string]store.Usage{}
 	for it := range u.ch {
+		sum(sums, it)
+	drain:
+		for {
+			select {
+			case more, ok := <-u.ch:
+				if !ok {
+					break drain
+				}
+				sum(sums, more)
+			default:
+				break drain
+			}
+		}
+		u.flush(sums)
+	}
+}
+
+func sum(sums map[string]store.Usage, it usageItem) {
+	s := sums[it.account]
+	s.Requests += it.usage.Requests
+	s.InputTokens += it.usage.InputTokens
+	s.CachedTokens += it.usage.CachedTokens
+	s.OutputTokens += it.usage.OutputTokens
+	s.ReasoningTokens += it.usage.ReasoningTokens
+	sums[it.account] = s
+}
+
+// flush writes and forgets the sums; a failed write is logged and lost,
+// as counters are statistics, not billing.
+func (u *usageWriter) flush(sums map[string]store.Usage) {
+	for account, s := range sums {
 		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
-		if err := u.rec.AddUsage(ctx, it.account, it.usage); err != nil {
-			u.log.Warn("recording usage", "account", it.account, "err", err)
+		if err := u.rec.AddUsage(ctx, account, s); err != nil {
+			u.log.Warn("recording usage", "account", account, "err", err)
 		}
 		cancel()
+		delete(sums, account)
 	}
 }
 
