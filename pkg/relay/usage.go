@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/store"
 )
@@ -11,12 +12,16 @@ import (
 // further ones are dropped (and logged).
 const usageQueue = 4096
 
+// usageFlushEvery bounds how often counters are written: at most one write
+// per account this often, however busy the proxy, so counting costs the
+// store (and the CPU the streams need) next to nothing.
+const usageFlushEvery = 250 * time.Millisecond
+
 // usageWriter writes usage counters off the request path (a chunked
 // response ends only when its handler returns, so a store write there would
-// delay the end of every stream). It commits in groups: whatever queued up
-// while the last write ran is summed per account and written at once, so a
-// busy proxy makes one write per account per burst, an idle one writes each
-// request right away.
+// delay the end of every stream). Requests that finish within
+// usageFlushEvery of the last write are summed per account and written
+// together; a lone request is written at once.
 type usageWriter struct {
 	rec  UsageRecorder
 	log  *slog.Logger
@@ -38,21 +43,28 @@ func newUsageWriter(rec UsageRecorder, log *slog.Logger) *usageWriter {
 func (u *usageWriter) run() {
 	defer close(u.done)
 	sums := map[string]store.Usage{}
+	var last time.Time
 	for it := range u.ch {
 		sum(sums, it)
-	drain:
-		for {
-			select {
-			case more, ok := <-u.ch:
-				if !ok {
-					break drain
+		if wait := time.Until(last.Add(usageFlushEvery)); wait > 0 {
+			// Written a moment ago: gather what else finishes meanwhile.
+			timer := time.NewTimer(wait)
+		gather:
+			for {
+				select {
+				case more, ok := <-u.ch:
+					if !ok {
+						break gather
+					}
+					sum(sums, more)
+				case <-timer.C:
+					break gather
 				}
-				sum(sums, more)
-			default:
-				break drain
 			}
+			timer.Stop()
 		}
 		u.flush(sums)
+		last = time.Now()
 	}
 }
 
