@@ -2,8 +2,8 @@ package account_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,12 +30,7 @@ func fakeJWT(t testing.TB, exp time.Time, accountID, tag string) string {
 	if accountID != "" {
 		claims["https://api.openai.com/auth"] = map[string]any{"chatgpt_account_id": accountID, "chatgpt_plan_type": "plus"}
 	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(payload) + "." + enc([]byte("signature-"+tag))
+	return codexauthtest.JWT(claims)
 }
 
 // authJSON is a Codex auth.json as `codex login` writes it, with fields the

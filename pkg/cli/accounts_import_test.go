@@ -1,34 +1,21 @@
 package cli
 
 import (
-	"encoding/base64"
 	"encoding/json"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// fakeJWT is an unsigned JWT with claims; nothing verifies signatures.
-func fakeJWT(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims) + ".sig"
-}
-
 // chatgptAuthJSON is a Codex auth.json after a ChatGPT login whose account
 // id is only in the id_token's claims, as some Codex versions wrote it.
 func chatgptAuthJSON(t *testing.T) string {
-	idToken := fakeJWT(t, map[string]any{"email": "someone@example.com",
+	idToken := codexauthtest.JWT(map[string]any{"email": "someone@example.com",
 		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": "acct-from-claim-0001"}})
 	b, _ := json.Marshal(map[string]any{"auth_mode": "chatgpt", "OPENAI_API_KEY": nil,
-		"tokens":       map[string]any{"id_token": idToken, "access_token": fakeJWT(t, map[string]any{"exp": 4102444800}), "refresh_token": "rt-fake"},
+		"tokens":       map[string]any{"id_token": idToken, "access_token": codexauthtest.JWT(map[string]any{"exp": 4102444800}), "refresh_token": "rt-fake"},
 		"last_refresh": "2026-03-04T12:00:00Z"})
 	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,20 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// fakeJWT builds an unsigned JWT carrying claims; nothing here verifies
-// signatures, so the signature is a placeholder.
-func fakeJWT(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims) + ".sig"
-}
 
 // sample copies testdata/name into a temporary directory with the token
 // placeholders filled in, and returns its path.
@@ -43,7 +30,7 @@ func sample(t *testing.T, name, idToken, accessToken string) string {
 }
 
 func idTokenFor(t *testing.T, accountID string) string {
-	return fakeJWT(t, map[string]any{
+	return codexauthtest.JWT(map[string]any{
 		"email": "someone@example.com",
 		authClaim: map[string]any{
 			"chatgpt_account_id": accountID,
@@ -53,7 +40,7 @@ func idTokenFor(t *testing.T, accountID string) string {
 }
 
 func TestRead(t *testing.T) {
-	access := fakeJWT(t, map[string]any{"exp": 1754520000})
+	access := codexauthtest.JWT(map[string]any{"exp": 1754520000})
 	path := sample(t, "chatgpt.json", idTokenFor(t, "acct-from-claim"), access)
 
 	f, err := Read(path)
@@ -220,8 +207,8 @@ func TestExpiry(t *testing.T) {
 		want   time.Time
 		wantOK bool
 	}{
-		{name: "exp", jwt: fakeJWT(t, map[string]any{"exp": 1754520000}), want: time.Unix(1754520000, 0), wantOK: true},
-		{name: "no exp", jwt: fakeJWT(t, map[string]any{"sub": "x"})},
+		{name: "exp", jwt: codexauthtest.JWT(map[string]any{"exp": 1754520000}), want: time.Unix(1754520000, 0), wantOK: true},
+		{name: "no exp", jwt: codexauthtest.JWT(map[string]any{"sub": "x"})},
 		{name: "not a JWT", jwt: "opaque-token"},
 		{name: "bad base64", jwt: "a.!!!.c"},
 		{name: "padded payload", jwt: "x." + base64.URLEncoding.EncodeToString([]byte(`{"exp":5}`)) + ".y", want: time.Unix(5, 0), wantOK: true},
@@ -243,7 +230,7 @@ func TestAccountIDFromIDToken(t *testing.T) {
 		want  string
 	}{
 		{name: "claim", token: idTokenFor(t, "acct-1"), want: "acct-1"},
-		{name: "no auth claim", token: fakeJWT(t, map[string]any{"sub": "x"})},
+		{name: "no auth claim", token: codexauthtest.JWT(map[string]any{"sub": "x"})},
 		{name: "not a JWT", token: "nope"},
 		{name: "empty", token: ""},
 	}

@@ -2,9 +2,9 @@ package e2e_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -180,9 +180,7 @@ func newTokenServer(t *testing.T, access string) *tokenServer {
 
 // jwt makes an unsigned JWT expiring at exp (the proxy only reads exp).
 func jwt(exp time.Time, salt string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	payload, _ := json.Marshal(map[string]any{"exp": exp.Unix(), "salt": salt})
-	return enc([]byte(`{"alg":"none"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
+	return codexauthtest.JWT(map[string]any{"exp": exp.Unix(), "salt": salt})
 }
 
 // writeAuth writes a Codex auth.json holding access.
