@@ -36,6 +36,7 @@ type attempt struct {
 	// the stream is gathered into the JSON answer.
 	gather bool
 
+	errBody  []byte      // the held body of a non-2xx answer, to classify it
 	stream   *sse.Reader // set for a 2xx event stream
 	first    []byte      // the stream's first event, not yet forwarded
 	firstErr error       // the error that ended the stream at or before its first event
@@ -47,9 +48,9 @@ func (at *attempt) readAhead() {
 	resp := at.resp
 	switch {
 	case resp.StatusCode/100 != 2:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		at.errBody, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		_ = resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.Body = io.NopCloser(bytes.NewReader(at.errBody))
 	case isEventStream(resp.Header):
 		at.stream = sse.NewReader(resp.Body)
 		at.first, at.firstErr = at.stream.Next()
@@ -76,12 +77,7 @@ func (at *attempt) outcome(now time.Time) health.Outcome {
 			return health.ClassifyFailedStream(res.ErrorCode, res.ErrorMessage)
 		}
 	}
-	var body []byte
-	if at.resp.StatusCode/100 != 2 {
-		body, _ = io.ReadAll(at.resp.Body)
-		at.resp.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	return health.Classify(now, at.resp.StatusCode, at.resp.Header, body, nil)
+	return health.Classify(now, at.resp.StatusCode, at.resp.Header, at.errBody, nil)
 }
 
 // status is the upstream's HTTP status, 0 when none arrived.
