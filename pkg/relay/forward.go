@@ -17,7 +17,7 @@ import (
 const maxJSONResponse = 64 << 20
 
 // forward passes the attempt's answer to the client: headers, then the
-// stream event by event with a flush after each, or the JSON body.
+// stream event by event, each flushed as it arrives, or the JSON body.
 func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision) {
 	defer at.close()
 	copyResponseHeader(w.Header(), at.resp.Header)
