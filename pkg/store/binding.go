@@ -79,6 +79,12 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 		return Binding{}, false, fmt.Errorf("store: lookup %s: %w", session, err)
 	}
 	now := s.now()
+	if s.local != nil {
+		if b, ok := s.local.get(session, now, ttl); ok {
+			s.local.owe(touch{session: session, ttl: ttl, at: now})
+			return b, true, nil
+		}
+	}
 	key := s.sessionKey(session)
 	// A plain pipeline of two commands, no MULTI: GETEX reads and extends
 	// at once, and SET XX touches LastUsed only if it exists, so a miss
@@ -104,6 +110,9 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 		return Binding{}, false, fmt.Errorf("store: lookup %s: %w", session, err)
 	}
 	b.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
+	if s.local != nil {
+		s.local.put(b, ttl)
+	}
 	return b, true, nil
 }
 
@@ -142,6 +151,9 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 		return Binding{}, false, fmt.Errorf("store: bind %s: %w", b.Session, err)
 	}
 	if setNX.Val() {
+		if s.local != nil {
+			s.local.put(b, ttl)
+		}
 		return b, true, nil
 	}
 	cur, err := get.Bytes()
@@ -155,6 +167,9 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 		return Binding{}, false, fmt.Errorf("store: bind %s: %w", b.Session, err)
 	}
 	got.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
+	if s.local != nil {
+		s.local.put(got, ttl)
+	}
 	return got, false, nil
 }
 
@@ -165,7 +180,8 @@ func (s *Store) Rebind(ctx context.Context, b Binding, ttl time.Duration) error 
 	if err := checkBinding(b, ttl); err != nil {
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
 	}
-	b = stamp(b, s.now())
+	now := s.now()
+	b = stamp(b, now)
 	v, err := encodeBinding(b)
 	if err != nil {
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
@@ -177,6 +193,9 @@ func (s *Store) Rebind(ctx context.Context, b Binding, ttl time.Duration) error 
 	})
 	if err != nil {
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
+	}
+	if s.local != nil {
+		s.local.put(b, ttl)
 	}
 	return nil
 }
@@ -193,6 +212,9 @@ func (s *Store) Drop(ctx context.Context, session string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("store: drop %s: %w", session, err)
+	}
+	if s.local != nil {
+		s.local.drop(session)
 	}
 	return nil
 }

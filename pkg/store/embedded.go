@@ -26,8 +26,9 @@ type embedded struct {
 	ln  net.Listener // the Unix socket the proxy's own client uses
 	dir string       // holds the socket
 
-	mu   sync.Mutex
-	last time.Time // the clock reading TTLs have been advanced to
+	mu      sync.Mutex
+	last    time.Time     // the clock reading TTLs have been advanced to
+	elapsed time.Duration // how far TTLs have been advanced in all
 
 	stop chan struct{}
 	done chan struct{} // closed when the clock goroutine has returned
@@ -53,6 +54,12 @@ func openEmbedded(ctx context.Context, o Options) (*Store, error) {
 	// TIME and PEXPIREAT follow the same clock as the TTLs.
 	mr.SetTime(e.last)
 	s.emb = e
+	s.local = newLocalBindings(e.elapsedNow)
+	sweepTicker := time.NewTicker(clockTick)
+	go func() {
+		defer sweepTicker.Stop()
+		s.writeBehind(sweepTicker.C)
+	}()
 	ticker := time.NewTicker(clockTick)
 	go func() {
 		defer ticker.Stop()
@@ -117,8 +124,17 @@ func (e *embedded) sync(now time.Time) {
 	e.last = now
 	if d > 0 {
 		e.mr.FastForward(d)
+		e.elapsed += d
 	}
 	e.mr.SetTime(now)
+}
+
+// elapsedNow is how far the server's TTLs have been advanced: the clock of
+// its expiry, which never runs backwards.
+func (e *embedded) elapsedNow() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.elapsed
 }
 
 // close stops the clock goroutine, waits for it, then stops the server.

@@ -19,7 +19,8 @@ type Store struct {
 	client redis.UniversalClient
 	prefix string
 	now    func() time.Time
-	emb    *embedded // nil unless Open started a miniredis
+	emb    *embedded      // nil unless Open started a miniredis
+	local  *localBindings // the embedded store's copy of its bindings; nil otherwise
 
 	closeOnce sync.Once
 	closeErr  error
@@ -56,6 +57,7 @@ func (s *Store) Embedded() bool { return s.emb != nil }
 // its server. Calling Close more than once is harmless.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeLocal()
 		err := s.client.Close()
 		if s.emb != nil {
 			s.emb.close()
