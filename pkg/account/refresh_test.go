@@ -506,3 +506,387 @@ func TestRefreshShared(t *testing.T) {
 		}
 	})
 }
+
+// oauthServer is a fake token endpoint on loopback that rotates refresh
+// tokens as the real one does: each granted refresh token buys one answer,
+// and any other (a spent one included) is refused as reused.
+type oauthServer struct {
+	*httptest.Server
+
+	mu     sync.Mutex
+	grants map[string][2]string // refresh token -> {access, next refresh}
+	spent  []string             // refresh tokens presented, in order
+	// before runs with each presented token before the answer: another
+	// program winning the race for the same login.
+	before func(rt string)
+	// arrived, when set, receives each presented token; release, when
+	// set, holds every answer until it is closed.
+	arrived chan string
+	release chan struct{}
+}
+
+func newOAuthServer(t *testing.T) *oauthServer {
+	t.Helper()
+	s := &oauthServer{grants: map[string][2]string{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]string
+		data, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(data, &req)
+		rt := req["refresh_token"]
+		s.mu.Lock()
+		s.spent = append(s.spent, rt)
+		before, arrived, release := s.before, s.arrived, s.release
+		s.mu.Unlock()
+		if before != nil {
+			before(rt)
+		}
+		if arrived != nil {
+			arrived <- rt
+		}
+		if release != nil {
+			<-release
+		}
+		// The token is spent whether or not the client is still there
+		// to read the answer: that is the bug this fake reproduces.
+		s.mu.Lock()
+		g, ok := s.grants[rt]
+		delete(s.grants, rt)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":{"message":"Your refresh token has already been used to generate a new access token.","code":"refresh_token_reused"}}`)
+			return
+		}
+		_, _ = io.WriteString(w, tokenAnswer(t, g[0], "", g[1]))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// grant makes refresh token rt good for one exchange.
+func (s *oauthServer) grant(rt, access, next string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.grants[rt] = [2]string{access, next}
+}
+
+// gate holds answers until the returned release function runs (at the
+// latest at cleanup, before the server closes).
+func (s *oauthServer) gate(t *testing.T) (release func()) {
+	s.mu.Lock()
+	s.arrived, s.release = make(chan string, 16), make(chan struct{})
+	rel := s.release
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(rel) }) }
+	t.Cleanup(release)
+	return release
+}
+
+func (s *oauthServer) presented() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.spent...)
+}
+
+func oauthRefresher(s *oauthServer, shared account.SharedTokens, timeout time.Duration) *account.Refresher {
+	return account.NewRefresher(account.RefresherOptions{
+		TokenURL: s.URL + "/oauth/token", ClientID: testClientID, Client: s.Client(),
+		Shared: shared, Now: func() time.Time { return testNow }, Logger: quietLogger(),
+		PollEvery: 2 * time.Millisecond, WaitFor: 10 * time.Second,
+		Base: context.Background(), Timeout: timeout,
+	})
+}
+
+// recv fails the test rather than hanging when nothing comes.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// fileTokens returns the tokens in the fixture's auth file.
+func (f *loginFixture) fileTokens(t *testing.T) map[string]any {
+	t.Helper()
+	tokens, _ := f.readFile(t)["tokens"].(map[string]any)
+	return tokens
+}
+
+// rewrite replaces the auth file as Codex does after its own refresh.
+func (f *loginFixture) rewrite(t *testing.T, access, refresh, accountID string) {
+	t.Helper()
+	if err := os.WriteFile(f.path, authJSON(t, f.idTok, access, refresh, accountID), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefreshOutlivesItsCaller(t *testing.T) {
+	tests := []struct {
+		name string
+		// finish lets the held refresh complete and waits until it is
+		// saved; it returns a refresher to use afterwards.
+		finish func(t *testing.T, r *account.Refresher, s *oauthServer, a *account.Account, oldTag string, release func()) *account.Refresher
+	}{
+		{
+			name: "Close waits for the refresh in flight",
+			finish: func(t *testing.T, r *account.Refresher, s *oauthServer, a *account.Account, _ string, release func()) *account.Refresher {
+				release()
+				if err := r.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				if err := r.Refresh(context.Background(), a, a.AccessTag()); !errors.Is(err, account.ErrRefresherClosed) {
+					t.Errorf("Refresh after Close = %v, want ErrRefresherClosed", err)
+				}
+				return oauthRefresher(s, nil, time.Minute)
+			},
+		},
+		{
+			name: "a second caller joins the refresh in flight",
+			finish: func(t *testing.T, r *account.Refresher, _ *oauthServer, a *account.Account, oldTag string, release func()) *account.Refresher {
+				joined := make(chan error, 1)
+				go func() { joined <- r.Refresh(context.Background(), a, oldTag) }()
+				release()
+				if err := recv(t, joined, "the joining caller"); err != nil {
+					t.Fatalf("joining caller: %v", err)
+				}
+				return r
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLogin(t, "gpt")
+			a := f.account
+			oldTag := a.AccessTag()
+			rotated := fakeJWT(t, testNow.Add(10*24*time.Hour), "", "rotated")
+			third := fakeJWT(t, testNow.Add(20*24*time.Hour), "", "third")
+			s := newOAuthServer(t)
+			s.grant("rt-original", rotated, "rt-rotated")
+			s.grant("rt-rotated", third, "rt-third")
+			release := s.gate(t)
+			r := oauthRefresher(s, nil, time.Minute)
+
+			ctx, hangUp := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() { errc <- r.Refresh(ctx, a, oldTag) }()
+			if rt := recv(t, s.arrived, "the token request"); rt != "rt-original" {
+				t.Fatalf("token request spent %q", rt)
+			}
+			hangUp()
+			if err := recv(t, errc, "the caller that hung up"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("caller that hung up got %v, want context.Canceled", err)
+			}
+			if a.AccessTag() != oldTag {
+				t.Fatal("tokens changed before the token server answered")
+			}
+
+			r = tc.finish(t, r, s, a, oldTag, release)
+
+			if authorized(a, nil).Get("Authorization") != "Bearer "+rotated {
+				t.Errorf("Authorization does not carry the rotated token")
+			}
+			if tok := f.fileTokens(t); tok["access_token"] != rotated || tok["refresh_token"] != "rt-rotated" {
+				t.Errorf("auth file does not hold the rotated tokens")
+			}
+			if st, err := os.Stat(f.path); err != nil {
+				t.Error(err)
+			} else if st.Mode().Perm() != 0o600 {
+				t.Errorf("auth file mode = %o, want 600", st.Mode().Perm())
+			}
+
+			// A caller that saw the old token does not refresh again; one
+			// refused with the rotated token spends the rotated refresh token.
+			if err := r.Refresh(context.Background(), a, oldTag); err != nil {
+				t.Errorf("Refresh with the old tag: %v", err)
+			}
+			if err := r.Refresh(context.Background(), a, a.AccessTag()); err != nil {
+				t.Errorf("Refresh of the rotated token: %v", err)
+			}
+			if got, want := s.presented(), []string{"rt-original", "rt-rotated"}; !equalStrings(got, want) {
+				t.Errorf("refresh tokens presented = %v, want %v", got, want)
+			}
+			if authorized(a, nil).Get("Authorization") != "Bearer "+third {
+				t.Errorf("Authorization after the second refresh does not carry its token")
+			}
+		})
+	}
+}
+
+func TestRefreshTimeout(t *testing.T) {
+	f := newLogin(t, "gpt")
+	a := f.account
+	tag := a.AccessTag()
+	s := newOAuthServer(t)
+	s.gate(t) // never answers while the test runs
+	// A real deadline is the thing under test here.
+	r := oauthRefresher(s, nil, 30*time.Millisecond)
+	err := r.Refresh(context.Background(), a, tag)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, account.ErrLoginExpired) {
+		t.Errorf("err = %v, want a deadline error", err)
+	}
+	if a.AccessTag() != tag {
+		t.Errorf("tokens changed by a refresh that timed out")
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00") && len(a) == len(b)
+}
+
+func TestRefreshRotatedByAnotherProgram(t *testing.T) {
+	codexFresh := fakeJWT(t, testNow.Add(time.Hour), "", "codex-fresh")
+	codexExpired := fakeJWT(t, testNow.Add(-30*time.Second), "", "codex-expired") // later than the fixture's
+	staleAccess := fakeJWT(t, testNow.Add(-time.Hour), "", "stale")               // earlier than the fixture's
+	ours := fakeJWT(t, testNow.Add(10*24*time.Hour), "", "ours")
+	tests := []struct {
+		name          string
+		access, rt    string // what the other program writes
+		accountID     string
+		wantPresented []string
+		wantAccess    string
+		wantFileRT    string
+		wantAccountID string
+	}{
+		{
+			name: "fresh tokens in the file are taken without a refresh", access: codexFresh, rt: "rt-racer", accountID: "acct-gpt",
+			wantPresented: nil, wantAccess: codexFresh, wantFileRT: "rt-racer", wantAccountID: "acct-gpt",
+		},
+		{
+			name: "expired access token in the file: its refresh token is spent", access: codexExpired, rt: "rt-racer", accountID: "acct-gpt",
+			wantPresented: []string{"rt-racer"}, wantAccess: ours, wantFileRT: "rt-ours", wantAccountID: "acct-gpt",
+		},
+		{
+			name: "a file older than the tokens in memory is ignored", access: staleAccess, rt: "rt-stale", accountID: "acct-gpt",
+			wantPresented: []string{"rt-original"}, wantAccess: ours, wantFileRT: "rt-ours", wantAccountID: "acct-gpt",
+		},
+		{
+			name: "a file now holding another ChatGPT account is not taken", access: codexFresh, rt: "rt-other", accountID: "acct-other",
+			wantPresented: []string{"rt-original"}, wantAccess: ours, wantFileRT: "rt-ours", wantAccountID: "acct-gpt",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLogin(t, "gpt")
+			a := f.account
+			s := newOAuthServer(t)
+			s.grant("rt-original", ours, "rt-ours")
+			s.grant("rt-racer", ours, "rt-ours")
+			mr := miniredis.RunT(t)
+			st := sharedStore(t, mr)
+			r := oauthRefresher(s, st, time.Minute)
+
+			f.rewrite(t, tc.access, tc.rt, tc.accountID)
+			if err := r.Refresh(context.Background(), a, a.AccessTag()); err != nil {
+				t.Fatalf("Refresh: %v", err)
+			}
+			if got := s.presented(); !equalStrings(got, tc.wantPresented) {
+				t.Errorf("refresh tokens presented = %v, want %v", got, tc.wantPresented)
+			}
+			h := authorized(a, nil)
+			if h.Get("Authorization") != "Bearer "+tc.wantAccess {
+				t.Errorf("Authorization does not carry the expected access token")
+			}
+			if got := h.Get("Chatgpt-Account-Id"); got != tc.wantAccountID {
+				t.Errorf("Chatgpt-Account-Id = %q, want %q", got, tc.wantAccountID)
+			}
+			if got := f.fileTokens(t)["refresh_token"]; got != tc.wantFileRT {
+				t.Errorf("refresh token in the file = %v, want %v", got, tc.wantFileRT)
+			}
+			// What this instance now uses is what the others get.
+			raw, err := st.Secret(context.Background(), "tokens:gpt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var shared map[string]string
+			_ = json.Unmarshal(raw, &shared)
+			if shared["access_token"] != tc.wantAccess {
+				t.Errorf("shared tokens do not hold the access token in use")
+			}
+		})
+	}
+}
+
+func TestRefreshReusedThenReread(t *testing.T) {
+	codexFresh := fakeJWT(t, testNow.Add(time.Hour), "", "codex-fresh")
+	codexExpired := fakeJWT(t, testNow.Add(-30*time.Second), "", "codex-expired")
+	ours := fakeJWT(t, testNow.Add(10*24*time.Hour), "", "ours")
+	tests := []struct {
+		name string
+		// racer is what Codex writes while the proxy's request is on its
+		// way; "" writes nothing.
+		racerAccess, racerRT string
+		grantRacer           bool
+		wantPresented        []string
+		wantErr              bool
+		wantAccess           string // "" keeps the original
+	}{
+		{
+			name: "the file's fresh tokens are taken", racerAccess: codexFresh, racerRT: "rt-racer",
+			wantPresented: []string{"rt-original"}, wantAccess: codexFresh,
+		},
+		{
+			name: "the file's refresh token is spent", racerAccess: codexExpired, racerRT: "rt-racer", grantRacer: true,
+			wantPresented: []string{"rt-original", "rt-racer"}, wantAccess: ours,
+		},
+		{
+			name:          "the file offers nothing new: login expired",
+			wantPresented: []string{"rt-original"}, wantErr: true,
+		},
+		{
+			name: "the file's refresh token refused too: login expired, no loop", racerAccess: codexExpired, racerRT: "rt-racer",
+			wantPresented: []string{"rt-original", "rt-racer"}, wantErr: true, wantAccess: codexExpired,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLogin(t, "gpt")
+			a := f.account
+			s := newOAuthServer(t) // rt-original is refused as reused
+			if tc.grantRacer {
+				s.grant(tc.racerRT, ours, "rt-ours")
+			}
+			if tc.racerRT != "" {
+				s.before = func(rt string) {
+					if rt == "rt-original" {
+						f.rewrite(t, tc.racerAccess, tc.racerRT, "acct-gpt")
+					}
+				}
+			}
+			r := oauthRefresher(s, nil, time.Minute)
+			err := r.Refresh(context.Background(), a, a.AccessTag())
+			if got := s.presented(); !equalStrings(got, tc.wantPresented) {
+				t.Errorf("refresh tokens presented = %v, want %v", got, tc.wantPresented)
+			}
+			if tc.wantErr {
+				if !errors.Is(err, account.ErrLoginExpired) {
+					t.Fatalf("err = %v, want ErrLoginExpired", err)
+				}
+				for _, want := range []string{"account gpt", "refresh_token_reused", "`proxy accounts login gpt`", "`codex login` then `proxy accounts import-codex --name gpt`"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				for _, secret := range []string{"rt-original", "rt-racer"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("error reveals a refresh token: %v", err)
+					}
+				}
+			} else if err != nil {
+				t.Fatalf("Refresh: %v", err)
+			}
+			wantAccess := tc.wantAccess
+			if wantAccess == "" {
+				wantAccess = f.access
+			}
+			if authorized(a, nil).Get("Authorization") != "Bearer "+wantAccess {
+				t.Errorf("Authorization does not carry the expected access token")
+			}
+		})
+	}
+}
