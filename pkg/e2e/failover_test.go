@@ -61,7 +61,7 @@ func TestFailoverBeforeFirstByte(t *testing.T) {
 		{"quota 429 with resets_at", fakeupstream.QuotaExceeded(resetsAt), "quota"},
 		{"rate limit 429", fakeupstream.RateLimited(20 * time.Second), "rate_limit"},
 		{"500", fakeupstream.Fault{Status: 500, Body: `{"error":{"message":"boom","type":"server_error","param":null,"code":null}}`}, ""},
-		{"response.failed as first event", fakeupstream.Fault{FirstEventFailed: true, FailCode: "server_is_overloaded"}, ""},
+		{"response.failed as first event", fakeupstream.Fault{FirstEventFailed: true, FailCode: "server_is_overloaded"}, "overloaded"},
 		{"401 invalid key", fakeupstream.Fault{Status: 401, Body: `{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`}, "invalid"},
 		{"404 endpoint not served", fakeupstream.Fault{Status: 404, Body: `{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":null}}`}, "not_found"},
 	}

@@ -23,14 +23,33 @@ type Fault struct {
 	// server's own headers of the same name.
 	Header http.Header
 
-	// FirstEventFailed makes /responses answer 200 with a stream whose first
-	// and only event is response.failed carrying FailCode (default
-	// "server_is_overloaded") and FailMessage, as some upstreams report
-	// overload. On JSON replies (stream:false, compact, models) it becomes a
-	// 503 (server_is_overloaded) or 500 error with that code.
+	// FirstEventFailed makes /responses answer 200 with a stream that fails
+	// before any output: its first and only event is response.failed
+	// carrying FailCode (default "server_is_overloaded") and FailMessage, as
+	// some upstreams report overload. FailAfterOpening and FailEvent change
+	// the ordering and the event. On JSON replies (stream:false, compact,
+	// models) it becomes an error status fitting the code: 503 for
+	// overload, 429 for a quota or rate limit, 400 for a request fault, else
+	// 500.
 	FirstEventFailed bool
 	FailCode         string
 	FailMessage      string
+	// FailAfterOpening sends response.created and response.in_progress
+	// before the failure event, which is how real upstreams report
+	// overload: a relay that holds back only the first event has already
+	// passed the stream on when the failure comes.
+	FailAfterOpening bool
+	// FailEvent is the event that reports the failure: response.failed
+	// (the default) or a top-level error event, flat or nested.
+	FailEvent FailEvent
+	// FailType is the error's type ("server_error", "usage_limit_reached"):
+	// the nested error event and the JSON reply carry it. When it is set
+	// and FailCode is not, the code is null, as in the ChatGPT backend's
+	// usage-limit errors.
+	FailType string
+	// FailExtra adds members to the nested error object and the JSON
+	// reply's error (e.g. plan_type and resets_at of a usage limit).
+	FailExtra map[string]any
 
 	// CutAfter > 0 streams that many events and then closes the connection
 	// without response.completed (it is capped so response.completed is
@@ -152,21 +171,74 @@ func (f Fault) statusReply() (int, []byte) {
 	return f.Status, errorBody(defaultStatusError(f.Status))
 }
 
+// FailEvent is the stream event a FirstEventFailed fault reports its
+// failure with.
+type FailEvent int
+
+const (
+	// FailResponseFailed is response.failed with response.error{code,
+	// message}: the event Codex retries on.
+	FailResponseFailed FailEvent = iota
+	// FailErrorEvent is a flat top-level error event,
+	// {"type":"error","code":...,"message":...,"param":null}, the Responses
+	// API's streaming error.
+	FailErrorEvent
+	// FailNestedErrorEvent is a top-level error event with an error object,
+	// {"type":"error","error":{"type","code","message","param",...}}, as
+	// the ChatGPT backend and other relays send it.
+	FailNestedErrorEvent
+)
+
 // failedReply is how FirstEventFailed shows on a JSON endpoint.
 func (f Fault) failedReply() (int, []byte) {
 	code := f.failCode()
-	status := http.StatusInternalServerError
-	if code == "server_is_overloaded" {
-		status = http.StatusServiceUnavailable
+	kind := code
+	if kind == "" {
+		kind = f.FailType
 	}
-	return status, errorBody(apiError{Message: f.failMessage(), Type: "server_error", Code: code})
+	status := http.StatusInternalServerError
+	switch kind {
+	case "server_is_overloaded", "overloaded":
+		status = http.StatusServiceUnavailable
+	case "usage_limit_reached", "usage_not_included", "insufficient_quota", "rate_limit_exceeded":
+		status = http.StatusTooManyRequests
+	case "context_length_exceeded", "invalid_prompt", "invalid_request_error":
+		status = http.StatusBadRequest
+	}
+	if len(f.FailExtra) == 0 {
+		return status, errorBody(apiError{Message: f.failMessage(), Type: f.failType(), Code: code})
+	}
+	b, _ := json.Marshal(map[string]any{"error": f.errorObject()}) // cannot fail: plain data
+	return status, b
 }
 
+// failCode is the error code the failure reports, "" for null.
 func (f Fault) failCode() string {
-	if f.FailCode == "" {
+	if f.FailCode == "" && f.FailType == "" {
 		return "server_is_overloaded"
 	}
 	return f.FailCode
+}
+
+// failType is the error's type: FailType, else "server_error".
+func (f Fault) failType() string {
+	if f.FailType == "" {
+		return "server_error"
+	}
+	return f.FailType
+}
+
+// errorObject is the error object of a nested error event or a JSON reply.
+func (f Fault) errorObject() map[string]any {
+	m := make(map[string]any, 4+len(f.FailExtra))
+	for k, v := range f.FailExtra {
+		m[k] = v
+	}
+	m["type"] = f.failType()
+	m["code"] = nullable(f.failCode())
+	m["message"] = f.failMessage()
+	m["param"] = nil
+	return m
 }
 
 func (f Fault) failMessage() string {

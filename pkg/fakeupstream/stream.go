@@ -1,6 +1,7 @@
 package fakeupstream
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,6 +22,12 @@ type event struct {
 	Delta          *string      `json:"delta,omitempty"`
 	Text           *string      `json:"text,omitempty"`
 	Logprobs       *[]any       `json:"logprobs,omitempty"`
+	// Code, Message and Param are the flat error event's; Error is the
+	// nested one's error object.
+	Code    *string          `json:"code,omitempty"`
+	Message *string          `json:"message,omitempty"`
+	Param   *json.RawMessage `json:"param,omitempty"`
+	Error   map[string]any   `json:"error,omitempty"`
 }
 
 // serveResponses answers POST /responses: a stream of events when the request
@@ -46,6 +53,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 
 	t := s.newTurn(body, req, r.Header)
 	h := w.Header()
+	s.writeTurnState(h, r.Header)
 	s.writeRateLimitHeaders(h)
 	h.Set("X-Request-Id", s.nextID("req"))
 	h.Set("Openai-Model", t.model)
@@ -68,8 +76,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault) {
 	var events []event
 	if f.FirstEventFailed {
-		failed := t.failed(f.failCode(), f.failMessage())
-		events = []event{{Type: "response.failed", Response: &failed}}
+		events = t.failure(f)
 	} else {
 		events = t.events()
 	}
@@ -113,6 +120,34 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 	if limit < len(events) {
 		cut(w)
 	}
+}
+
+// failure is the event sequence of a turn that fails before any output:
+// the failure event, after the opening events if the fault says so.
+func (t *turn) failure(f Fault) []event {
+	var events []event
+	if f.FailAfterOpening {
+		started := t.inProgress()
+		events = append(events,
+			event{Type: "response.created", Response: &started},
+			event{Type: "response.in_progress", Response: &started})
+	}
+	var ev event
+	switch f.FailEvent {
+	case FailErrorEvent:
+		code, message := f.failCode(), f.failMessage()
+		null := json.RawMessage("null")
+		ev = event{Type: "error", Message: &message, Param: &null}
+		if code != "" {
+			ev.Code = &code
+		}
+	case FailNestedErrorEvent:
+		ev = event{Type: "error", Error: f.errorObject()}
+	default:
+		failed := t.failed(cmp.Or(f.failCode(), f.FailType), f.failMessage())
+		ev = event{Type: "response.failed", Response: &failed}
+	}
+	return append(events, ev)
 }
 
 // events is the full event sequence of a successful turn: one assistant

@@ -6,6 +6,7 @@
 package health
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,14 +23,32 @@ const (
 	OK Class = "ok"
 	// Network: no response at all (refused, reset, TLS, timeout).
 	Network Class = "network"
-	// ServerError: 5xx, or a 200 stream whose first event was a failure.
+	// ServerError: 5xx, or a 200 stream that failed with an unknown code.
+	// It counts toward the failure streak (Policy.FailureThreshold).
 	ServerError Class = "server_error"
+	// Overloaded: the upstream said it is overloaded or gave up on the
+	// request with a server error inside a 200 stream (response.failed or
+	// an error event with server_is_overloaded, server_error, ...), or a
+	// 5xx said overloaded by its code. Such a failure is momentary and
+	// already explicit, so it does not wait for a streak: the account
+	// sits out a short Policy.OverloadCooldown (15s) and the turn fails
+	// over; it adds nothing to the failure streak.
+	Overloaded Class = "overloaded"
 	// Quota: the account's usage limit is reached; it is out until a reset.
 	Quota Class = "quota"
 	// RateLimit: too many requests for now; Retry-After says how long.
 	RateLimit Class = "rate_limit"
-	// Unauthorized: 401/403, the credential was refused.
+	// Unauthorized: a 401, or a 403 whose body names the credential
+	// (invalid_api_key, account_deactivated, token_expired, ...): the
+	// credential was refused and the account is invalid until it changes.
 	Unauthorized Class = "unauthorized"
+	// Forbidden: any other 403 (an HTML page from Cloudflare or a
+	// gateway, unsupported_country_region_territory, a JSON 403 that does
+	// not name the credential). It says nothing certain about the
+	// credential, and marking the account invalid would take it out of
+	// every instance for good; it sits out Policy.ForbiddenCooldown (5m)
+	// instead.
+	Forbidden Class = "forbidden"
 	// NotFound: 404, the base URL does not serve this endpoint.
 	NotFound Class = "not_found"
 	// ClientError: another 4xx, the request's own fault; no failover.
@@ -63,7 +82,81 @@ var quotaCodes = map[string]bool{
 	"insufficient_quota":  true,
 }
 
+// credentialCodes are the error codes and types that say the credential
+// itself was refused, which makes a 403 as final as a 401.
+var credentialCodes = map[string]bool{
+	"invalid_api_key":     true,
+	"account_deactivated": true,
+	"invalid_token":       true,
+	"token_expired":       true,
+	"token_invalidated":   true,
+	"token_revoked":       true,
+}
+
+// credentialPhrases are what messages say when the credential was refused
+// without a code that says so; matched in lower case.
+var credentialPhrases = []string{
+	"deactivated",
+	"invalid token",
+	"incorrect api key",
+	"invalid api key",
+	"authentication token has expired",
+	"token has been invalidated",
+}
+
+// overloadCodes are the codes and types that say the upstream is
+// overloaded; on an HTTP 5xx only these make Overloaded (another 5xx
+// counts toward the failure streak).
+var overloadCodes = map[string]bool{
+	"server_is_overloaded": true,
+	"overloaded":           true,
+	"overloaded_error":     true,
+	"service_unavailable":  true,
+}
+
+// streamFailureClasses says what a failure reported inside a 200 stream
+// (response.failed, or an error event) means, by error code or type. A
+// code missing here counts as ServerError.
+var streamFailureClasses = func() map[string]Class {
+	m := map[string]Class{
+		"rate_limit_exceeded": RateLimit,
+		"rate_limit_error":    RateLimit,
+		// The upstream accepted the request and then gave up on it: a
+		// momentary condition of the upstream, not a broken account.
+		"server_error":          Overloaded,
+		"internal_error":        Overloaded,
+		"internal_server_error": Overloaded,
+		"api_error":             Overloaded,
+		"timeout":               Overloaded,
+		// The request's own fault: another account would refuse it too.
+		"context_length_exceeded":  ClientError,
+		"invalid_prompt":           ClientError,
+		"invalid_request_error":    ClientError,
+		"invalid_value":            ClientError,
+		"invalid_image":            ClientError,
+		"invalid_image_url":        ClientError,
+		"content_filter":           ClientError,
+		"content_policy_violation": ClientError,
+		"string_above_max_length":  ClientError,
+		"model_not_found":          ClientError,
+		"unsupported_parameter":    ClientError,
+		"unsupported_value":        ClientError,
+	}
+	for c := range quotaCodes {
+		m[c] = Quota
+	}
+	for c := range overloadCodes {
+		m[c] = Overloaded
+	}
+	for c := range credentialCodes {
+		m[c] = Unauthorized
+	}
+	return m
+}()
+
 // upstreamError is the part of an upstream error body that matters here.
+// Detail is the {"detail":...} some backends (the ChatGPT one among them)
+// answer with instead of {"error":...}: a string or an object.
 type upstreamError struct {
 	Error struct {
 		Type            string          `json:"type"`
@@ -72,6 +165,7 @@ type upstreamError struct {
 		ResetsAt        float64         `json:"resets_at"`
 		ResetsInSeconds float64         `json:"resets_in_seconds"`
 	} `json:"error"`
+	Detail json.RawMessage `json:"detail"`
 }
 
 // Classify decides the class of an attempt that got a response (status,
@@ -87,16 +181,17 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	}
 	var ue upstreamError
 	_ = json.Unmarshal(body, &ue)
-	code := strings.Trim(string(ue.Error.Code), `"`)
-	if code == "null" {
-		code = ""
+	code := rawCode(ue.Error.Code)
+	message := ue.Error.Message
+	if code == "" && ue.Error.Type == "" && message == "" && len(ue.Detail) > 0 {
+		code, message = detail(ue.Detail)
 	}
 	o.Code = firstNonEmpty(code, ue.Error.Type)
 	quota := quotaCodes[code] || quotaCodes[ue.Error.Type]
 	if quotaCodes[ue.Error.Type] {
 		o.Code = ue.Error.Type
 	}
-	o.Message = fmt.Sprintf("%d %s", status, firstNonEmpty(ue.Error.Message, http.StatusText(status)))
+	o.Message = fmt.Sprintf("%d %s", status, firstNonEmpty(message, http.StatusText(status)))
 	switch {
 	case status == http.StatusTooManyRequests && quota:
 		o.Class = Quota
@@ -104,10 +199,17 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	case status == http.StatusTooManyRequests:
 		o.Class = RateLimit
 		o.Until = retryAfter(now, h)
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		o.Class = Unauthorized
+	case status == http.StatusForbidden && refusesCredential(code, ue.Error.Type, message):
+		o.Class = Unauthorized
+	case status == http.StatusForbidden:
+		o.Class = Forbidden
+		o.Message = forbiddenReason(h, body, o.Code, message)
 	case status == http.StatusNotFound && code != "model_not_found":
 		o.Class = NotFound
+	case status >= 500 && (overloadCodes[code] || overloadCodes[ue.Error.Type]):
+		o.Class = Overloaded
 	case status == http.StatusRequestTimeout, status >= 500:
 		o.Class = ServerError
 	default:
@@ -116,15 +218,106 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	return o
 }
 
-// ClassifyFailedStream is the outcome of a 200 stream whose first event
-// reported a failure (some upstreams send overload that way).
-func ClassifyFailedStream(code, message string) Outcome {
-	o := Outcome{Class: ServerError, Status: http.StatusOK, Code: code, Message: "stream failed at once: " + firstNonEmpty(message, code)}
+// rawCode is an error code as text: a string's value or a number's digits;
+// "" for null or nothing.
+func rawCode(raw json.RawMessage) string {
+	code := strings.Trim(string(raw), `"`)
+	if code == "null" {
+		return ""
+	}
+	return code
+}
+
+// detail reads {"detail":"text"} or {"detail":{"code":...,"message":...}}.
+func detail(raw json.RawMessage) (code, message string) {
+	if err := json.Unmarshal(raw, &message); err == nil {
+		return "", message
+	}
+	var d struct {
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+	}
+	_ = json.Unmarshal(raw, &d)
+	return rawCode(d.Code), d.Message
+}
+
+// refusesCredential reports whether a 403's error names the credential as
+// the reason, by code, type or wording.
+func refusesCredential(code, typ, message string) bool {
+	if credentialCodes[code] || credentialCodes[typ] {
+		return true
+	}
+	m := strings.ToLower(message)
+	for _, p := range credentialPhrases {
+		if strings.Contains(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// forbiddenReason says in words who refused with a 403 that is not about
+// the credential, for logs, status and `accounts list`. The body of an
+// HTML page is never quoted: it says nothing useful in a log line.
+func forbiddenReason(h http.Header, body []byte, code, message string) string {
+	html := isHTML(h, body)
+	by := "a gateway"
+	if h.Get("Cf-Ray") != "" || strings.EqualFold(h.Get("Server"), "cloudflare") ||
+		(html && bytes.Contains(body, []byte("Cloudflare"))) {
+		by = "Cloudflare"
+	}
 	switch {
-	case quotaCodes[code]:
-		o.Class = Quota
-	case code == "rate_limit_exceeded":
-		o.Class = RateLimit
+	case html:
+		return "403 from " + by + " (HTML page)"
+	case code != "" && message != "":
+		return "403 " + code + ": " + message
+	case code != "" || message != "":
+		return "403 " + code + message
+	default:
+		return "403 from " + by + " (no API error in the body)"
+	}
+}
+
+// isHTML reports an HTML answer, by its Content-Type or its first byte.
+func isHTML(h http.Header, body []byte) bool {
+	if strings.Contains(strings.ToLower(h.Get("Content-Type")), "html") {
+		return true
+	}
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] == '<'
+}
+
+// ClassifyFailedStream is ClassifyStreamFailure without an error type.
+func ClassifyFailedStream(code, message string) Outcome {
+	return ClassifyStreamFailure(code, message, "")
+}
+
+// ClassifyStreamFailure is the outcome of a 200 stream that reported a
+// failure (response.failed, or a top-level error event) before any output
+// reached the client; code, message and typ are what sse.Failure returns,
+// in that order. Upstreams report overload and limits this way after
+// response.created, so a quota or rate-limit code here counts as it does on
+// a 429, overload and server errors as Overloaded, request faults
+// (context_length_exceeded, invalid_prompt, invalid_request_error) as
+// ClientError. The code decides; typ is the fallback when the code is
+// empty or unknown. Neither known: ServerError. Quota has no reset time
+// here (the stream carries none), so the Tracker's default applies.
+func ClassifyStreamFailure(code, message, typ string) Outcome {
+	o := Outcome{Class: ServerError, Status: http.StatusOK, Code: firstNonEmpty(code, typ)}
+	if c, ok := streamFailureClasses[code]; ok {
+		o.Class = c
+	} else if c, ok := streamFailureClasses[typ]; ok {
+		// The type decided, so it is the code worth showing (as Classify
+		// does with a usage_limit_reached type).
+		o.Class, o.Code = c, typ
+	}
+	switch said := firstNonEmpty(code, typ); {
+	case message != "" && said != "":
+		o.Message = "stream failed: " + message + " (" + said + ")"
+	case message != "" || said != "":
+		o.Message = "stream failed: " + message + said
+	default:
+		o.Message = "stream failed with no error code or message"
 	}
 	return o
 }

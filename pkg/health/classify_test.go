@@ -194,10 +194,86 @@ func TestClassify(t *testing.T) {
 			wantClass: health.Unauthorized, wantCode: "invalid_api_key", wantMsg: "401 Incorrect API key",
 		},
 		{
-			name:      "403 forbidden",
+			name:      "403 region refusal is not a dead credential",
 			status:    403,
 			body:      `{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","code":"unsupported_country_region_territory"}}`,
-			wantClass: health.Unauthorized, wantCode: "unsupported_country_region_territory",
+			wantClass: health.Forbidden, wantCode: "unsupported_country_region_territory",
+			wantMsg: "403 unsupported_country_region_territory: Country, region, or territory not supported",
+		},
+		{
+			name:      "403 HTML page from a gateway",
+			status:    403,
+			header:    hdr("Content-Type", "text/html; charset=utf-8"),
+			body:      "<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1><hr>nginx</body></html>",
+			wantClass: health.Forbidden, wantMsg: "403 from a gateway (HTML page)",
+		},
+		{
+			name:      "403 HTML page without a Content-Type",
+			status:    403,
+			body:      "\n  <!DOCTYPE html><html>Access denied</html>",
+			wantClass: health.Forbidden, wantMsg: "403 from a gateway (HTML page)",
+		},
+		{
+			name:      "403 Cloudflare challenge",
+			status:    403,
+			header:    hdr("Content-Type", "text/html", "Server", "cloudflare", "Cf-Ray", "8a1b2c3d4e5f-AMS"),
+			body:      "<!DOCTYPE html><html><title>Just a moment...</title></html>",
+			wantClass: health.Forbidden, wantMsg: "403 from Cloudflare (HTML page)",
+		},
+		{
+			name:      "403 plain text",
+			status:    403,
+			body:      "Forbidden",
+			wantClass: health.Forbidden, wantMsg: "403 from a gateway (no API error in the body)",
+		},
+		{
+			name:      "403 JSON that does not name the credential",
+			status:    403,
+			body:      `{"error":{"message":"You are not allowed to sample from this model","type":"invalid_request_error","param":null,"code":null}}`,
+			wantClass: health.Forbidden, wantCode: "invalid_request_error", wantMsg: "You are not allowed to sample from this model",
+		},
+		{
+			name:      "403 invalid_api_key is a dead credential",
+			status:    403,
+			body:      `{"error":{"message":"Incorrect API key provided: sk-...abcd.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+			wantClass: health.Unauthorized, wantCode: "invalid_api_key", wantMsg: "403 Incorrect API key",
+		},
+		{
+			name:      "403 account_deactivated",
+			status:    403,
+			body:      `{"error":{"message":"This account has been deactivated.","type":"invalid_request_error","code":"account_deactivated"}}`,
+			wantClass: health.Unauthorized, wantCode: "account_deactivated",
+		},
+		{
+			name:      "403 token_expired as the type",
+			status:    403,
+			body:      `{"error":{"message":"Provided authentication token is expired.","type":"token_expired","code":null}}`,
+			wantClass: health.Unauthorized, wantCode: "token_expired",
+		},
+		{
+			name:      "403 invalid_token in a detail object",
+			status:    403,
+			body:      `{"detail":{"code":"invalid_token","message":"Could not validate credentials"}}`,
+			wantClass: health.Unauthorized, wantCode: "invalid_token", wantMsg: "403 Could not validate credentials",
+		},
+		{
+			name:      "403 expired token said only in words",
+			status:    403,
+			body:      `{"detail":"Your authentication token has expired. Please try signing in again."}`,
+			wantClass: health.Unauthorized, wantMsg: "authentication token has expired",
+		},
+		{
+			name:      "403 deactivated said only in words",
+			status:    403,
+			body:      `{"error":{"message":"Your OpenAI account has been deactivated, please check your email for more information.","type":"invalid_request_error","code":null}}`,
+			wantClass: health.Unauthorized, wantCode: "invalid_request_error",
+		},
+		{
+			name:      "403 HTML page that mentions a token is still a gateway",
+			status:    403,
+			header:    hdr("Content-Type", "text/html"),
+			body:      "<html>invalid token</html>",
+			wantClass: health.Forbidden, wantMsg: "HTML page",
 		},
 		{
 			name:      "404 plain: the base URL does not serve the endpoint",
@@ -228,7 +304,17 @@ func TestClassify(t *testing.T) {
 		{
 			name: "503 overloaded", status: 503,
 			body:      `{"error":{"message":"overloaded","type":"server_error","code":"server_is_overloaded"}}`,
-			wantClass: health.ServerError, wantCode: "server_is_overloaded",
+			wantClass: health.Overloaded, wantCode: "server_is_overloaded", wantMsg: "503 overloaded",
+		},
+		{
+			name: "529 overloaded_error as the type", status: 529,
+			body:      `{"error":{"message":"Overloaded","type":"overloaded_error"}}`,
+			wantClass: health.Overloaded, wantCode: "overloaded_error",
+		},
+		{
+			name: "503 without an overload code is a server error", status: 503,
+			body:      `{"error":{"message":"upstream connect error","type":"server_error"}}`,
+			wantClass: health.ServerError, wantCode: "server_error",
 		},
 		{
 			name:   "400 client error with null code: type is the code",
@@ -300,6 +386,8 @@ func TestClassFailover(t *testing.T) {
 		{health.RateLimit, true},
 		{health.Unauthorized, true},
 		{health.NotFound, true},
+		{health.Overloaded, true},
+		{health.Forbidden, true},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.class), func(t *testing.T) {
@@ -310,38 +398,52 @@ func TestClassFailover(t *testing.T) {
 	}
 }
 
-func TestClassifyFailedStream(t *testing.T) {
+func TestClassifyStreamFailure(t *testing.T) {
 	tests := []struct {
-		name      string
-		code, msg string
-		wantClass health.Class
-		wantMsg   string
+		name           string
+		code, msg, typ string
+		wantClass      health.Class
+		wantCode       string
+		wantMsg        string
 	}{
-		{"overloaded", "server_is_overloaded", "The server is overloaded", health.ServerError, "The server is overloaded"},
-		{"no code at all", "", "", health.ServerError, "stream failed at once"},
-		{"code only", "server_error", "", health.ServerError, "server_error"},
-		{"usage_limit_reached", "usage_limit_reached", "limit", health.Quota, "limit"},
-		{"usage_not_included", "usage_not_included", "", health.Quota, "usage_not_included"},
-		{"insufficient_quota", "insufficient_quota", "quota", health.Quota, "quota"},
-		{"rate_limit_exceeded", "rate_limit_exceeded", "slow down", health.RateLimit, "slow down"},
+		{"server_is_overloaded", "server_is_overloaded", "Our servers are currently overloaded.", "", health.Overloaded, "server_is_overloaded",
+			"stream failed: Our servers are currently overloaded. (server_is_overloaded)"},
+		{"overloaded", "overloaded", "", "", health.Overloaded, "overloaded", "stream failed: overloaded"},
+		{"server_error", "server_error", "The server had an error", "", health.Overloaded, "server_error", "The server had an error"},
+		{"internal_error", "internal_error", "", "", health.Overloaded, "internal_error", "internal_error"},
+		{"server_error as the type only", "", "boom", "server_error", health.Overloaded, "server_error", "boom (server_error)"},
+		{"usage_limit_reached", "usage_limit_reached", "limit", "", health.Quota, "usage_limit_reached", "limit"},
+		{"usage_limit_reached as the type only", "", "The usage limit has been reached", "usage_limit_reached", health.Quota, "usage_limit_reached", "usage limit"},
+		{"usage_not_included", "usage_not_included", "", "", health.Quota, "usage_not_included", "usage_not_included"},
+		{"insufficient_quota", "insufficient_quota", "quota", "requests", health.Quota, "insufficient_quota", "quota"},
+		{"rate_limit_exceeded", "rate_limit_exceeded", "slow down", "", health.RateLimit, "rate_limit_exceeded", "slow down"},
+		{"context_length_exceeded", "context_length_exceeded", "Your input exceeds the context window", "invalid_request_error", health.ClientError, "context_length_exceeded", "context window"},
+		{"invalid_prompt", "invalid_prompt", "Invalid prompt", "", health.ClientError, "invalid_prompt", "Invalid prompt"},
+		{"unknown code, request-fault type", "some_new_check", "no", "invalid_request_error", health.ClientError, "invalid_request_error", "no (some_new_check)"},
+		{"the code wins over the type", "server_is_overloaded", "", "invalid_request_error", health.Overloaded, "server_is_overloaded", "server_is_overloaded"},
+		{"invalid_api_key", "invalid_api_key", "", "", health.Unauthorized, "invalid_api_key", "invalid_api_key"},
+		{"unknown code", "something_new", "what", "", health.ServerError, "something_new", "what (something_new)"},
+		{"no code, type or message", "", "", "", health.ServerError, "", "stream failed with no error code or message"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := health.ClassifyFailedStream(tc.code, tc.msg)
+			got := health.ClassifyStreamFailure(tc.code, tc.msg, tc.typ)
 			if got.Class != tc.wantClass {
 				t.Errorf("Class = %q, want %q", got.Class, tc.wantClass)
 			}
 			if got.Status != http.StatusOK {
 				t.Errorf("Status = %d, want 200", got.Status)
 			}
-			if got.Code != tc.code {
-				t.Errorf("Code = %q, want %q", got.Code, tc.code)
+			if got.Code != tc.wantCode {
+				t.Errorf("Code = %q, want %q", got.Code, tc.wantCode)
 			}
 			if !strings.Contains(got.Message, tc.wantMsg) {
 				t.Errorf("Message = %q, want it to contain %q", got.Message, tc.wantMsg)
 			}
-			if !got.Class.Failover() {
-				t.Errorf("a failed first event must allow failover")
+			if tc.typ == "" {
+				if old := health.ClassifyFailedStream(tc.code, tc.msg); old != got {
+					t.Errorf("ClassifyFailedStream = %+v, want %+v", old, got)
+				}
 			}
 		})
 	}

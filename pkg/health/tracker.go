@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,13 @@ type Policy struct {
 	FailureThreshold int64         // this many 5xx/network failures in a row...
 	FailureCooldown  time.Duration // ...keep the account out this long
 	NotFoundCooldown time.Duration // a base URL that does not serve the endpoint
+	// OverloadCooldown: an upstream that said it is overloaded (or gave
+	// up inside a stream) is left alone this long at once, no streak.
+	OverloadCooldown time.Duration
+	// ForbiddenCooldown: a 403 that does not name the credential (a
+	// gateway, a region refusal) is retried after this long, not marked
+	// invalid.
+	ForbiddenCooldown time.Duration
 }
 
 // DefaultPolicy is what the proxy uses unless told otherwise.
@@ -38,6 +46,12 @@ var DefaultPolicy = Policy{
 	FailureThreshold: 3,
 	FailureCooldown:  30 * time.Second,
 	NotFoundCooldown: 10 * time.Minute,
+	// Long enough for the next few turns to go elsewhere, short enough
+	// that one overload does not cost an account's prompt cache for long.
+	OverloadCooldown: 15 * time.Second,
+	// A gateway or region refusal rarely clears in seconds; 5 minutes
+	// keeps retries rare without losing the account for good.
+	ForbiddenCooldown: 5 * time.Minute,
 }
 
 // syncEvery is how often cooldowns set by other instances are picked up.
@@ -180,9 +194,17 @@ func (t *Tracker) Report(ctx context.Context, a *account.Account, o Outcome) (st
 			c.Message = "the API key was refused (" + o.Message + "); fix api_key in the config and reload"
 		}
 		c.Reason, c.Until, c.Credential = "invalid", time.Time{}, a.CredentialID()
+	case Overloaded:
+		d := orDefault(t.policy.OverloadCooldown, DefaultPolicy.OverloadCooldown)
+		c.Until = now.Add(d)
+		c.Message = fmt.Sprintf("%s; cooling down %s", o.Message, shortDuration(d))
+	case Forbidden:
+		d := orDefault(t.policy.ForbiddenCooldown, DefaultPolicy.ForbiddenCooldown)
+		c.Until = now.Add(d)
+		c.Message = fmt.Sprintf("%s; cooling down %s", o.Message, shortDuration(d))
 	case NotFound:
 		c.Until = now.Add(t.policy.NotFoundCooldown)
-		c.Message = fmt.Sprintf("%s is not served at %s (%s); check base_url (does it need /v1?)", "/responses", a.BaseURL, o.Message)
+		c.Message = fmt.Sprintf("%s is not served at %s (%s); check base_url (does it need /v1?)", "/responses", a.DisplayURL(), o.Message)
 	case Network, ServerError:
 		n, err := t.store.CountFailure(ctx, a.Name, t.policy.FailureWindow)
 		t.mu.Lock()
@@ -196,6 +218,27 @@ func (t *Tracker) Report(ctx context.Context, a *account.Account, o Outcome) (st
 	}
 	t.set(ctx, c)
 	return c, true
+}
+
+// orDefault is d, or def when d is not set (a Policy written before the
+// field existed).
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// shortDuration writes 5m rather than 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Invalidate marks the account unusable until its credential changes, for

@@ -98,6 +98,8 @@ func TestTrackerReportCooldowns(t *testing.T) {
 		outcome    func(now time.Time) health.Outcome
 		wantReason string
 		wantFor    time.Duration // how long after now the cooldown ends
+		// wantMessage, when set, is the cooldown's whole message.
+		wantMessage string
 	}{
 		{
 			name: "quota until the reset the upstream gave",
@@ -142,6 +144,50 @@ func TestTrackerReportCooldowns(t *testing.T) {
 			wantReason: "rate_limit", wantFor: 30 * time.Second,
 		},
 		{
+			name: "overloaded inside a stream: 15s at once",
+			outcome: func(time.Time) health.Outcome {
+				return health.ClassifyStreamFailure("server_is_overloaded", "Our servers are currently overloaded.", "")
+			},
+			wantReason: "overloaded", wantFor: 15 * time.Second,
+			wantMessage: "stream failed: Our servers are currently overloaded. (server_is_overloaded); cooling down 15s",
+		},
+		{
+			name: "503 server_is_overloaded: 15s at once",
+			outcome: func(now time.Time) health.Outcome {
+				return health.Classify(now, 503, http.Header{}, []byte(`{"error":{"type":"server_error","code":"server_is_overloaded"}}`), nil)
+			},
+			wantReason: "overloaded", wantFor: 15 * time.Second,
+		},
+		{
+			name: "quota inside a stream: default 1h",
+			outcome: func(time.Time) health.Outcome {
+				return health.ClassifyStreamFailure("", "The usage limit has been reached", "usage_limit_reached")
+			},
+			wantReason: "quota", wantFor: time.Hour,
+		},
+		{
+			name: "rate limit inside a stream: default 30s",
+			outcome: func(time.Time) health.Outcome {
+				return health.ClassifyStreamFailure("rate_limit_exceeded", "slow down", "")
+			},
+			wantReason: "rate_limit", wantFor: 30 * time.Second,
+		},
+		{
+			name: "403 HTML from a gateway: 5 minutes, not invalid",
+			outcome: func(now time.Time) health.Outcome {
+				return health.Classify(now, 403, hdr("Content-Type", "text/html"), []byte("<html><h1>403 Forbidden</h1></html>"), nil)
+			},
+			wantReason: "forbidden", wantFor: 5 * time.Minute,
+			wantMessage: "403 from a gateway (HTML page); cooling down 5m",
+		},
+		{
+			name: "403 region refusal: 5 minutes, not invalid",
+			outcome: func(now time.Time) health.Outcome {
+				return health.Classify(now, 403, http.Header{}, []byte(`{"error":{"type":"request_forbidden","code":"unsupported_country_region_territory","message":"Country, region, or territory not supported"}}`), nil)
+			},
+			wantReason: "forbidden", wantFor: 5 * time.Minute,
+		},
+		{
 			name: "not found: 10 minutes",
 			outcome: func(now time.Time) health.Outcome {
 				return health.Classify(now, 404, http.Header{}, []byte("404 page not found"), nil)
@@ -166,6 +212,15 @@ func TestTrackerReportCooldowns(t *testing.T) {
 			}
 			if c.Message == "" {
 				t.Errorf("cooldown has no message")
+			}
+			if tc.wantMessage != "" && c.Message != tc.wantMessage {
+				t.Errorf("cooldown message = %q, want %q", c.Message, tc.wantMessage)
+			}
+			if c.Credential != "" {
+				t.Errorf("a %s cooldown is bound to the credential, as an invalid mark is", c.Reason)
+			}
+			if e.mr.Exists("t:failures:api") {
+				t.Errorf("a %s counted toward the failure streak", c.Reason)
 			}
 			got, ok := tr.Cooldown(a)
 			if !ok || !got.Until.Equal(wantUntil) {
@@ -391,7 +446,9 @@ func TestTrackerInvalidCredential(t *testing.T) {
 		outcome health.Outcome
 	}{
 		{"401", health.Classify(classifyNow, 401, http.Header{}, []byte(`{"error":{"code":"invalid_api_key"}}`), nil)},
-		{"403", health.Classify(classifyNow, 403, http.Header{}, []byte(`{"error":{"type":"permission_error"}}`), nil)},
+		{"403 naming the key", health.Classify(classifyNow, 403, http.Header{}, []byte(`{"error":{"type":"invalid_request_error","code":"invalid_api_key"}}`), nil)},
+		{"403 deactivated account", health.Classify(classifyNow, 403, http.Header{}, []byte(`{"error":{"message":"This account has been deactivated."}}`), nil)},
+		{"error event naming the key", health.ClassifyStreamFailure("invalid_api_key", "Incorrect API key provided.", "")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -675,5 +732,52 @@ func checkWindow(t *testing.T, which string, got, want *health.Window) {
 		if got.UsedPercent != want.UsedPercent || got.WindowMinutes != want.WindowMinutes || !got.ResetsAt.Equal(want.ResetsAt) {
 			t.Errorf("%s = %+v, want %+v", which, *got, *want)
 		}
+	}
+}
+
+// TestTrackerShortCooldownsWithOlderPolicy: a Policy built before
+// OverloadCooldown and ForbiddenCooldown existed leaves them zero, which
+// must not make those cooldowns end at once.
+func TestTrackerShortCooldownsWithOlderPolicy(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		outcome health.Outcome
+		wantFor time.Duration
+	}{
+		{"overloaded", health.ClassifyStreamFailure("server_is_overloaded", "", ""), health.DefaultPolicy.OverloadCooldown},
+		{"forbidden", health.Classify(classifyNow, 403, http.Header{}, []byte("<html></html>"), nil), health.DefaultPolicy.ForbiddenCooldown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := health.DefaultPolicy
+			p.OverloadCooldown, p.ForbiddenCooldown = 0, 0
+			tr := health.New(e.store(t), health.WithClock(e.clock.Now), health.WithPolicy(p))
+			a := apiAccount(t, "api", "sk-test-0123456789abcdefghij")
+			c, started := tr.Report(ctx, a, tc.outcome)
+			if want := e.clock.Now().Add(tc.wantFor); !started || !c.Until.Equal(want) {
+				t.Fatalf("cooldown = %+v (started %v), want until %v", c, started, want)
+			}
+		})
+	}
+}
+
+// TestTrackerSuccessClearsOverload: an overload cooldown is this instance's
+// to clear as soon as the account serves a request again.
+func TestTrackerSuccessClearsOverload(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	tr, st := e.tracker(t)
+	a := apiAccount(t, "api", "sk-test-0123456789abcdefghij")
+	if _, started := tr.Report(ctx, a, health.ClassifyStreamFailure("server_is_overloaded", "", "")); !started {
+		t.Fatal("overload started no cooldown")
+	}
+	tr.Report(ctx, a, health.Outcome{Class: health.OK, Status: 200})
+	if c, ok := tr.Cooldown(a); ok {
+		t.Errorf("cooldown %+v survived a success", c)
+	}
+	if cs := storedCooldowns(t, st); len(cs) != 0 {
+		t.Errorf("store keeps cooldowns %v after a success", cs)
 	}
 }

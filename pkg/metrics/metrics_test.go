@@ -16,6 +16,8 @@ func TestFailoverReason(t *testing.T) {
 		{"quota", "quota", "quota"},
 		{"network", "network", "network"},
 		{"server error", "server_error", "server_error"},
+		{"overloaded", "overloaded", "overloaded"},
+		{"forbidden", "forbidden", "forbidden"},
 		{"busy", "busy", "busy"},
 		{"unknown classes stay bounded", "something new happened", "other"},
 		{"empty", "", "other"},

@@ -198,7 +198,7 @@ func TestCheck(t *testing.T) {
 				f.Script(fakeupstream.Fault{FirstEventFailed: true})
 				return apiAccount(t, startFake(t, f).URL, apiKey)
 			},
-			wantError: "response.failed: server_is_overloaded", wantClass: health.ServerError,
+			wantError: "response.failed: server_is_overloaded", wantClass: health.Overloaded,
 		},
 		{
 			name: "upstream that never answers",

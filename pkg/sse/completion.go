@@ -15,15 +15,17 @@ type Usage struct {
 type Result struct {
 	ResponseID, Model, Status string
 	Usage                     Usage
-	// ErrorCode and ErrorMessage come from response.error, set on failure.
-	ErrorCode, ErrorMessage string
+	// ErrorCode, ErrorMessage and ErrorType come from response.error, set
+	// on failure.
+	ErrorCode, ErrorMessage, ErrorType string
 }
 
 // Completion reads the response object of a response.completed,
 // response.incomplete or response.failed event (data
 // {"type":...,"response":{...}}); ok is false for any other event or when
 // the response is not a JSON object. The response's output, which can be
-// hundreds of KB, is skipped, not decoded.
+// hundreds of KB, is skipped, not decoded. A top-level error event carries
+// no response object: Failure reads it and response.failed alike.
 func Completion(event []byte) (Result, bool) {
 	switch Type(event) {
 	case "response.completed", "response.incomplete", "response.failed":
@@ -67,7 +69,7 @@ func parseResponse(obj []byte) (res Result, found bool, err error) {
 		case "usage":
 			res.Usage, found = parseUsage(v), true
 		case "error":
-			res.ErrorCode, res.ErrorMessage = parseError(v)
+			res.ErrorCode, res.ErrorMessage, res.ErrorType = parseError(v)
 			found = true
 		}
 		return true
@@ -107,22 +109,94 @@ func member(v []byte, name string) int64 {
 	return n
 }
 
-// parseError reads {"code":...,"message":...}; a numeric code is kept as text.
-func parseError(v []byte) (code, message string) {
+// Failure reads the error of an event that ends a stream in failure:
+// response.failed (its response.error) or a top-level error event, in
+// either of the shapes upstreams send, flat
+// {"type":"error","code":...,"message":...,"param":...} or nested
+// {"type":"error","error":{"type":...,"code":...,"message":...}}. ok is
+// false for any other event; for a failure event whose fields are missing
+// or unreadable it is true with empty strings, since the event still means
+// the stream failed. typ is the error's type ("server_error",
+// "invalid_request_error", "usage_limit_reached"), never the event's.
+// Only the few fields are scanned: no event is decoded, and an event of
+// another type costs no allocation.
+func Failure(event []byte) (code, message, typ string, ok bool) {
+	switch Type(event) {
+	case "response.failed":
+		var errObj []byte
+		_ = jsonscan.ObjectFields(Data(event), func(k, v []byte) bool {
+			if string(k) != "response" {
+				return true
+			}
+			// error precedes output in the real API's field order, so the
+			// scan stops before the (possibly large) output.
+			_ = jsonscan.ObjectFields(v, func(k, v []byte) bool {
+				if string(k) == "error" {
+					errObj = v
+					return false
+				}
+				return true
+			})
+			return false
+		})
+		code, message, typ = parseError(errObj)
+		return code, message, typ, true
+	case "error":
+		var nc, nm, nt string // the nested error object's, which win
+		_ = jsonscan.ObjectFields(Data(event), func(k, v []byte) bool {
+			switch string(k) {
+			case "error":
+				if len(v) > 0 && v[0] == '"' {
+					nm = str(v) // {"type":"error","error":"text"}
+				} else {
+					nc, nm, nt = parseError(v)
+				}
+			case "code":
+				code = codeString(v)
+			case "message":
+				message = str(v)
+			}
+			return true
+		})
+		return firstNonEmpty(nc, code), firstNonEmpty(nm, message), nt, true
+	}
+	return "", "", "", false
+}
+
+// parseError reads {"code":...,"message":...,"type":...}; a numeric code is
+// kept as text. Anything but an object gives empty strings.
+func parseError(v []byte) (code, message, typ string) {
+	if len(v) == 0 || v[0] != '{' {
+		return "", "", ""
+	}
 	_ = jsonscan.ObjectFields(v, func(k, v []byte) bool {
 		switch string(k) {
 		case "code":
-			if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
-				code = string(v)
-			} else {
-				code = str(v)
-			}
+			code = codeString(v)
 		case "message":
 			message = str(v)
+		case "type":
+			typ = str(v)
 		}
 		return true
 	})
-	return code, message
+	return code, message, typ
+}
+
+// codeString is an error code as text: a JSON string's value, a number's
+// digits, "" for null.
+func codeString(v []byte) string {
+	if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+		return string(v)
+	}
+	return str(v)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // str is the value of a raw JSON string, "" for anything else (null).
