@@ -52,3 +52,9 @@ func WithUsedPercent(primary, secondary float64) Option {
 		s.secondaryUsed = secondary
 	}
 }
+
+// WithModelsFailing makes GET /models answer status (e.g. 500) from the start;
+// FailModels changes it later.
+func WithModelsFailing(status int) Option {
+	return func(s *Server) { s.modelsStatus = status }
+}

@@ -26,7 +26,10 @@ type Server struct {
 	primaryUsed   float64
 	secondaryUsed float64
 	idPrefix      string    // random per server, so ids of two accounts never collide
+	modelsStatus  int       // set by FailModels: what GET /models answers instead of a list
 	windowStart   time.Time // start of the simulated rate-limit windows
+
+	turns turnStates // WithTurnState: the turn states issued (orderings.go)
 
 	mu       sync.Mutex
 	requests []Request
@@ -127,6 +130,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e, ok := s.auth.check(r.Header); !ok {
 		writeError(w, http.StatusUnauthorized, e)
+		return
+	}
+
+	if status := s.modelsFailure(); route == routeModels && status != 0 {
+		// Before the scripted faults: a failing model list must not use up
+		// a Fault meant for /responses.
+		writeError(w, status, defaultStatusError(status))
 		return
 	}
 
