@@ -111,7 +111,10 @@ func NewCmdConfigValidate(ios *IOStreams, runF func(context.Context, *ConfigVali
 		Short: "Check the config and print every problem with its line and field",
 		Long: `Load the config as ` + "`proxy serve`" + ` would, environment overrides and ${VAR}
 expansion included, and print every problem with its file, line and field.
-Exit status 2 when there is any, else 0 with a one-line summary.`,
+Exit status 2 when there is any, else 0 with a one-line summary. Secrets
+that other users can read (a config file holding literal keys, an auth_file)
+are warned about on stderr with the chmod that fixes them; they do not
+change the exit status.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -138,6 +141,11 @@ func runConfigValidate(opts *ConfigValidateOptions) error {
 			return &ExitError{Code: exitConfigError, Err: err}
 		}
 		return err
+	}
+	// Readable secrets are worth fixing but do not make the config wrong:
+	// they go to stderr and the exit status stays 0.
+	for _, w := range config.CheckPermissions(cfg) {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w.Message)
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "ok: %d accounts (%s)\n", len(cfg.Accounts), cfg.Path)
 	return err

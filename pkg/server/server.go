@@ -14,9 +14,11 @@ import (
 
 // Options is what the HTTP surface is built from.
 type Options struct {
-	Relay      *relay.Relay
-	Accounts   func() []*account.Account
-	ClientKeys []ClientKey // empty: no client authentication
+	Relay    *relay.Relay
+	Accounts func() []*account.Account
+	// Keys are the client keys, read on every request so a reload's
+	// Replace takes effect at once; nil or empty: no client authentication.
+	Keys *KeySet
 	// Admin, when set, serves /_proxy/ and /metrics behind the same client
 	// key rule as the API.
 	Admin http.Handler
@@ -33,10 +35,12 @@ func New(o Options) http.Handler {
 	api := http.NewServeMux()
 	// No method in the pattern for the API routes: the relay answers a
 	// WebSocket GET with 426 and anything else with 405, both OpenAI-shaped.
+	// One model list for both prefixes: one cache, one build at a time.
+	models := o.Relay.Models(o.Accounts)
 	for _, prefix := range []string{"", "/v1"} {
 		api.Handle(prefix+"/responses", o.Relay.Handler("/responses"))
 		api.Handle(prefix+"/responses/compact", o.Relay.Handler("/responses/compact"))
-		api.Handle("GET "+prefix+"/models", o.Relay.Models(o.Accounts))
+		api.Handle("GET "+prefix+"/models", models)
 	}
 	if o.Admin != nil {
 		api.Handle("/_proxy/", o.Admin)
@@ -47,7 +51,7 @@ func New(o Options) http.Handler {
 	root := http.NewServeMux()
 	// Health stays open so load balancers need no key.
 	root.HandleFunc("GET /healthz", healthz)
-	root.Handle("/", requireClientKey(o.ClientKeys, api))
+	root.Handle("/", requireClientKey(o.Keys, api))
 	return root
 }
 

@@ -98,7 +98,7 @@ func TestRequireClientKey(t *testing.T) {
 		gotClient = relay.ClientFrom(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	})
-	srv := httptest.NewServer(requireClientKey(keys, next))
+	srv := httptest.NewServer(requireClientKey(NewKeySet(keys), next))
 	defer srv.Close()
 
 	tests := []struct {
@@ -157,7 +157,7 @@ func TestRequireClientKey(t *testing.T) {
 	t.Run("no keys: everyone passes, no client name", func(t *testing.T) {
 		gotClient = "unset"
 		rec := httptest.NewRecorder()
-		requireClientKey(nil, next).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
+		requireClientKey(NewKeySet(nil), next).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
 		if rec.Code != 204 || gotClient != "" {
 			t.Errorf("status %d, client %q", rec.Code, gotClient)
 		}
@@ -166,9 +166,8 @@ func TestRequireClientKey(t *testing.T) {
 
 func newTestServer(t *testing.T, keys []ClientKey) *httptest.Server {
 	t.Helper()
-	rl := relay.New(nil, nil, nil, relay.Options{})
-	t.Cleanup(rl.Close)
-	srv := httptest.NewServer(New(Options{Relay: rl, ClientKeys: keys}))
+	rl := relay.New(nil, nil, relay.Options{})
+	srv := httptest.NewServer(New(Options{Relay: rl, Keys: NewKeySet(keys)}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -227,4 +226,118 @@ func TestRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestKeySetReplace(t *testing.T) {
+	const (
+		oldKey = "pk-old-0123456789"
+		newKey = "pk-new-0123456789"
+	)
+	label := map[string]string{"": "no key", oldKey: "old key", newKey: "new key"} // keys stay out of test output
+	type probe struct {
+		key        string // "" sends none
+		wantStatus int
+		wantClient string
+	}
+	tests := []struct {
+		name   string
+		start  []ClientKey
+		next   []ClientKey
+		before []probe
+		after  []probe
+	}{
+		{
+			name:   "rotation refuses the old key and admits the new one",
+			start:  []ClientKey{{Name: "laptop", Key: oldKey}},
+			next:   []ClientKey{{Name: "laptop2", Key: newKey}},
+			before: []probe{{key: oldKey, wantStatus: 204, wantClient: "laptop"}, {key: newKey, wantStatus: 401}},
+			after:  []probe{{key: oldKey, wantStatus: 401}, {key: newKey, wantStatus: 204, wantClient: "laptop2"}, {wantStatus: 401}},
+		},
+		{
+			name:   "none to some enforces the keys at once",
+			next:   []ClientKey{{Name: "laptop", Key: newKey}},
+			before: []probe{{wantStatus: 204}, {key: oldKey, wantStatus: 204}},
+			after:  []probe{{wantStatus: 401}, {key: oldKey, wantStatus: 401}, {key: newKey, wantStatus: 204, wantClient: "laptop"}},
+		},
+		{
+			name:   "some to none lets every request through",
+			start:  []ClientKey{{Name: "laptop", Key: oldKey}},
+			before: []probe{{wantStatus: 401}},
+			after:  []probe{{wantStatus: 204}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotClient string
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotClient = relay.ClientFrom(r.Context())
+				w.WriteHeader(http.StatusNoContent)
+			})
+			keys := NewKeySet(tc.start)
+			h := requireClientKey(keys, next)
+			check := func(when string, probes []probe) {
+				t.Helper()
+				for _, p := range probes {
+					gotClient = ""
+					req := httptest.NewRequest(http.MethodPost, "/v1/responses", nil)
+					if p.key != "" {
+						req.Header.Set("Authorization", "Bearer "+p.key)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != p.wantStatus || gotClient != p.wantClient {
+						t.Errorf("%s, %s: status %d client %q, want %d %q", when, label[p.key], rec.Code, gotClient, p.wantStatus, p.wantClient)
+					}
+				}
+			}
+			check("before Replace", tc.before)
+			keys.Replace(tc.next)
+			if keys.Len() != len(tc.next) {
+				t.Errorf("Len = %d, want %d", keys.Len(), len(tc.next))
+			}
+			check("after Replace", tc.after)
+		})
+	}
+
+	t.Run("nil set checks nothing", func(t *testing.T) {
+		var keys *KeySet
+		rec := httptest.NewRecorder()
+		requireClientKey(keys, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })).
+			ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
+		if rec.Code != 204 || keys.Len() != 0 {
+			t.Errorf("status %d, Len %d", rec.Code, keys.Len())
+		}
+	})
+}
+
+// TestKeySetReplaceWhileServing runs Replace beside requests, for the race
+// detector: a request sees one whole generation of keys or the next.
+func TestKeySetReplaceWhileServing(t *testing.T) {
+	a := []ClientKey{{Name: "a", Key: "pk-a-0123456789"}}
+	b := []ClientKey{{Name: "b", Key: "pk-b-0123456789"}}
+	keys := NewKeySet(a)
+	h := requireClientKey(keys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if i%2 == 0 {
+				keys.Replace(b)
+			} else {
+				keys.Replace(a)
+			}
+		}
+	}()
+	for range 200 {
+		req := httptest.NewRequest(http.MethodPost, "/v1/responses", nil)
+		req.Header.Set("Authorization", "Bearer pk-a-0123456789")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 204 && rec.Code != 401 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	<-done
 }
