@@ -46,6 +46,19 @@ const (
 	// DefaultStreamIdleTimeout ends a stream that sends nothing for this
 	// long (Codex's own idle limit is the same).
 	DefaultStreamIdleTimeout = 5 * time.Minute
+	// DefaultBodyReadTimeout bounds the time a client may take to send a
+	// request body: generous for megabytes on a slow link, short enough
+	// that a trickling client cannot hold connections for ever.
+	DefaultBodyReadTimeout = 60 * time.Second
+	// DefaultClientIdleTimeout closes a client's keep-alive connection
+	// that carries no request for this long.
+	DefaultClientIdleTimeout = 2 * time.Minute
+	// DefaultMaxEventBytes bounds one upstream SSE event (the final event
+	// carries the whole output, far below this).
+	DefaultMaxEventBytes = 16 << 20
+	// DefaultBodyMemory bounds the request bodies held in memory at once,
+	// decompressed ones included, across all requests.
+	DefaultBodyMemory = 256 << 20
 	// DefaultSlotWait: long enough for a stream to end, short enough not
 	// to be felt.
 	DefaultSlotWait = 2 * time.Second
@@ -66,8 +79,10 @@ type Config struct {
 	MaxAttempts int
 	// MaxBodyBytes bounds a decoded request body; larger ones get 413.
 	MaxBodyBytes int64
-	// Timeouts bound the waits on upstreams.
+	// Timeouts bound the waits on upstreams and clients.
 	Timeouts Timeouts
+	// Limits bound memory per event and for request bodies in all.
+	Limits Limits
 	// OAuth is where and as whom ChatGPT tokens are refreshed.
 	OAuth OAuth
 	// Redis is where sessions and account state live.
@@ -109,6 +124,20 @@ type Timeouts struct {
 	// SlotWait is how long a sticky request waits for a free slot on its
 	// account (max_concurrency) before it is served elsewhere.
 	SlotWait time.Duration
+	// BodyRead bounds the time a client may take to send its request body.
+	BodyRead time.Duration
+	// ClientIdle closes idle keep-alive connections from clients.
+	ClientIdle time.Duration
+}
+
+// Limits bound the memory the proxy spends on requests and streams.
+type Limits struct {
+	// MaxEventBytes bounds one upstream SSE event; a larger one ends the
+	// stream with response.failed and counts against the account.
+	MaxEventBytes int
+	// BodyMemory bounds the request bodies held at once, process-wide;
+	// past it a request gets 503 proxy_busy.
+	BodyMemory int64
 }
 
 // OAuth configures ChatGPT token refresh.

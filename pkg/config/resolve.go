@@ -23,14 +23,23 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			ResponseHeader: durationOr(raw.Timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
 			StreamIdle:     durationOr(raw.Timeouts.StreamIdle, DefaultStreamIdleTimeout),
 			SlotWait:       durationOr(raw.Timeouts.SlotWait, DefaultSlotWait),
+			BodyRead:       durationOr(raw.Timeouts.BodyRead, DefaultBodyReadTimeout),
+			ClientIdle:     durationOr(raw.Timeouts.ClientIdle, DefaultClientIdleTimeout),
 		},
-		OAuth: OAuth{TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
+		OAuth:  OAuth{TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID},
 	}
 	if raw.MaxAttempts != nil {
 		cfg.MaxAttempts = *raw.MaxAttempts
 	}
 	if raw.MaxBodyBytes != nil {
 		cfg.MaxBodyBytes = *raw.MaxBodyBytes
+	}
+	if raw.Limits.MaxEventBytes != nil {
+		cfg.Limits.MaxEventBytes = *raw.Limits.MaxEventBytes
+	}
+	if raw.Limits.BodyMemory != nil {
+		cfg.Limits.BodyMemory = *raw.Limits.BodyMemory
 	}
 	if cfg.OAuth.TokenURL == "" {
 		cfg.OAuth.TokenURL = DefaultTokenURL

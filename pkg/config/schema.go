@@ -14,6 +14,7 @@ type fileConfig struct {
 	Redis        fileRedis       `mapstructure:"redis"`
 	Sessions     fileSessions    `mapstructure:"sessions"`
 	Timeouts     fileTimeouts    `mapstructure:"timeouts"`
+	Limits       fileLimits      `mapstructure:"limits"`
 	OAuth        fileOAuth       `mapstructure:"oauth"`
 	ClientKeys   []fileClientKey `mapstructure:"client_keys"`
 	Accounts     []fileAccount   `mapstructure:"accounts"`
@@ -24,6 +25,13 @@ type fileTimeouts struct {
 	ResponseHeader string `mapstructure:"response_header"`
 	StreamIdle     string `mapstructure:"stream_idle"`
 	SlotWait       string `mapstructure:"slot_wait"`
+	BodyRead       string `mapstructure:"body_read"`
+	ClientIdle     string `mapstructure:"client_idle"`
+}
+
+type fileLimits struct {
+	MaxEventBytes *int   `mapstructure:"max_event_bytes"`
+	BodyMemory    *int64 `mapstructure:"body_memory"`
 }
 
 type fileOAuth struct {

@@ -23,6 +23,14 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateDuration("timeouts.response_header", raw.Timeouts.ResponseHeader)
 	c.validateDuration("timeouts.stream_idle", raw.Timeouts.StreamIdle)
 	c.validateDuration("timeouts.slot_wait", raw.Timeouts.SlotWait)
+	c.validateDuration("timeouts.body_read", raw.Timeouts.BodyRead)
+	c.validateDuration("timeouts.client_idle", raw.Timeouts.ClientIdle)
+	if cfg.Limits.MaxEventBytes < 64<<10 {
+		c.add("limits.max_event_bytes", "must be at least 65536, got %d", cfg.Limits.MaxEventBytes)
+	}
+	if cfg.Limits.BodyMemory < cfg.MaxBodyBytes {
+		c.add("limits.body_memory", "must be at least max_body_bytes (%d), got %d", cfg.MaxBodyBytes, cfg.Limits.BodyMemory)
+	}
 	if cfg.MaxAttempts < 1 {
 		c.add("max_attempts", "must be at least 1, got %d", cfg.MaxAttempts)
 	}

@@ -1,12 +1,17 @@
-package relay
+package pool
 
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/store"
 )
+
+// usageWriteTimeout bounds one usage write, so a slow store cannot stall
+// the writer.
+const usageWriteTimeout = 2 * time.Second
 
 // usageQueue is how many finished requests may wait to be added up before
 // further ones are dropped (and logged).
@@ -27,6 +32,17 @@ type usageWriter struct {
 	log  *slog.Logger
 	ch   chan usageItem
 	done chan struct{}
+
+	// mu guards closed: a request that finishes after shutdown's grace
+	// must find the queue shut and log the loss, not send on a closed
+	// channel.
+	mu     sync.RWMutex
+	closed bool
+}
+
+// UsageRecorder keeps per-account token counters. *store.Store implements it.
+type UsageRecorder interface {
+	AddUsage(ctx context.Context, account string, u store.Usage) error
 }
 
 type usageItem struct {
@@ -93,6 +109,12 @@ func (u *usageWriter) flush(sums map[string]store.Usage) {
 
 // add queues one request's usage; it never blocks.
 func (u *usageWriter) add(account string, usage store.Usage) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.closed {
+		u.log.Warn("usage of a request that ended after shutdown is not counted", "account", account)
+		return
+	}
 	select {
 	case u.ch <- usageItem{account, usage}:
 	default:
@@ -102,6 +124,11 @@ func (u *usageWriter) add(account string, usage store.Usage) {
 
 // close writes what is queued and stops.
 func (u *usageWriter) close() {
-	close(u.ch)
+	u.mu.Lock()
+	if !u.closed {
+		u.closed = true
+		close(u.ch)
+	}
+	u.mu.Unlock()
 	<-u.done
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
@@ -18,14 +20,40 @@ import (
 // classify it; error bodies are small.
 const maxErrorBody = 64 << 10
 
+// HoldLimits bound the opening of a stream the relay holds back. Real
+// upstreams report overload after response.created and
+// response.in_progress, so the opening is held until the first event that
+// carries output (or ends the stream): a failure before it fails over, and
+// the client never sees it. Past any bound the held events go to the
+// client and the stream flows on; silence during the hold is bounded by
+// the stream idle timeout, as any silence is.
+type HoldLimits struct {
+	Events int           // events held at most; default 32
+	Bytes  int           // bytes held at most; default 256 KiB
+	Time   time.Duration // how long events may be held; default 30 s
+}
+
+func (h HoldLimits) withDefaults() HoldLimits {
+	if h.Events <= 0 {
+		h.Events = 32
+	}
+	if h.Bytes <= 0 {
+		h.Bytes = 256 << 10
+	}
+	if h.Time <= 0 {
+		h.Time = 30 * time.Second
+	}
+	return h
+}
+
 // attempt is one try of a request on one account, read up to the point
 // where the relay must decide between passing it on and failing over: the
-// response headers, the body of an error, and for a stream its first event
-// (some upstreams send an overload error as the first event of a 200).
+// response headers, the body of an error, and for a stream its opening up
+// to the first output.
 type attempt struct {
 	account *account.Account
 	cancel  context.CancelFunc // ends this attempt's upstream request
-	release func()             // frees the account's concurrency slot
+	lease   *pool.Lease        // the account's concurrency slot
 	idle    *idleTimer
 
 	resp   *http.Response
@@ -36,25 +64,67 @@ type attempt struct {
 	// the stream is gathered into the JSON answer.
 	gather bool
 
-	errBody  []byte      // the held body of a non-2xx answer, to classify it
-	stream   *sse.Reader // set for a 2xx event stream
-	first    []byte      // the stream's first event, not yet forwarded
-	firstErr error       // the error that ended the stream at or before its first event
+	errBody []byte      // the held body of a non-2xx answer, redacted, to classify it
+	stream  *sse.Reader // set for a 2xx event stream
+	opening []byte      // the held opening events (copies), not yet forwarded
+	next    []byte      // the event that ended the hold, not yet forwarded; nil if none
+	nextErr error       // the error that ended the stream during the hold
 }
 
 // readAhead reads what classification needs: an error body, or a stream's
-// first event.
-func (at *attempt) readAhead() {
+// opening up to its first output-bearing or terminal event.
+func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time, red Redactor) {
 	resp := at.resp
 	switch {
 	case resp.StatusCode/100 != 2:
-		at.errBody, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		_ = resp.Body.Close()
+		// An upstream may quote the credential back ("Incorrect API key
+		// provided: sk-..."): it goes no further than here.
+		at.errBody = red.Bytes(body)
 		resp.Body = io.NopCloser(bytes.NewReader(at.errBody))
 	case isEventStream(resp.Header):
 		at.stream = sse.NewReader(resp.Body)
-		at.first, at.firstErr = at.stream.Next()
+		at.stream.SetMax(maxEvent)
+		start := now()
+		for n := 0; ; n++ {
+			ev, err := at.stream.Next()
+			if len(ev) > 0 {
+				kind := eventKind(ev)
+				full := n >= hold.Events || len(at.opening)+len(ev) > hold.Bytes || now().Sub(start) >= hold.Time
+				if kind != opening || full {
+					if kind == failure {
+						ev = red.Bytes(ev)
+					}
+					at.next = ev
+					return
+				}
+				at.opening = append(at.opening, ev...)
+			}
+			if err != nil {
+				at.nextErr = err
+				return
+			}
+		}
 	}
+}
+
+// The kinds of stream event, as the hold sees them.
+const (
+	opening = iota // says the response exists, carries no output
+	output         // carries output, or completes the response
+	failure        // ends the response with an error
+)
+
+// eventKind sorts an event for the hold.
+func eventKind(ev []byte) int {
+	switch sse.Type(ev) {
+	case "", "response.created", "response.in_progress", "response.queued", "codex.rate_limits", "keepalive":
+		return opening
+	case "response.failed", "error":
+		return failure
+	}
+	return output
 }
 
 // outcome classifies the attempt.
@@ -65,19 +135,40 @@ func (at *attempt) outcome(now time.Time) health.Outcome {
 	case at.resp == nil:
 		return health.Classify(now, 0, nil, nil, at.err)
 	case at.stream != nil:
-		if len(at.first) == 0 {
-			msg := "stream ended before its first event"
-			if at.firstErr != nil && at.firstErr != io.EOF {
-				msg += ": " + at.firstErr.Error()
+		if at.next == nil {
+			msg := "stream ended before its first output"
+			switch {
+			case errors.Is(at.nextErr, sse.ErrEventTooLarge):
+				msg = "stream sent an event larger than the proxy's limit (limits.max_event_bytes)"
+			case at.nextErr != nil && at.nextErr != io.EOF:
+				msg += ": " + at.nextErr.Error()
 			}
 			return health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: msg}
 		}
-		if t := sse.Type(at.first); t == "response.failed" || t == "error" {
-			res, _ := sse.Completion(at.first)
-			return health.ClassifyFailedStream(res.ErrorCode, res.ErrorMessage)
+		if eventKind(at.next) == failure {
+			return streamFailure(at.next)
 		}
+		return health.Outcome{Class: health.OK, Status: at.resp.StatusCode}
 	}
 	return health.Classify(now, at.resp.StatusCode, at.resp.Header, at.errBody, nil)
+}
+
+// streamFailure classifies a response.failed or error event.
+func streamFailure(ev []byte) health.Outcome {
+	code, msg, typ, _ := sse.Failure(ev)
+	return health.ClassifyStreamFailure(code, msg, typ)
+}
+
+// credentialRefused reports an answer that refuses the credential itself
+// (a 401, or a 403 that names it), which a fresh token may cure.
+func (at *attempt) credentialRefused(now time.Time) bool {
+	switch at.status() {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		return at.outcome(now).Class == health.Unauthorized
+	}
+	return false
 }
 
 // status is the upstream's HTTP status, 0 when none arrived.
@@ -88,7 +179,8 @@ func (at *attempt) status() int {
 	return at.resp.StatusCode
 }
 
-// close ends the attempt: its upstream request, its slot.
+// close ends the attempt: its upstream request, its slot. Calling it again
+// does nothing more.
 func (at *attempt) close() {
 	if at.resp != nil {
 		_ = at.resp.Body.Close()
@@ -99,10 +191,8 @@ func (at *attempt) close() {
 	if at.cancel != nil {
 		at.cancel()
 	}
-	if at.release != nil {
-		at.release()
-		at.release = nil
-	}
+	at.lease.Release()
+	at.opening = nil
 }
 
 // isEventStream reports an SSE response.

@@ -1,11 +1,11 @@
 package relay
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
@@ -18,26 +18,32 @@ const maxJSONResponse = 64 << 20
 
 // forward passes the attempt's answer to the client: headers, then the
 // stream event by event, each flushed as it arrives, or the JSON body.
-func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision) {
+// session is the conversation's key hash, "" when there is none.
+func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision, session string) {
 	defer at.close()
 	copyResponseHeader(w.Header(), at.resp.Header)
+	tagTurnState(w.Header(), at.account.Name)
 	rec.Status = at.resp.StatusCode
+	wd := newWriteDeadline(w, rl.o.StreamIdle)
+	defer wd.clear()
 	switch {
 	case at.stream != nil && at.gather:
 		rl.gather(w, at, rec)
 		return
 	case at.stream != nil:
-		rl.stream(w, at, rec)
+		rl.stream(w, wd, at, rec, session)
 		return
 	}
 	w.WriteHeader(at.resp.StatusCode)
 	rec.TTFB = rl.o.Now().Sub(rec.Time)
 	if at.resp.StatusCode/100 != 2 {
-		rec.Error = fmt.Sprintf("upstream answered %d", at.resp.StatusCode)
-		_, _ = io.Copy(w, at.resp.Body)
+		rec.Error = rl.o.Redact.String(fmt.Sprintf("upstream answered %d", at.resp.StatusCode))
+		wd.extend()
+		_, _ = w.Write(at.errBody)
 		return
 	}
 	buf, err := io.ReadAll(io.LimitReader(at.resp.Body, maxJSONResponse))
+	wd.extend()
 	if _, werr := w.Write(buf); werr != nil {
 		rec.Error = "client went away: " + werr.Error()
 		return
@@ -55,36 +61,59 @@ func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision
 	}
 }
 
-// stream copies events as they arrive. It never holds more than one event.
-func (rl *Relay) stream(w http.ResponseWriter, at *attempt, rec *event.Decision) {
+// stream copies events as they arrive: first the held opening, then each
+// event as it completes. It never holds more than one event beyond the
+// opening. A client that does not take a write within the stream idle
+// timeout is dropped, which ends the upstream request and frees the slot.
+func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, rec *event.Decision, session string) {
 	w.WriteHeader(at.resp.StatusCode)
-	rc := http.NewResponseController(w)
-	ev, err := at.first, at.firstErr
-	terminal := false
+	rec.TTFB = rl.o.Now().Sub(rec.Time)
+	if len(at.opening) > 0 {
+		wd.extend()
+		if _, werr := w.Write(at.opening); werr != nil {
+			rec.Error = "client went away: " + werr.Error()
+			return
+		}
+		at.opening = nil
+	}
+	ev, err := at.next, at.nextErr
+	if ev == nil && err == nil {
+		ev, err = at.stream.Next()
+	}
 	for {
 		if len(ev) > 0 {
-			if rec.TTFB == 0 {
-				rec.TTFB = rl.o.Now().Sub(rec.Time)
-			}
+			wd.extend()
 			if _, werr := w.Write(ev); werr != nil {
-				rec.Error = "client went away: " + werr.Error()
+				rec.Error = clientGone(werr)
 				return
 			}
 			if !at.stream.Buffered() {
-				_ = rc.Flush()
+				if ferr := wd.rc.Flush(); ferr != nil {
+					rec.Error = clientGone(ferr)
+					return
+				}
 			}
 			switch sse.Type(ev) {
-			case "response.completed", "response.incomplete", "response.failed":
-				terminal = true
+			case "response.completed", "response.incomplete":
 				if res, ok := sse.Completion(ev); ok {
 					rec.Usage = usageOf(res)
 					if res.Model != "" {
 						rec.Model = res.Model
 					}
-					if res.ErrorCode != "" {
-						rec.Error = "response.failed: " + res.ErrorCode
-					}
 				}
+				rl.avoid.clear(session)
+				return
+			case "response.failed", "error":
+				// Output already reached the client, so this failure is
+				// its to see; the account's health hears of it, and the
+				// client's retry goes to the conversation's next account.
+				out := streamFailure(ev)
+				rec.Error = rl.o.Redact.String("stream failed after output: " + describe(out))
+				rl.pool.Report(at.account, nil, out)
+				if out.Class.Failover() {
+					rl.avoid.add(session, at.account.Name)
+				}
+				return
 			}
 		}
 		if err != nil {
@@ -92,27 +121,65 @@ func (rl *Relay) stream(w http.ResponseWriter, at *attempt, rec *event.Decision)
 		}
 		ev, err = at.stream.Next()
 	}
-	if terminal {
-		return
-	}
-	if !at.idle.Expired() && errors.Is(at.resp.Request.Context().Err(), context.Canceled) {
+	if !at.idle.Expired() && at.resp.Request.Context().Err() != nil && !errors.Is(err, sse.ErrEventTooLarge) {
+		rec.Error = "client closed the request"
 		return // the client went away; nothing to tell it
 	}
 	// The stream broke after bytes reached the client, so no failover is
 	// possible. Say so in the protocol: Codex retries promptly on
 	// response.failed, while a bare cut costs it a longer wait.
-	cause := "upstream closed the stream"
+	code, cause := "upstream_stream_interrupted", "upstream closed the stream"
 	switch {
 	case at.idle.Expired():
 		cause = fmt.Sprintf("upstream sent nothing for %s", rl.o.StreamIdle)
+	case errors.Is(err, sse.ErrEventTooLarge):
+		code, cause = "upstream_event_too_large", fmt.Sprintf("upstream sent an event larger than %d bytes (limits.max_event_bytes)", rl.o.MaxEventBytes)
 	case err != nil && !errors.Is(err, io.EOF):
 		cause = "upstream stream failed: " + err.Error()
 	}
 	rec.Error = cause + " before response.completed"
-	rl.o.Health.Report(context.WithoutCancel(at.resp.Request.Context()), at.account,
-		health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: rec.Error})
-	_, _ = w.Write(failedEvent("upstream_stream_interrupted", rec.Error+"; retry the request"))
-	_ = rc.Flush()
+	rl.pool.Report(at.account, nil, health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: rec.Error})
+	rl.avoid.add(session, at.account.Name)
+	wd.extend()
+	_, _ = w.Write(failedEvent(code, rec.Error+"; retry the request"))
+	_ = wd.rc.Flush()
+}
+
+// clientGone describes a write the client did not take.
+func clientGone(err error) string {
+	return "client went away or stopped reading: " + err.Error()
+}
+
+// writeDeadline bounds each write to the client by the stream idle
+// timeout, moving the deadline only every few seconds so a fast stream
+// does not pay for a deadline per event.
+type writeDeadline struct {
+	rc   *http.ResponseController
+	idle time.Duration
+	set  time.Time // when the deadline was last moved; zero: never
+}
+
+func newWriteDeadline(w http.ResponseWriter, idle time.Duration) *writeDeadline {
+	return &writeDeadline{rc: http.NewResponseController(w), idle: idle}
+}
+
+// extend makes the next write's deadline at least idle*7/8 away.
+func (d *writeDeadline) extend() {
+	now := time.Now()
+	if !d.set.IsZero() && now.Sub(d.set) < d.idle/8 {
+		return
+	}
+	if d.rc.SetWriteDeadline(now.Add(d.idle)) == nil {
+		d.set = now
+	}
+}
+
+// clear removes the deadline, which would otherwise outlive the request on
+// a keep-alive connection.
+func (d *writeDeadline) clear() {
+	if !d.set.IsZero() {
+		_ = d.rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 func usageOf(r sse.Result) event.Usage {

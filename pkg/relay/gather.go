@@ -15,7 +15,10 @@ import (
 // response object, as the API would have without stream.
 func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision) {
 	w.Header().Del("Content-Type")
-	ev, err := at.first, at.firstErr
+	ev, err := at.next, at.nextErr
+	if ev == nil && err == nil {
+		ev, err = at.stream.Next()
+	}
 	for {
 		switch sse.Type(ev) {
 		case "response.completed", "response.incomplete":
@@ -37,9 +40,9 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 				rec.Error = "client went away: " + werr.Error()
 			}
 			return
-		case "response.failed":
-			res, _ := sse.Completion(ev)
-			e := apierror.New(http.StatusBadGateway, apierror.TypeUpstream, "upstream failed the response: "+res.ErrorMessage).WithCode(res.ErrorCode)
+		case "response.failed", "error":
+			code, msg, _, _ := sse.Failure(ev)
+			e := apierror.New(http.StatusBadGateway, apierror.TypeUpstream, "upstream failed the response: "+rl.o.Redact.String(msg)).WithCode(code)
 			rl.fail(w, rec, e)
 			return
 		}

@@ -3,21 +3,16 @@ package relay
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
-// usageWriteTimeout bounds one usage write, so a slow store cannot stall
-// the writer.
-const usageWriteTimeout = 2 * time.Second
-
 // finish records a finished request: usage counters, one log line, and the
 // decision event.
 func (rl *Relay) finish(rec *event.Decision) {
-	if rec.Account != "" && rec.Status/100 == 2 && rl.usage != nil {
-		rl.usage.add(rec.Account, store.Usage{
+	if rec.Account != "" && rec.Status/100 == 2 {
+		rl.pool.AddUsage(rec.Account, store.Usage{
 			Requests:        1,
 			InputTokens:     rec.Usage.InputTokens,
 			CachedTokens:    rec.Usage.CachedTokens,

@@ -10,24 +10,37 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
+	"github.com/proxy-dev/proxy/pkg/sse"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
-// Selector chooses the account for a request. *scheduler.Scheduler
-// implements it.
-type Selector interface {
-	Select(ctx context.Context, r scheduler.Request) (scheduler.Decision, error)
-}
-
-// UsageRecorder keeps per-account token counters. *store.Store implements it.
-type UsageRecorder interface {
-	AddUsage(ctx context.Context, account string, u store.Usage) error
+// Pool is the accounts as the relay uses them: lease one for an attempt,
+// report how the attempt went, renew a token, count usage. Everything a
+// Pool sets off that must outlive the request runs on its own lifetime.
+// *pool.Pool implements it.
+type Pool interface {
+	// Lease chooses an account for r and takes one of its concurrency
+	// slots, waiting up to stickyWait when the choice is the
+	// conversation's own account; pool.ErrBusy when none freed.
+	Lease(ctx context.Context, r scheduler.Request, stickyWait time.Duration) (*pool.Lease, error)
+	// Report records an attempt's outcome and the rate-limit windows its
+	// answer carried (h may be nil).
+	Report(a *account.Account, h http.Header, o health.Outcome)
+	// Refresh renews a ChatGPT token unless it changed since seenTag; it
+	// completes even when ctx ends first.
+	Refresh(ctx context.Context, a *account.Account, seenTag string) error
+	// CanRefresh reports whether a's token can be renewed.
+	CanRefresh(a *account.Account) bool
+	// AddUsage counts a finished request's tokens; it never blocks.
+	AddUsage(account string, u store.Usage)
 }
 
 // Publisher receives the decision record of every request. *event.Bus
@@ -36,17 +49,12 @@ type Publisher interface {
 	Publish(d event.Decision)
 }
 
-// Health learns from every attempt and hands out concurrency slots.
-// *health.Tracker implements it.
-type Health interface {
-	Report(ctx context.Context, a *account.Account, o health.Outcome) (store.Cooldown, bool)
-	ObserveLimits(name string, h http.Header)
-	Acquire(ctx context.Context, a *account.Account, wait time.Duration) (release func(), ok bool)
-}
-
-// Refresher renews ChatGPT access tokens. *account.Refresher implements it.
-type Refresher interface {
-	Refresh(ctx context.Context, a *account.Account, seenTag string) error
+// Redactor hides secrets in what the relay passes on from an upstream (an
+// error body that quotes the key) and in what it records. *redact.Set
+// implements it.
+type Redactor interface {
+	Bytes(b []byte) []byte
+	String(s string) string
 }
 
 // Options tune a Relay; zero values take the defaults.
@@ -56,28 +64,41 @@ type Options struct {
 	Transport    http.RoundTripper // default: NewTransport(10s, 2m)
 	Logger       *slog.Logger      // default slog.Default()
 	Now          func() time.Time  // default time.Now
-	Health       Health            // default: every account always available
-	Refresher    Refresher         // default: tokens are never refreshed
-	// StreamIdle ends an upstream answer that sends nothing for this long;
+	// StreamIdle ends an upstream answer that sends nothing for this long,
+	// and drops a client that takes longer than this to accept one write;
 	// default 5 minutes.
 	StreamIdle time.Duration
 	// SlotWait is how long a sticky request waits for its account's free
 	// concurrency slot before failing over; default 2 s.
 	SlotWait time.Duration
+	// BodyRead bounds the time a client may take to send its request body;
+	// default 60 s.
+	BodyRead time.Duration
+	// MaxEventBytes bounds one upstream SSE event; default sse.DefaultMaxEvent.
+	MaxEventBytes int
+	// Bodies is the process-wide budget for request bodies held in memory;
+	// nil: no budget beyond MaxBodyBytes per request.
+	Bodies *Budget
+	// Hold bounds how much of a stream's opening is held back before its
+	// first output, so a failure there can still fail over.
+	Hold HoldLimits
+	// Redact hides secrets in upstream answers and records; default none.
+	Redact Redactor
 }
 
 // Relay forwards API requests. It is safe for concurrent use.
 type Relay struct {
-	sel    Selector
-	usage  *usageWriter // nil when usage is not recorded
+	pool   Pool
 	pub    Publisher
 	client *http.Client
 	o      Options
+	avoid  *avoidList
+	active sync.WaitGroup // requests being served, for Wait
 }
 
-// New returns a relay choosing accounts with sel, counting usage in usage
-// and publishing decisions to pub.
-func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
+// New returns a relay leasing accounts from p and publishing decisions to
+// pub.
+func New(p Pool, pub Publisher, o Options) *Relay {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 32 << 20
 	}
@@ -87,14 +108,21 @@ func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
 	if o.Transport == nil {
 		o.Transport = NewTransport(10*time.Second, 2*time.Minute)
 	}
-	if o.Health == nil {
-		o.Health = nopHealth{}
-	}
 	if o.StreamIdle <= 0 {
 		o.StreamIdle = 5 * time.Minute
 	}
 	if o.SlotWait <= 0 {
 		o.SlotWait = 2 * time.Second
+	}
+	if o.BodyRead <= 0 {
+		o.BodyRead = 60 * time.Second
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = sse.DefaultMaxEvent
+	}
+	o.Hold = o.Hold.withDefaults()
+	if o.Redact == nil {
+		o.Redact = noRedact{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -102,26 +130,20 @@ func New(sel Selector, usage UsageRecorder, pub Publisher, o Options) *Relay {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	rl := &Relay{
-		sel: sel,
-		pub: pub,
+	return &Relay{
+		pool: p,
+		pub:  pub,
 		// No client timeout: a healthy stream may run for many minutes.
 		client: &http.Client{Transport: o.Transport, CheckRedirect: noRedirects},
 		o:      o,
+		avoid:  newAvoidList(o.Now),
 	}
-	if usage != nil {
-		rl.usage = newUsageWriter(usage, o.Logger)
-	}
-	return rl
 }
 
-// Close writes the usage still queued. Call it once the server has stopped
-// handing requests to the relay.
-func (rl *Relay) Close() {
-	if rl.usage != nil {
-		rl.usage.close()
-	}
-}
+// Wait returns once every request the relay is serving has ended. Call it
+// after the HTTP server has stopped (and, past its grace, closed its
+// connections), before closing the pool.
+func (rl *Relay) Wait() { rl.active.Wait() }
 
 // NewTransport returns the transport used for upstreams: pooled keep-alive
 // connections, HTTP/2 where offered, connect (dial and TLS) bounded by
@@ -140,16 +162,10 @@ func NewTransport(connect, header time.Duration) *http.Transport {
 	}
 }
 
-// nopHealth is the Health of a relay without tracking.
-type nopHealth struct{}
+type noRedact struct{}
 
-func (nopHealth) Report(context.Context, *account.Account, health.Outcome) (store.Cooldown, bool) {
-	return store.Cooldown{}, false
-}
-func (nopHealth) ObserveLimits(string, http.Header) {}
-func (nopHealth) Acquire(context.Context, *account.Account, time.Duration) (func(), bool) {
-	return func() {}, true
-}
+func (noRedact) Bytes(b []byte) []byte  { return b }
+func (noRedact) String(s string) string { return s }
 
 // noRedirects hands a redirect back to the relay as a response: following
 // it would re-send the credential to wherever it points.

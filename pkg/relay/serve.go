@@ -6,18 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/session"
 )
 
 // serve handles one API request from the client to its end.
 func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
+	rl.active.Add(1)
+	defer rl.active.Done()
 	start := rl.o.Now()
 	rec := &event.Decision{
 		Time:      start,
@@ -32,19 +36,20 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 	}()
 	w.Header().Set("X-Proxy-Request-Id", rec.RequestID)
 
-	if apiErr := rl.prepare(r, rec); apiErr != nil {
+	if apiErr := rl.prepare(r); apiErr != nil {
 		rl.fail(w, rec, apiErr)
 		return
 	}
-	body, apiErr := rl.body(r)
+	body, held, apiErr := rl.body(w, r)
 	if apiErr != nil {
 		rl.fail(w, rec, apiErr)
 		return
 	}
+	defer rl.o.Bodies.give(held)
 	req, err := session.Parse(r.Header, body)
 	if err != nil {
 		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
-			"request body is not a valid JSON object: "+err.Error()).WithCode("invalid_json"))
+			"the request body is not a valid JSON object; send the Responses API request as JSON").WithCode("invalid_json"))
 		return
 	}
 	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
@@ -53,7 +58,7 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 }
 
 // prepare refuses what is not a plain POST before the body is read.
-func (rl *Relay) prepare(r *http.Request, rec *event.Decision) *apierror.Error {
+func (rl *Relay) prepare(r *http.Request) *apierror.Error {
 	if isWebSocket(r) {
 		// Codex's built-in provider tries a WebSocket first; 426 makes it
 		// fall back to HTTP at once (404 costs ~6.5 s of retries).
@@ -67,34 +72,64 @@ func (rl *Relay) prepare(r *http.Request, rec *event.Decision) *apierror.Error {
 	return nil
 }
 
-// body reads the request body, turning read failures into client errors.
-func (rl *Relay) body(r *http.Request) ([]byte, *apierror.Error) {
-	body, err := readBody(r, rl.o.MaxBodyBytes)
+// body reads the request body within the body-read deadline, turning read
+// failures into client errors. held is what it reserved of the body
+// budget, to give back when the request ends.
+func (rl *Relay) body(w http.ResponseWriter, r *http.Request) (body []byte, held int64, _ *apierror.Error) {
+	rc := http.NewResponseController(w)
+	// A client trickling its body must not hold a connection for ever. The
+	// deadline is real time, whatever clock the relay decides with.
+	_ = rc.SetReadDeadline(time.Now().Add(rl.o.BodyRead))
+	body, held, err := readBody(r, rl.o.MaxBodyBytes, rl.o.Bodies)
+	// The stream may run for many minutes; only the body had a deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		// What is left of the body is not read: close the connection after
+		// the answer instead of draining it.
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
+	}
 	switch {
 	case err == nil:
-		return body, nil
+		return body, held, nil
 	case errors.Is(err, errBodyTooLarge):
-		return nil, apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest,
+		return nil, 0, apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest,
 			fmt.Sprintf("request body is larger than the proxy's limit of %d bytes; raise max_body_bytes in the proxy config or shorten the conversation", rl.o.MaxBodyBytes)).WithCode("request_too_large")
+	case errors.Is(err, errBodyBudget):
+		e := apierror.New(http.StatusServiceUnavailable, apierror.TypeServer,
+			fmt.Sprintf("the proxy is holding as many request bodies as its memory budget allows (limits.body_memory, %d bytes); retry in a moment", rl.o.Bodies.Limit())).WithCode("proxy_busy")
+		e.RetryAfter = time.Second
+		return nil, 0, e
 	case errors.Is(err, errEncoding):
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+		return nil, 0, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			"cannot decode request body: "+err.Error()).WithCode("bad_content_encoding")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, 0, apierror.New(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
+			fmt.Sprintf("the request body did not arrive within %s (timeouts.body_read); check the client's connection", rl.o.BodyRead)).WithCode("request_timeout")
 	default:
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+		return nil, 0, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			"cannot read request body: "+err.Error()).WithCode("bad_request_body")
 	}
 }
 
-// relay tries accounts until one answers with something worth passing on,
-// then streams it to the client. Failover happens only before the first
-// byte reaches the client, so the client sees one ordinary response.
+// relay runs the loop of one request: lease an account, send, report the
+// outcome, and either forward the answer or fail over. Failover happens
+// only before any output reaches the client, so the client sees one
+// ordinary response.
 func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision) {
 	ctx := r.Context()
 	exclude := map[string]bool{}
+	// A turn whose stream failed after output was retried by the client:
+	// serve the retry elsewhere if anything else can.
+	avoiding := rl.avoid.get(req.Key.Hash)
+	if avoiding != "" {
+		exclude[avoiding] = true
+	}
 	var (
-		held   *attempt // the last failed answer, passed on if nothing better comes
-		why    string   // why the last attempt failed
-		selErr error
+		held    *attempt       // the last failed answer, passed on if nothing better comes
+		heldOut health.Outcome // its outcome
+		why     string         // why the last attempt failed
+		selErr  error
 	)
 	defer func() {
 		if held != nil {
@@ -102,9 +137,25 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		}
 	}()
 	for len(rec.Attempts) < rl.o.MaxAttempts {
-		d, err := rl.sel.Select(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude})
+		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude}, rl.o.SlotWait)
+		d := lease.Decision
+		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" && len(rec.Attempts) == 0 {
+			// Only the account to avoid can serve: better it than nothing.
+			delete(exclude, avoiding)
+			avoiding = ""
+			continue
+		}
 		if len(rec.Attempts) == 0 {
 			rec.Candidates, rec.Reason, rec.Detail = d.Candidates, string(d.Reason), d.Detail
+			if avoiding != "" {
+				rec.Reason, rec.Detail = string(scheduler.ReasonFailover), "the last try of this turn on "+avoiding+" failed mid-stream"
+			}
+		}
+		if errors.Is(err, pool.ErrBusy) {
+			why = err.Error()
+			rec.Attempts = append(rec.Attempts, event.Attempt{Account: d.Account.Name, Class: "busy", Error: why})
+			exclude[d.Account.Name] = true
+			continue
 		}
 		if err != nil {
 			selErr = err
@@ -115,65 +166,77 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			rec.Reason = string(scheduler.ReasonFailover)
 			rec.Detail = "failover from " + rec.Attempts[len(rec.Attempts)-1].Account + ": " + why
 		}
-		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), a.Target(suffix, "")
-
-		wait := time.Duration(0)
-		if d.Reason == scheduler.ReasonSticky {
-			wait = rl.o.SlotWait // a short wait beats moving the conversation
-		}
-		release, ok := rl.o.Health.Acquire(ctx, a, wait)
-		if !ok {
-			why = fmt.Sprintf("account busy (max_concurrency %d reached)", a.MaxConcurrency)
-			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Class: "busy", Error: why})
-			exclude[a.Name] = true
-			continue
-		}
-		at := rl.try(ctx, a, suffix, r, body, req)
-		at.release = release
+		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), rl.o.Redact.String(a.Target(suffix, ""))
+		own := len(rec.Attempts) == 0 && d.Reason == scheduler.ReasonSticky
+		at := rl.try(ctx, a, suffix, r, body, req, own)
+		at.lease = lease
 		if ctx.Err() != nil {
 			at.close()
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Error: "client closed the request"})
 			rec.Status, rec.Error = 499, "client closed the request"
 			return
 		}
-		if at.resp != nil {
-			rl.o.Health.ObserveLimits(a.Name, at.resp.Header)
-		}
 		out := at.outcome(rl.o.Now())
-		rl.o.Health.Report(ctx, a, out)
+		var h http.Header
+		if at.resp != nil {
+			h = at.resp.Header
+		}
+		rl.pool.Report(a, h, out)
 		if !out.Class.Failover() {
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status()})
-			rl.forward(w, at, rec)
+			rl.forward(w, at, rec, req.Key.Hash)
 			return
 		}
-		why = describe(out)
+		why = rl.o.Redact.String(describe(out))
 		rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Class: string(out.Class), Error: why})
 		exclude[a.Name] = true
 		if held != nil {
 			held.close()
 		}
-		held = at
+		held, heldOut = at, out
 	}
+	// A held answer passed on is closed by forward; closing twice is safe.
+	rl.giveUp(w, rec, held, heldOut, selErr, why)
+}
 
+// giveUp answers when no attempt produced an answer worth passing on.
+func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why string) {
 	var unavailable *scheduler.UnavailableError
 	switch {
 	case errors.As(selErr, &unavailable) && (held == nil || held.resp == nil || unavailable.AllQuota):
 		// Every account is known to be out: say until when, so Codex tells
 		// the user when to come back instead of retrying in vain.
 		rl.fail(w, rec, unavailableError(unavailable, rl.o.Now()))
+	case held != nil && heldOut.Class == health.Unauthorized && held.account.Type == account.OpenAIResponses:
+		// The upstream's own "token expired, sign in again" would send the
+		// user to the wrong login: it is the proxy's account that needs one.
+		rl.fail(w, rec, loginError(held.account, heldOut))
 	case held != nil && held.resp != nil:
 		// Every account tried failed: pass the last upstream answer on, so
 		// the client sees the upstream's own error (and its Retry-After).
-		at := held
-		held = nil
-		rl.forward(w, at, rec)
+		rl.forward(w, held, rec, "")
 	case held != nil:
 		rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
-			fmt.Sprintf("no upstream account answered (last: %s: %s); the proxy will retry other accounts on your next request", rec.Account, why)).WithCode("upstream_unreachable"))
+			fmt.Sprintf("every account tried failed (last: %s: %s); retry later, and see `proxy accounts list` for each account's state", rec.Account, why)).WithCode("upstream_unreachable"))
 	default:
 		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
-			"no available account").WithCode(apierror.TypeNoAvailableAccount))
+			noAccountMessage(rec.Model)).WithCode(apierror.TypeNoAvailableAccount))
 	}
+}
+
+// noAccountMessage explains a pool with no account for the request.
+func noAccountMessage(model string) string {
+	if model == "" {
+		return "no available account: no enabled account in the proxy's config can serve this request; run `proxy accounts list` to see why"
+	}
+	return fmt.Sprintf("no available account: no enabled account in the proxy's config serves model %q; check each account's models list with `proxy accounts list`", model)
+}
+
+// loginError tells the user which account's ChatGPT login needs them.
+func loginError(a *account.Account, o health.Outcome) *apierror.Error {
+	return apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
+		fmt.Sprintf("the ChatGPT login of account %s has expired or was revoked (%s), and no other account can serve; run `proxy accounts login %s` (or `codex login`, then `proxy accounts import-codex --name %s`), then reload the proxy",
+			a.Name, o.Message, a.Name, a.Name)).WithCode("account_login_expired")
 }
 
 // unavailableError is the answer when every account is cooling down.
@@ -187,9 +250,8 @@ func unavailableError(e *scheduler.UnavailableError, now time.Time) *apierror.Er
 		msg := "no available account: every account is cooling down or invalid"
 		if !e.Until.IsZero() {
 			msg += "; the first is back at " + e.Until.Local().Format(time.TimeOnly)
-		} else {
-			msg += "; see `proxy accounts list` for why and fix the config"
 		}
+		msg += "; run `proxy accounts list` to see why, and `proxy accounts test` to check them"
 		out = apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount, msg).WithCode(apierror.TypeNoAvailableAccount)
 	}
 	if !e.Until.IsZero() {
@@ -200,14 +262,17 @@ func unavailableError(e *scheduler.UnavailableError, now time.Time) *apierror.Er
 
 // try sends the request to account a and reads ahead what classification
 // needs. A ChatGPT token that has expired is refreshed first, and one
-// refused with 401 is refreshed once and the request sent again.
-func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request) *attempt {
+// refused as a credential (401, or a 403 that names the token) is
+// refreshed once and the request sent again. own says the account is the
+// conversation's own on its first try, so a turn state without the proxy's
+// tag may go to it.
+func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool) *attempt {
 	body, gather, err := a.Prepare(suffix, body, req)
 	if err != nil {
 		return &attempt{account: a, err: err}
 	}
-	if rl.o.Refresher != nil && a.NeedsRefresh(rl.o.Now()) {
-		if err := rl.o.Refresher.Refresh(ctx, a, a.AccessTag()); err != nil {
+	if rl.pool.CanRefresh(a) && a.NeedsRefresh(rl.o.Now()) {
+		if err := rl.pool.Refresh(ctx, a, a.AccessTag()); err != nil && ctx.Err() == nil {
 			rl.o.Logger.Warn("refreshing token before request", "account", a.Name, "err", err)
 			if errors.Is(err, account.ErrLoginExpired) {
 				return &attempt{account: a, err: err, forced: &health.Outcome{Class: health.Unauthorized, Status: http.StatusUnauthorized, Message: err.Error()}}
@@ -215,29 +280,33 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 		}
 	}
 	tag := a.AccessTag()
-	at := rl.send(ctx, a, suffix, r, body)
+	at := rl.send(ctx, a, suffix, r, body, own)
 	at.gather = gather
-	if at.status() != http.StatusUnauthorized || rl.o.Refresher == nil || !a.CanRefresh() {
+	if !rl.pool.CanRefresh(a) || !at.credentialRefused(rl.o.Now()) {
 		return at
 	}
-	err = rl.o.Refresher.Refresh(ctx, a, tag)
+	err = rl.pool.Refresh(ctx, a, tag)
 	if err != nil {
-		rl.o.Logger.Warn("refreshing token after 401", "account", a.Name, "err", err)
+		if ctx.Err() == nil {
+			rl.o.Logger.Warn("refreshing token after the upstream refused it", "account", a.Name, "status", at.status(), "err", err)
+		}
 		if !errors.Is(err, account.ErrLoginExpired) {
 			// The token endpoint failed, not the login: a passing outage,
 			// not a reason to mark the account invalid.
-			at.forced = &health.Outcome{Class: health.Network, Status: http.StatusUnauthorized, Message: "token refresh failed: " + err.Error()}
+			at.forced = &health.Outcome{Class: health.Network, Status: at.status(), Message: "token refresh failed: " + err.Error()}
+		} else {
+			at.forced = &health.Outcome{Class: health.Unauthorized, Status: at.status(), Message: err.Error()}
 		}
 		return at
 	}
 	at.close()
-	at = rl.send(ctx, a, suffix, r, body)
+	at = rl.send(ctx, a, suffix, r, body, own)
 	at.gather = gather
 	return at
 }
 
 // send makes one upstream request and reads ahead.
-func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte) *attempt {
+func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, own bool) *attempt {
 	actx, cancel := context.WithCancel(ctx)
 	at := &attempt{account: a, cancel: cancel}
 	up, err := http.NewRequestWithContext(actx, http.MethodPost, a.Target(suffix, r.URL.RawQuery), bytes.NewReader(body))
@@ -246,6 +315,7 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 		return at
 	}
 	up.Header = outgoingHeader(r.Header)
+	turnStateFor(up.Header, a.Name, own)
 	up.ContentLength = int64(len(body))
 	a.Authorize(up.Header)
 	resp, err := rl.client.Do(up)
@@ -255,9 +325,9 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 	}
 	resp.Body, at.idle = watchIdle(resp.Body, rl.o.StreamIdle, cancel)
 	at.resp = resp
-	at.readAhead()
-	if at.idle.Expired() && len(at.first) == 0 {
-		at.firstErr = fmt.Errorf("upstream sent nothing for %s", rl.o.StreamIdle)
+	at.readAhead(rl.o.MaxEventBytes, rl.o.Hold, rl.o.Now, rl.o.Redact)
+	if at.idle.Expired() && at.next == nil && at.nextErr != nil {
+		at.nextErr = fmt.Errorf("upstream sent nothing for %s", rl.o.StreamIdle)
 	}
 	return at
 }

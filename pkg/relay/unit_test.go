@@ -89,7 +89,7 @@ func TestReadBody(t *testing.T) {
 			if tc.encoding != "" {
 				r.Header.Set("Content-Encoding", tc.encoding)
 			}
-			got, err := readBody(r, limit)
+			got, _, err := readBody(r, limit, nil)
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("readBody = %d bytes, want error %v", len(got), tc.wantErr)

@@ -5,9 +5,20 @@ package sse
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 )
+
+// ErrEventTooLarge ends a stream whose event grows past the reader's
+// limit: an upstream that never ends a line must not take the process's
+// memory with it.
+var ErrEventTooLarge = errors.New("sse: event larger than the limit")
+
+// DefaultMaxEvent is the largest event a Reader holds unless told
+// otherwise. The final response.completed event carries the whole output,
+// which stays far below this even for long tool-heavy turns.
+const DefaultMaxEvent = 16 << 20
 
 // initialBufSize fits every delta event; the buffer grows for the final
 // response.completed event, which carries the whole output.
@@ -26,12 +37,13 @@ type Reader struct {
 	// buf[:nlScanned]) so that bare-CR lines do not rescan the buffer.
 	pos, searched, nl, nlScanned int
 
-	err error // sticky error from src
+	err      error // sticky error from src
+	maxEvent int   // the largest event held; see SetMax
 }
 
 // NewReader returns a Reader of the events of src.
 func NewReader(src io.Reader) *Reader {
-	r := &Reader{}
+	r := &Reader{maxEvent: DefaultMaxEvent}
 	r.Reset(src)
 	return r
 }
@@ -41,6 +53,16 @@ func NewReader(src io.Reader) *Reader {
 func (r *Reader) Reset(src io.Reader) {
 	r.src, r.r, r.w, r.err = src, 0, 0, nil
 	r.pos, r.searched, r.nl, r.nlScanned = 0, 0, -1, 0
+}
+
+// SetMax bounds the size of one event; n <= 0 restores DefaultMaxEvent.
+// An event that grows past it ends the stream with ErrEventTooLarge, with
+// the buffer never grown past about n bytes.
+func (r *Reader) SetMax(n int) {
+	if n <= 0 {
+		n = DefaultMaxEvent
+	}
+	r.maxEvent = n
 }
 
 // Next returns the next event's raw bytes: every line up to and including
@@ -61,6 +83,9 @@ func (r *Reader) Next() ([]byte, error) {
 					return r.take(r.w), nil
 				}
 				return nil, io.EOF
+			}
+			if r.err == ErrEventTooLarge {
+				return nil, r.err
 			}
 			return nil, fmt.Errorf("sse: reading event stream: %w", r.err)
 		}
@@ -140,7 +165,16 @@ func (r *Reader) fill() {
 		r.shift(r.r)
 	}
 	if r.w == len(r.buf) {
+		if r.maxEvent > 0 && r.w-r.r >= r.maxEvent {
+			r.err = ErrEventTooLarge
+			return
+		}
 		size := max(2*len(r.buf), initialBufSize)
+		if r.maxEvent > 0 {
+			// Never grow past the limit plus what the buffer already holds
+			// of earlier, complete events.
+			size = min(size, r.r+r.maxEvent+1)
+		}
 		nb := make([]byte, size)
 		copy(nb, r.buf[:r.w])
 		r.buf = nb

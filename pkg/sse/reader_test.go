@@ -158,3 +158,52 @@ func TestBuffered(t *testing.T) {
 		t.Fatal("an incomplete trailing event counts as buffered")
 	}
 }
+
+func TestReaderMaxEvent(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		max     int
+		wantErr bool
+	}{
+		{"event under the limit", "data: " + strings.Repeat("a", 100) + "\n\n", 1024, false},
+		{"line without end past the limit", "data: " + strings.Repeat("a", 5000), 1024, true},
+		{"complete event past the limit", "data: " + strings.Repeat("a", 5000) + "\n\n", 1024, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tt.input))
+			r.SetMax(tt.max)
+			_, err := r.Next()
+			if got := errors.Is(err, ErrEventTooLarge); got != tt.wantErr {
+				t.Fatalf("Next error %v, want ErrEventTooLarge: %v", err, tt.wantErr)
+			}
+			if tt.wantErr && cap(r.buf) > 2*tt.max+initialBufSize {
+				t.Fatalf("buffer grew to %d bytes for a limit of %d", cap(r.buf), tt.max)
+			}
+		})
+	}
+}
+
+// endless is an upstream that sends one line forever and never ends it.
+type endless struct{ sent int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.sent += len(p)
+	return len(p), nil
+}
+
+func TestReaderEndlessLineBounded(t *testing.T) {
+	src := &endless{}
+	r := NewReader(src)
+	r.SetMax(1 << 20)
+	if _, err := r.Next(); !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("Next = %v, want ErrEventTooLarge", err)
+	}
+	if src.sent > 2<<20 {
+		t.Fatalf("read %d bytes of an endless line with a 1 MiB limit", src.sent)
+	}
+}
