@@ -67,11 +67,13 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		Sessions:     Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
-		Timeouts:     Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait},
-		OAuth:        OAuth{TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
+		Timeouts: Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait,
+			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
+		OAuth:  OAuth{TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||
-		cfg.MaxAttempts != want.MaxAttempts || cfg.MaxBodyBytes != want.MaxBodyBytes || cfg.Timeouts != want.Timeouts || cfg.OAuth != want.OAuth ||
+		cfg.MaxAttempts != want.MaxAttempts || cfg.MaxBodyBytes != want.MaxBodyBytes || cfg.Timeouts != want.Timeouts || cfg.Limits != want.Limits || cfg.OAuth != want.OAuth ||
 		len(cfg.Accounts) != 0 || len(cfg.ClientKeys) != 0 || cfg.Path != "" {
 		t.Errorf("Load(\"\") = %+v, want %+v", cfg, want)
 	}
