@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
 // Type names an upstream protocol family. Both types serve /responses; they
@@ -39,6 +40,7 @@ type Account struct {
 	// MaxConcurrency bounds streams in flight per instance; 0 is no bound.
 	MaxConcurrency int
 	cred           credential
+	display        string // BaseURL fit to show, set by New
 }
 
 // credential puts an account's secret on an outgoing request.
@@ -48,6 +50,8 @@ type credential interface {
 	// id identifies the credential without revealing it: it changes when
 	// the user replaces the key or logs in again.
 	id() string
+	// secrets are the credential's current secret values, to hide.
+	secrets() []string
 }
 
 // Option changes how New builds an account.
@@ -91,6 +95,8 @@ func New(c config.Account, opts ...Option) (*Account, error) {
 	default:
 		return nil, fmt.Errorf("account %s: unknown type %q", c.Name, c.Type)
 	}
+	// Worked out once: DisplayTarget names every request's target.
+	a.display = redact.URL(a.BaseURL)
 	return a, nil
 }
 
@@ -132,6 +138,35 @@ func (a *Account) Target(suffix, rawQuery string) string {
 		u += "?" + rawQuery
 	}
 	return u
+}
+
+// DisplayTarget is Target without the base URL's user info, for records
+// and logs: Target is what is sent, DisplayTarget what is shown.
+func (a *Account) DisplayTarget(suffix string) string {
+	return a.DisplayURL() + suffix
+}
+
+// DisplayURL is the base URL fit to show: without user info (a
+// http://user:PASS@host base_url keeps its password to itself) and with
+// credential-like query values masked; see redact.URL.
+func (a *Account) DisplayURL() string {
+	if a.display != "" {
+		return a.display
+	}
+	return redact.URL(a.BaseURL)
+}
+
+// Secrets returns the account's secrets as they are now, for a
+// redact.Set: the API key, or the ChatGPT access, refresh and id tokens,
+// plus a password the base URL carries (as written and decoded). Tokens
+// rotate, so a Set built from them goes stale; the Set's shape patterns
+// still catch a rotated JWT.
+func (a *Account) Secrets() []string {
+	var out []string
+	if a.cred != nil {
+		out = a.cred.secrets()
+	}
+	return append(out, redact.URLSecrets(a.BaseURL)...)
 }
 
 // Authorize sets the account's credential on an outgoing request's headers,

@@ -12,3 +12,5 @@ func (k apiKey) authorize(h http.Header) {
 func (k apiKey) fingerprint() string { return fingerprint(string(k)) }
 
 func (k apiKey) id() string { return hashID(string(k)) }
+
+func (k apiKey) secrets() []string { return []string{string(k)} }

@@ -109,6 +109,12 @@ func (c *chatGPT) fingerprint() string {
 	return "chatgpt:" + fingerprint(c.tokens.AccessToken)
 }
 
+func (c *chatGPT) secrets() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return []string{c.tokens.AccessToken, c.tokens.RefreshToken, c.tokens.IDToken}
+}
+
 // id follows the refresh token when there is one: it survives access-token
 // refreshes and changes only with a new login.
 func (c *chatGPT) id() string {

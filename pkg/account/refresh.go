@@ -77,6 +77,9 @@ type RefresherOptions struct {
 	// Timeout bounds one refresh: shared-store work, the token request
 	// and the write-back; default 30 s.
 	Timeout time.Duration
+	// OnRotate, when set, hears of an account whose tokens changed, before
+	// any waiting request uses them (the redaction set learns them there).
+	OnRotate func(a *Account)
 }
 
 // Refresher renews the access tokens of ChatGPT accounts: one refresh at a
@@ -232,6 +235,9 @@ func (r *Refresher) fly(f *flight, c *chatGPT, seenTag string) {
 	ctx, cancel := context.WithTimeout(r.o.Base, r.o.Timeout)
 	defer cancel()
 	err := r.renew(ctx, f.a, c, seenTag)
+	if r.o.OnRotate != nil && f.a.AccessTag() != seenTag {
+		r.o.OnRotate(f.a)
+	}
 	r.mu.Lock()
 	f.err = err
 	delete(r.flights, f.a.Name)

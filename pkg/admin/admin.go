@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/metrics"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -49,6 +50,11 @@ type Options struct {
 	// when 0.
 	Backlog int
 	Logger  *slog.Logger
+	// Redact holds the process's secrets (keys, tokens, URL passwords):
+	// they are hidden from the status document and from every decision
+	// before it is kept or streamed. nil hides keys and tokens by shape
+	// only.
+	Redact *redact.Set
 }
 
 // Admin is the handler of the admin endpoints. It runs one goroutine that
@@ -134,6 +140,7 @@ func (a *Admin) Dropped() uint64 { return a.o.Bus.Dropped() + a.live.Dropped() }
 func (a *Admin) run() {
 	defer close(a.stopped)
 	for d := range a.sub.C {
+		d = a.redact(d)
 		a.metrics.Observe(d)
 		a.mu.Lock()
 		a.ring.add(d)
@@ -144,4 +151,24 @@ func (a *Admin) run() {
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "no admin route "+r.Method+" "+r.URL.Path+"; see /_proxy/status, /_proxy/events, /metrics", http.StatusNotFound)
+}
+
+// redact hides secrets in the text of a decision: the relay records an
+// upstream's error in words, and an upstream may quote the key it was
+// sent; a target may carry a base URL's password. The relay is meant to
+// record neither; this is the last check before the decision is kept and
+// streamed to watchers.
+func (a *Admin) redact(d event.Decision) event.Decision {
+	s := a.o.Redact
+	d.Target, d.Detail, d.Error = s.String(d.Target), s.String(d.Detail), s.String(d.Error)
+	copied := false // the attempts are shared with the bus's other readers
+	for i, at := range d.Attempts {
+		if e := s.String(at.Error); e != at.Error {
+			if !copied {
+				d.Attempts, copied = append([]event.Attempt(nil), d.Attempts...), true
+			}
+			d.Attempts[i].Error = e
+		}
+	}
+	return d
 }

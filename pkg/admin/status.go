@@ -18,6 +18,7 @@ func (a *Admin) serveStatus(w http.ResponseWriter, r *http.Request) {
 		Health:   a.o.Health,
 		Store:    a.o.Store,
 		Dropped:  a.Dropped,
+		Redact:   a.o.Redact,
 	})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/status"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
@@ -95,14 +96,14 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	entries := make([]status.Account, len(cfg.Accounts))
 	accounts := make([]*account.Account, len(cfg.Accounts))
 	for i, c := range cfg.Accounts {
-		e := status.Account{Name: c.Name, Type: c.Type, BaseURL: strings.TrimRight(c.BaseURL, "/"), Weight: c.Weight,
+		e := status.Account{Name: c.Name, Type: c.Type, BaseURL: redact.URL(strings.TrimRight(c.BaseURL, "/")), Weight: c.Weight,
 			Enabled: c.Enabled, Models: c.Models, MaxConcurrency: c.MaxConcurrency, State: stateUnknown}
 		if a, err := account.New(c, account.WithTokenDir(tokenDir(cfg))); err != nil {
 			e.Credential = "(unreadable)"
-			e.State, e.Message = status.StateInvalid, err.Error()
+			e.State, e.Message = status.StateInvalid, redact.New(secretsOf(&config.Config{Accounts: []config.Account{c}}, nil)).String(err.Error())
 		} else {
 			accounts[i] = a
-			e.BaseURL, e.Credential = a.BaseURL, a.Fingerprint()
+			e.BaseURL, e.Credential = a.DisplayURL(), a.Fingerprint()
 		}
 		entries[i] = e
 	}
@@ -190,7 +191,7 @@ func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Acc
 		if a == nil {
 			continue
 		}
-		e := status.Account{Name: a.Name, Type: string(a.Type), BaseURL: a.BaseURL, Weight: a.Weight, Enabled: a.Enabled,
+		e := status.Account{Name: a.Name, Type: string(a.Type), BaseURL: a.DisplayURL(), Weight: a.Weight, Enabled: a.Enabled,
 			Models: a.Models, MaxConcurrency: a.MaxConcurrency, State: status.StateHealthy}
 		cd, ok := cds[a.Name]
 		switch {
@@ -204,6 +205,8 @@ func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Acc
 			until := cd.Until
 			e.State, e.Reason, e.Message, e.Until = status.StateCoolingDown, cd.Reason, cd.Message, &until
 		}
+		// A cooldown's message quotes the upstream, which may quote the key.
+		e.Message = redact.New(a.Secrets()).String(e.Message)
 		if u, err := st.UsageToday(ctx, a.Name); err == nil {
 			e.Today = status.Usage(u)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/server"
 )
 
@@ -30,7 +31,7 @@ var ErrReloadNoAccount = errors.New("no enabled account would be left")
 //
 // running is the config the process started with, flags applied: what the
 // restart-only settings still are.
-func reload(ctx context.Context, opts *ServeOptions, running *config.Config, pool *account.Pool, keys *server.KeySet, tracker *health.Tracker, logger *slog.Logger) error {
+func reload(ctx context.Context, opts *ServeOptions, running *config.Config, pool *account.Pool, keys *server.KeySet, secrets *redact.Set, tracker *health.Tracker, logger *slog.Logger) error {
 	if opts.Demo {
 		logger.Warn("reload ignored: --demo serves its own accounts")
 		return nil
@@ -59,6 +60,8 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, poo
 	if err != nil {
 		return reject(err)
 	}
+	// The new secrets are hidden before any request can carry them.
+	secrets.Replace(secretsOf(cfg, accounts))
 	pool.Replace(accounts)
 	keys.Replace(serverKeys(cfg.ClientKeys))
 	// Pick up the shared state now rather than at the next periodic sync.

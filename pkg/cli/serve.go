@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,6 +21,8 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	proxypool "github.com/proxy-dev/proxy/pkg/pool"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/relay"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/server"
@@ -54,6 +55,9 @@ type ServeOptions struct {
 	// when set, hears how each reload ended.
 	Reload   <-chan struct{}
 	Reloaded func(error)
+	// ShutdownGrace, when set, replaces how long streams in flight may run
+	// on after a stop (tests shorten it).
+	ShutdownGrace time.Duration
 }
 
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
@@ -110,7 +114,10 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "proxy serve --tui: logs go to %s\n", path)
 		defer fmt.Fprintf(opts.IO.ErrOut, "proxy serve: logs are in %s\n", path)
 	}
-	logger, err := newLogger(msgs.ErrOut, opts.LogLevel, opts.LogFormat)
+	// Every secret the process holds, hidden from its logs, status and
+	// events; filled once the accounts are built (see secretsOf).
+	secrets := redact.New(nil)
+	logger, err := newLogger(msgs.ErrOut, opts.LogLevel, opts.LogFormat, secrets)
 	if err != nil {
 		return &ExitError{Code: exitConfigError, Err: err}
 	}
@@ -124,6 +131,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	if opts.RedisURL != "" {
 		cfg.Redis.URL = opts.RedisURL
 	}
+	warnPermissions(logger, cfg)
 	if err := server.CheckExposure(cfg.Listen, len(cfg.ClientKeys) > 0); err != nil {
 		return &ExitError{Code: exitConfigError, Err: err}
 	}
@@ -140,6 +148,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return &ExitError{Code: exitConfigError, Err: err}
 	}
+	secrets.Replace(secretsOf(cfg, accounts))
 	if len(accounts) == 0 {
 		logger.Warn("no accounts configured: every request will get 503 no_available_account; add accounts to the config or run with --demo")
 	}
@@ -158,43 +167,58 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		now = time.Now
 	}
 	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now))
-	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopTracking()
-	go tracker.Run(trackCtx)
 	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger), scheduler.WithClock(now),
 		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter))
+	// The pool and everything it sets off live as long as the process, not
+	// as long as a request: a client hanging up mid-refresh loses no login.
+	life := context.WithoutCancel(ctx)
 	refresher := account.NewRefresher(account.RefresherOptions{
-		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Shared: st, Logger: logger,
+		Base: life, TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Shared: st, Logger: logger,
+		// A rotated token joins the secrets hidden everywhere; the old
+		// ones stay hidden too, since they may still be echoed.
+		OnRotate: func(a *account.Account) { secrets.Add(a.Secrets()...) },
 	})
+	accountPool := proxypool.New(life, pool, proxypool.Options{
+		Scheduler: sched, Health: tracker, Refresher: refresher, Usage: st, Logger: logger,
+	})
+	// Closed after the server has drained and every request has returned
+	// (see shutdown), and before the store (deferred earlier).
+	defer accountPool.Close()
 	transport := relay.NewTransport(cfg.Timeouts.Connect, cfg.Timeouts.ResponseHeader)
 	defer transport.CloseIdleConnections()
-	rl := relay.New(sched, st, bus, relay.Options{
-		Logger:       logger,
-		MaxAttempts:  cfg.MaxAttempts,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Transport:    transport,
-		StreamIdle:   cfg.Timeouts.StreamIdle,
-		SlotWait:     cfg.Timeouts.SlotWait,
-		Health:       tracker,
-		Refresher:    refresher,
+	rl := relay.New(accountPool, bus, relay.Options{
+		Logger:        logger,
+		MaxAttempts:   cfg.MaxAttempts,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Transport:     transport,
+		StreamIdle:    cfg.Timeouts.StreamIdle,
+		SlotWait:      cfg.Timeouts.SlotWait,
+		BodyRead:      cfg.Timeouts.BodyRead,
+		MaxEventBytes: cfg.Limits.MaxEventBytes,
+		Bodies:        relay.NewBudget(cfg.Limits.BodyMemory),
+		Redact:        secrets,
 	})
-	defer rl.Close()
-	keys := make([]server.ClientKey, len(cfg.ClientKeys))
-	for i, k := range cfg.ClientKeys {
-		keys[i] = server.ClientKey{Name: k.Name, Key: k.Key}
-	}
+	// Read on every request, so a reload's new keys apply at once.
+	keys := server.NewKeySet(serverKeys(cfg.ClientKeys))
 	adm := admin.New(admin.Options{
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
-		Version: Build().Version, Started: time.Now(), Logger: logger,
+		Version: Build().Version, Started: time.Now(), Logger: logger, Redact: secrets,
 	})
 	defer adm.Close()
-	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, ClientKeys: keys, Admin: adm})
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Idle keep-alive connections cost a goroutine and buffers each;
+		// a client that keeps one open without using it gets it closed.
+		IdleTimeout: cfg.Timeouts.ClientIdle,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	// Event streams to watchers never end by themselves: end them as
 	// shutdown starts, or it would wait out its grace for them.
 	srv.RegisterOnShutdown(adm.Close)
@@ -222,9 +246,9 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		case err := <-served:
 			return fmt.Errorf("serving: %w", err)
 		case <-hup:
-			reload(ctx, opts, cfg, pool, tracker, logger)
+			_ = reload(ctx, opts, cfg, pool, keys, secrets, tracker, logger) // logged
 		case <-opts.Reload:
-			err := reload(ctx, opts, cfg, pool, tracker, logger)
+			err := reload(ctx, opts, cfg, pool, keys, secrets, tracker, logger)
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
 			}
@@ -238,45 +262,28 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 			running = false
 		}
 	}
-	logger.Info("shutting down: no new requests; streams in flight may finish", "grace", shutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	<-served
+	shutdown(srv, served, rl, opts.ShutdownGrace, logger)
 	return nil
 }
 
-// reload re-reads the config and swaps in its accounts: added, removed,
-// disabled or re-weighted ones take effect for the next request, while
-// streams in flight finish on the accounts they started with. A bad file is
-// rejected whole and the running config stays.
-func reload(ctx context.Context, opts *ServeOptions, running *config.Config, pool *account.Pool, tracker *health.Tracker, logger *slog.Logger) error {
-	if opts.Demo {
-		logger.Warn("reload ignored: --demo serves its own accounts")
-		return nil
+// shutdown stops the server in order: no new requests; streams in flight
+// may finish within grace; then the connections still open are closed,
+// which ends their requests; then it waits for every request to return,
+// so nothing runs when the caller goes on to close the pool and then the
+// store (their deferred Closes, in that order).
+func shutdown(srv *http.Server, served <-chan error, rl *relay.Relay, grace time.Duration, logger *slog.Logger) {
+	if grace <= 0 {
+		grace = shutdownGrace
 	}
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
-	if err != nil {
-		logger.Error("reload rejected; keeping the running config", "err", err)
-		return err
+	logger.Info("shutting down: no new requests; streams in flight may finish", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("streams still open after the shutdown grace; closing them", "grace", grace, "err", err)
+		_ = srv.Close()
 	}
-	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(tokenDir(cfg)))
-	if err != nil {
-		logger.Error("reload rejected; keeping the running config", "err", err)
-		return err
-	}
-	pool.Replace(accounts)
-	// Pick up the shared state now rather than at the next periodic sync.
-	if err := tracker.Sync(ctx); err != nil {
-		logger.Warn("syncing cooldowns after reload", "err", err)
-	}
-	if cfg.Listen != running.Listen || cfg.Redis != running.Redis || len(cfg.ClientKeys) != len(running.ClientKeys) {
-		logger.Warn("reload applied to accounts only; listen, redis and client_keys changes need a restart")
-	}
-	logger.Info("config reloaded", "accounts", len(accounts))
-	return nil
+	<-served
+	rl.Wait()
 }
 
 // tokenDir is where ChatGPT accounts with inline tokens keep rotated ones:
@@ -313,12 +320,13 @@ func announce(ios *IOStreams, addr string, cfg *config.Config, accounts []*accou
 		if !a.Enabled {
 			state = ", disabled"
 		}
-		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, a.Type, a.BaseURL, a.Weight, state)
+		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, a.Type, a.DisplayURL(), a.Weight, state)
 	}
 }
 
-// newLogger builds the slog logger from the --log-level and --log-format flags.
-func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
+// newLogger builds the slog logger from the --log-level and --log-format
+// flags; every record passes through secrets before it is written.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string, secrets *redact.Set) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
@@ -326,9 +334,9 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) 
 	o := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, o)), nil
+		return slog.New(redact.NewHandler(slog.NewTextHandler(w, o), secrets)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
+		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, o), secrets)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

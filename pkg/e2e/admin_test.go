@@ -170,7 +170,9 @@ func TestAdminEndpointsAfterRealRequests(t *testing.T) {
 
 	// A stream held open upstream shows in flight in status and metrics.
 	gate := make(chan struct{})
-	primary.Script(fakeupstream.Fault{Hang: gate, HangAfter: 1})
+	// Hang after the first output event: the proxy holds the opening
+	// events back until then, so the client has its headers.
+	primary.Script(fakeupstream.Fault{Hang: gate, HangAfter: 3})
 	held := keyedPost(t, p.URL, "conv-one")
 	code, body := adminGet(t, p.URL, "/_proxy/status", clientKey)
 	var doc status.Document

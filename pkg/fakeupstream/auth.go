@@ -19,10 +19,24 @@ type authConfig struct {
 	mode      authMode
 	secret    string
 	accountID string
+	// echo quotes a refused key in the 401's message (see WithAPIKeyEcho).
+	echo bool
+}
+
+// WithAPIKeyEcho is WithAPIKey for an upstream that quotes a refused key in
+// full in its 401 ("Incorrect API key provided: sk-..."), as some
+// OpenAI-compatible servers do: tests use it to check that the proxy keeps
+// such a message from its client, its logs, its status and its events.
+func WithAPIKeyEcho(key string) Option {
+	return func(s *Server) {
+		s.auth = authConfig{mode: authAPIKey, secret: key, echo: true}
+	}
 }
 
 // check reports whether the headers carry this account's credentials. The
-// error messages never echo what was sent: keys must not leak into test logs.
+// error messages never echo what was sent, keys must not leak into test
+// logs, unless the server was built WithAPIKeyEcho to play an upstream that
+// does.
 func (a authConfig) check(h http.Header) (apiError, bool) {
 	if a.mode == authNone {
 		return apiError{}, true
@@ -36,8 +50,12 @@ func (a authConfig) check(h http.Header) (apiError, bool) {
 		}, false
 	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(a.secret)) != 1 {
+		msg := "Incorrect API key provided."
+		if a.echo {
+			msg = "Incorrect API key provided: " + token + ". You can find your API key at https://platform.openai.com/account/api-keys."
+		}
 		return apiError{
-			Message: "Incorrect API key provided.",
+			Message: msg,
 			Type:    "invalid_request_error",
 			Code:    "invalid_api_key",
 		}, false

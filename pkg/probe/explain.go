@@ -17,6 +17,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
 // describeNetError puts a request that got no answer in words. Go's own
@@ -73,7 +74,7 @@ func describeStatus(ctx context.Context, o Options, a *account.Account, model st
 	msg := upstreamMessage(body)
 	switch {
 	case status >= 300 && status < 400:
-		return fmt.Sprintf("%d redirect to %s: set base_url to where it points (the proxy does not follow redirects)", status, resp.Header.Get("Location"))
+		return fmt.Sprintf("%d redirect to %s: set base_url to where it points (the proxy does not follow redirects)", status, redact.URL(resp.Header.Get("Location")))
 	case out.Class == health.Unauthorized && a.Type == account.OpenAIResponses:
 		return withUpstream(fmt.Sprintf("%d ChatGPT login refused: run `codex login` (or re-import the account)", status), msg)
 	case status == http.StatusUnauthorized:
@@ -107,8 +108,7 @@ func suggestV1(ctx context.Context, o Options, a *account.Account, model string)
 	if strings.HasSuffix(a.BaseURL, "/v1") {
 		return ": check base_url"
 	}
-	alt := a.BaseURL + "/v1"
-	resp, err := send(ctx, o.Client, a, alt+"/responses", model)
+	resp, err := send(ctx, o.Client, a, a.BaseURL+"/v1/responses", model)
 	if err != nil {
 		return ": check base_url"
 	}
@@ -116,7 +116,8 @@ func suggestV1(ctx context.Context, o Options, a *account.Account, model string)
 	if resp.StatusCode == http.StatusNotFound {
 		return ": check base_url"
 	}
-	return " (did you mean " + alt + "?)"
+	// Shown without the base URL's user info.
+	return " (did you mean " + a.DisplayURL() + "/v1?)"
 }
 
 // resets says when a usage limit ends: the time alone when it is today.

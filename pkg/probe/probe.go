@@ -18,6 +18,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
@@ -89,8 +90,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // (its credentials are missing or unreadable), so it is listed with the
 // others instead of stopping the run.
 func Failed(name, typ string, err error) Result {
-	return Result{Name: name, Type: typ, Error: "credentials: " + err.Error(),
-		Outcome: health.Outcome{Class: health.Unauthorized, Message: err.Error()}}
+	var shapes redact.Set // the account's secrets are unknown: by shape only
+	msg := shapes.String(err.Error())
+	return Result{Name: name, Type: typ, Error: "credentials: " + msg,
+		Outcome: health.Outcome{Class: health.Unauthorized, Message: msg}}
 }
 
 // CheckAll checks every account concurrently and returns the results in the
@@ -106,8 +109,18 @@ func CheckAll(ctx context.Context, accounts []*account.Account, o Options) []Res
 }
 
 // Check sends a one-word streaming request to the account and reads the
-// answer until response.completed.
+// answer until response.completed. What the result says about the answer
+// is cleared of the account's secrets (and of anything shaped like a key or
+// a token): an upstream that refuses a key may quote it.
 func Check(ctx context.Context, a *account.Account, o Options) Result {
+	r := check(ctx, a, o)
+	hide := redact.New(a.Secrets())
+	r.Error = hide.String(r.Error)
+	r.Outcome.Message = hide.String(r.Outcome.Message)
+	return r
+}
+
+func check(ctx context.Context, a *account.Account, o Options) Result {
 	o = o.withDefaults()
 	model := ModelFor(a, o.Model)
 	r := Result{Name: a.Name, Type: string(a.Type), Model: model}

@@ -166,7 +166,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			rec.Reason = string(scheduler.ReasonFailover)
 			rec.Detail = "failover from " + rec.Attempts[len(rec.Attempts)-1].Account + ": " + why
 		}
-		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), rl.o.Redact.String(a.Target(suffix, ""))
+		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), a.DisplayTarget(suffix)
 		own := len(rec.Attempts) == 0 && d.Reason == scheduler.ReasonSticky
 		at := rl.try(ctx, a, suffix, r, body, req, own)
 		at.lease = lease

@@ -10,6 +10,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -77,6 +78,10 @@ type Sources struct {
 	Health   *health.Tracker
 	Store    *store.Store
 	Dropped  func() uint64
+	// Redact, when set, holds the process's secrets; they are hidden from
+	// every message, on top of each account's own. Keys and tokens are
+	// hidden by shape even without it.
+	Redact *redact.Set
 }
 
 // Build assembles the document. A store that does not answer is reported
@@ -97,7 +102,7 @@ func Build(ctx context.Context, src Sources) Document {
 		d.EventsDropped = src.Dropped()
 	}
 	if n, err := src.Store.CountSessions(ctx); err != nil {
-		d.Store.OK, d.Store.Error, d.Sessions = false, err.Error(), -1
+		d.Store.OK, d.Store.Error, d.Sessions = false, src.Redact.String(err.Error()), -1
 	} else {
 		d.Sessions = n
 	}
@@ -109,7 +114,7 @@ func Build(ctx context.Context, src Sources) Document {
 
 func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool) Account {
 	out := Account{
-		Name: a.Name, Type: string(a.Type), BaseURL: a.BaseURL, Credential: a.Fingerprint(),
+		Name: a.Name, Type: string(a.Type), BaseURL: a.DisplayURL(), Credential: a.Fingerprint(),
 		Weight: a.Weight, Enabled: a.Enabled, Models: a.Models, MaxConcurrency: a.MaxConcurrency,
 		State:    StateHealthy,
 		InFlight: src.Health.InFlight(a.Name),
@@ -122,6 +127,11 @@ func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool
 	case cooling:
 		until := cd.Until
 		out.State, out.Reason, out.Message, out.Until = StateCoolingDown, cd.Reason, cd.Message, &until
+	}
+	// A cooldown's message quotes the upstream's error, which may quote
+	// the key it was sent, and may name the base URL.
+	if out.Message != "" {
+		out.Message = src.Redact.String(redact.New(a.Secrets()).String(out.Message))
 	}
 	if l, ok := src.Health.Limits(a.Name); ok {
 		out.Limits = &l

@@ -5,30 +5,77 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
 // Open connects to the Redis server at o.URL, or starts an embedded
-// miniredis on 127.0.0.1 when o.URL is empty, and pings it once so a wrong
-// address fails at startup rather than on the first request. Errors name the
-// URL with its password redacted.
+// miniredis private to the process when o.URL is empty (no TCP listener; see
+// openEmbedded), and pings it once so a wrong address fails at startup
+// rather than on the first request. Errors name the URL without its user
+// info and never show a password (nor one given as a query parameter).
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.URL == "" {
 		return openEmbedded(ctx, o)
 	}
-	shown := redactURL(o.URL)
+	shown := redact.URL(o.URL)
+	// What the client library says may quote part of the URL (an addr=
+	// value, a parameter); hide the URL's secrets in it too.
+	hide := redact.New(redact.URLSecrets(o.URL))
 	client, err := newClient(o.URL)
 	if err != nil {
-		return nil, fmt.Errorf("store: parsing redis url %s: %w", shown, stripURL(err))
+		return nil, fmt.Errorf("store: parsing redis url %s: %w", shown, hidden(hide, parseDetail(o.URL, err)))
 	}
 	s := New(client, o)
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("store: connecting to redis %s: %w", shown, err)
+		return nil, fmt.Errorf("store: connecting to redis %s: %w", shown, hidden(hide, err))
 	}
 	return s, nil
+}
+
+// hiddenError is an error whose message had secrets masked; it still
+// unwraps to the original, so errors.Is works, but shows only the masked
+// text.
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+func (e *hiddenError) Unwrap() error { return e.err }
+
+// hidden masks the secrets of set in err's message.
+func hidden(set *redact.Set, err error) error {
+	msg := err.Error()
+	if m := set.String(msg); m != msg {
+		return &hiddenError{msg: m, err: err}
+	}
+	return err
+}
+
+// errBadURL stands for the details of a URL that does not parse when they
+// could show a password.
+var errBadURL = errors.New("not a valid URL (details withheld: they would quote it, password included)")
+
+// parseDetail is what a parse error may say. A URL that does not parse
+// cannot be searched for its password, and net/url quotes the piece it
+// choked on, which may be part of the password ("redis://:pa/ss@host"
+// makes the password look like a port): when the URL could hold one (user
+// info or query values), none of the details are kept.
+func parseDetail(raw string, err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if strings.ContainsAny(raw, "@=") {
+		return errBadURL
+	}
+	return ue.Err
 }
 
 // Short timeouts: a proxy must keep serving when Redis stops answering, so
@@ -78,25 +125,4 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
-}
-
-// redactURL returns raw fit for errors and logs: the password replaced, or
-// nothing of it at all when it does not even parse, since we cannot tell
-// where the password is then.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
-}
-
-// stripURL drops the *url.Error wrapper that ParseURL may return, because
-// its message quotes the whole URL, password included.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
