@@ -63,6 +63,14 @@ func codexBinary(t *testing.T) string {
 // the test instead of being silently ignored.
 func codexHome(t *testing.T, proxyURL string) string {
 	t.Helper()
+	return codexHomeRetries(t, proxyURL, 0)
+}
+
+// codexHomeRetries is codexHome with Codex's own retries set to retries
+// (request_max_retries and stream_max_retries), for the tests of what
+// Codex's retry of a failed turn does through the proxy.
+func codexHomeRetries(t *testing.T, proxyURL string, retries int) string {
+	t.Helper()
 	dir := t.TempDir()
 	config := fmt.Sprintf(`model = "gpt-5"
 model_provider = "proxy"
@@ -70,11 +78,11 @@ check_for_update_on_startup = false
 
 [model_providers.proxy]
 name = "Local proxy"
-base_url = "%s/v1"
+base_url = "%[1]s/v1"
 wire_api = "responses"
 env_key = "PROXY_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
+request_max_retries = %[2]d
+stream_max_retries = %[2]d
 stream_idle_timeout_ms = 30000
 
 [features]
@@ -90,7 +98,7 @@ enabled = false
 
 [otel]
 exporter = "none"
-`, proxyURL)
+`, proxyURL, retries)
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -112,15 +112,30 @@ func TestMidStreamFailureEndsWithResponseFailed(t *testing.T) {
 }
 
 func TestStreamIdleTimeout(t *testing.T) {
-	primary := startUpstream(t, "primary", fakeupstream.WithAPIKey(keyA))
-	standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
-	hang := make(chan struct{})
-	defer close(hang)
-	primary.Script(fakeupstream.Fault{Hang: hang, HangAfter: 2})
-	p := startProxy(t, primaryAndStandby(primary, standby, "timeouts:\n  stream_idle: 300ms\n"), env)
-	status, _, body := post(t, p.URL, "conv")
-	if status != 200 || !strings.Contains(body, "upstream sent nothing for 300ms") {
-		t.Fatalf("got %d:\n%s", status, body)
+	tests := []struct {
+		name      string
+		hangAfter int // events sent before the upstream goes quiet
+		want      string
+	}{
+		// Silent while the opening is held: nothing reached the client,
+		// so the turn fails over.
+		{"quiet before output fails over", 2, "Hello from standby"},
+		// Silent after output: the client is told in the protocol.
+		{"quiet after output ends with response.failed", 3, "upstream sent nothing for 300ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			primary := startUpstream(t, "primary", fakeupstream.WithAPIKey(keyA))
+			standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
+			hang := make(chan struct{})
+			defer close(hang)
+			primary.Script(fakeupstream.Fault{Hang: hang, HangAfter: tt.hangAfter})
+			p := startProxy(t, primaryAndStandby(primary, standby, "timeouts:\n  stream_idle: 300ms\n"), env)
+			status, _, body := post(t, p.URL, "conv")
+			if status != 200 || !strings.Contains(body, tt.want) {
+				t.Fatalf("got %d:\n%s", status, body)
+			}
+		})
 	}
 }
 

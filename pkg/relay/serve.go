@@ -152,7 +152,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			}
 		}
 		if errors.Is(err, pool.ErrBusy) {
-			why = err.Error()
+			why = fmt.Sprintf("account busy (max_concurrency %d reached)", d.Account.MaxConcurrency)
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: d.Account.Name, Class: "busy", Error: why})
 			exclude[d.Account.Name] = true
 			continue
