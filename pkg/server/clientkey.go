@@ -5,8 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/relay"
