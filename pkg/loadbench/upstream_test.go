@@ -30,8 +30,11 @@ type upstream struct {
 	// before each (0: back to back).
 	deltas int
 	gap    time.Duration
-	// gate, when not nil, holds every stream open after its first event
-	// until it is released.
+	// gate, when not nil, holds every stream open after its first output
+	// event (output_item.added) until it is released. Not earlier: the
+	// proxy holds a stream's opening events (created, in_progress) back
+	// until output arrives, so it can still fail over, and a client would
+	// see nothing of a stream gated before it.
 	gate *gate
 
 	served  atomic.Int64 // streams sent to the end
@@ -125,7 +128,10 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 		seq++
 		return true
 	}
-	if !send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) {
+	ok := send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
+		send("response.in_progress", `{"type":"response.in_progress","sequence_number":1,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
+		send("response.output_item.added", `{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"`+itemID+`","type":"message","status":"in_progress","content":[],"role":"assistant"}}`)
+	if !ok {
 		return
 	}
 	if u.gate != nil {
@@ -135,9 +141,7 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ok := send("response.in_progress", `{"type":"response.in_progress","sequence_number":1,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
-		send("response.output_item.added", `{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"`+itemID+`","type":"message","status":"in_progress","content":[],"role":"assistant"}}`) &&
-		send("response.content_part.added", `{"type":"response.content_part.added","sequence_number":3,"item_id":"`+itemID+`","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"text":""}}`)
+	ok = send("response.content_part.added", `{"type":"response.content_part.added","sequence_number":3,"item_id":"`+itemID+`","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"text":""}}`)
 	for i := 0; ok && i < u.deltas; i++ {
 		if u.gap > 0 {
 			time.Sleep(u.gap)

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -32,7 +34,19 @@ func (s *Scheduler) StoreDown() bool {
 	return s.breaker.down
 }
 
-func (s *Scheduler) storeFailed(err error) {
+// storeFailed records a failed store call made on ctx and reports whether
+// it was an outage. A call cut short because ctx was cancelled (the client
+// went away, the pool is closing) says nothing about the store: it neither
+// trips the breaker, which would take stickiness from every user for
+// storeRetryAfter, nor warns. A deadline that runs out is different: the
+// caller's deadline is what bounds a store call (the pool runs selections
+// on a context with a short timeout), so the store not answering within it
+// is an outage, and the breaker must spare the next requests that wait.
+func (s *Scheduler) storeFailed(ctx context.Context, err error) (outage bool) {
+	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
+		s.log.Debug("session store call cancelled with its request", "err", err)
+		return false
+	}
 	s.breaker.mu.Lock()
 	was := s.breaker.down
 	s.breaker.down, s.breaker.downUntil = true, s.now().Add(storeRetryAfter)
@@ -40,6 +54,7 @@ func (s *Scheduler) storeFailed(err error) {
 	if !was {
 		s.log.Warn("session store unavailable: serving without stickiness until it answers again", "err", err)
 	}
+	return true
 }
 
 func (s *Scheduler) storeAnswered() {

@@ -164,8 +164,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		// A store outage must not stop requests: serve without stickiness
 		// (rendezvous still sends a new conversation where every instance
 		// would) and stop asking the store for a while.
-		s.storeFailed(err)
-		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "store unavailable")
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, storeDetail(s.storeFailed(ctx, err)))
 	}
 	s.storeAnswered()
 	if !found {
@@ -207,8 +206,7 @@ func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, e
 	won, created, err := s.bindings.Bind(ctx, s.binding(r, d.Account), s.ttl)
 	switch {
 	case err != nil:
-		s.storeFailed(err)
-		d.Reason, d.Detail = ReasonUnsticky, "store unavailable"
+		d.Reason, d.Detail = ReasonUnsticky, storeDetail(s.storeFailed(ctx, err))
 	case created:
 	default:
 		// Another request of this conversation bound it first: follow it
@@ -232,9 +230,18 @@ func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, el
 	nb := s.binding(r, d.Account)
 	nb.Created = old.Created
 	if err := s.bindings.Rebind(ctx, nb, s.ttl); err != nil {
-		s.storeFailed(err)
+		s.storeFailed(ctx, err)
 	}
 	return d, nil
+}
+
+// storeDetail is a Decision's Detail when a store call failed: an outage,
+// or the cancellation of the request.
+func storeDetail(outage bool) string {
+	if outage {
+		return "store unavailable"
+	}
+	return "request cancelled during the store call"
 }
 
 // choose makes the weighted choice among ready accounts, preferring those

@@ -81,10 +81,10 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 	now := s.now()
 	if s.local != nil {
 		if b, ok := s.local.get(session, now, ttl); ok {
-			s.local.owe(touch{session: session, ttl: ttl, at: now})
 			return b, true, nil
 		}
 	}
+	m := s.localMark()
 	key := s.sessionKey(session)
 	// A plain pipeline of two commands, no MULTI: GETEX reads and extends
 	// at once, and SET XX touches LastUsed only if it exists, so a miss
@@ -111,7 +111,7 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 	}
 	b.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
 	if s.local != nil {
-		s.local.put(b, ttl)
+		s.local.put(b, ttl, m)
 	}
 	return b, true, nil
 }
@@ -131,6 +131,7 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 		return Binding{}, false, fmt.Errorf("store: bind %s: %w", b.Session, err)
 	}
 	key, usedKey := s.sessionKey(b.Session), s.lastUsedKey(b.Session)
+	m := s.localMark()
 	var setNX *redis.BoolCmd
 	var get *redis.StringCmd
 	err = s.tx(ctx, func(p redis.Pipeliner) error {
@@ -152,7 +153,7 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 	}
 	if setNX.Val() {
 		if s.local != nil {
-			s.local.put(b, ttl)
+			s.local.put(b, ttl, m)
 		}
 		return b, true, nil
 	}
@@ -168,7 +169,7 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 	}
 	got.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
 	if s.local != nil {
-		s.local.put(got, ttl)
+		s.local.put(got, ttl, m)
 	}
 	return got, false, nil
 }
@@ -186,17 +187,17 @@ func (s *Store) Rebind(ctx context.Context, b Binding, ttl time.Duration) error 
 	if err != nil {
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
 	}
+	done := s.lockLocal(b.Session)
 	err = s.tx(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.sessionKey(b.Session), v, ttl)
 		p.Set(ctx, s.lastUsedKey(b.Session), b.LastUsed.UnixMilli(), ttl)
 		return nil
 	})
 	if err != nil {
+		done(nil, ttl)
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
 	}
-	if s.local != nil {
-		s.local.put(b, ttl)
-	}
+	done(&b, ttl)
 	return nil
 }
 
@@ -205,18 +206,47 @@ func (s *Store) Drop(ctx context.Context, session string) error {
 	if session == "" {
 		return errors.New("store: drop: empty session")
 	}
+	done := s.lockLocal(session)
 	err := s.tx(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.sessionKey(session))
 		p.Del(ctx, s.lastUsedKey(session))
 		return nil
 	})
+	done(nil, 0)
 	if err != nil {
 		return fmt.Errorf("store: drop %s: %w", session, err)
 	}
-	if s.local != nil {
-		s.local.drop(session)
-	}
 	return nil
+}
+
+// lockLocal prepares an embedded store for a write that replaces or
+// deletes the session's binding, and returns what ends it: done(b, ttl)
+// with the binding Redis now holds (nil when deleted, or when the write
+// failed and what Redis holds is unknown). In between, the session has no
+// entry (a Lookup reads Redis), no older refresh of it can be written, and
+// no round trip still in flight can put the old binding back in the copy.
+// Without a copy, done does nothing.
+func (s *Store) lockLocal(session string) (done func(b *Binding, ttl time.Duration)) {
+	l := s.local
+	if l == nil {
+		return func(*Binding, time.Duration) {}
+	}
+	l.writeMu.Lock()
+	l.forget(session)
+	m := l.mark()
+	return func(b *Binding, ttl time.Duration) {
+		l.replace(session, b, ttl, m)
+		l.writeMu.Unlock()
+	}
+}
+
+// localMark is the copy's state as a round trip begins; zero without a
+// copy.
+func (s *Store) localMark() mark {
+	if s.local == nil {
+		return mark{}
+	}
+	return s.local.mark()
 }
 
 // checkArgs rejects what would write a wrong key or, with a TTL under a

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -21,10 +22,17 @@ const clockTick = time.Second
 // clock. miniredis never expires keys on its own (TTLs only shrink on
 // FastForward), so without this sessions would live forever in
 // `proxy serve`.
+//
+// The server is private to the process: it holds bindings and rotated
+// OAuth tokens and has no password, so it has no TCP listener at all. The
+// proxy's own client reaches it over a Unix socket in a directory only the
+// proxy's user may enter. To look inside, use `proxy sessions` and
+// /_proxy/status, which ask the running proxy.
 type embedded struct {
-	mr  *miniredis.Miniredis
-	ln  net.Listener // the Unix socket the proxy's own client uses
-	dir string       // holds the socket
+	mr       *miniredis.Miniredis
+	ln       net.Listener  // the Unix socket the proxy's own client uses
+	dir      string        // holds the socket; mode 0700
+	accepted chan struct{} // closed when the accept loop has returned
 
 	mu      sync.Mutex
 	last    time.Time     // the clock reading TTLs have been advanced to
@@ -34,22 +42,28 @@ type embedded struct {
 	done chan struct{} // closed when the clock goroutine has returned
 }
 
-// openEmbedded starts a miniredis on loopback (never on a public interface:
-// it has no password) and a Store on it.
+// openEmbedded starts a miniredis with no network listener, serves it on a
+// private Unix socket and returns a Store on it.
 func openEmbedded(ctx context.Context, o Options) (*Store, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+	mr, err := startPrivate()
+	if err != nil {
 		return nil, fmt.Errorf("store: starting embedded redis: %w", err)
 	}
-	client, ln, sockDir := embeddedClient(mr)
+	ln, dir, accepted, err := listenPrivate(mr)
+	if err != nil {
+		mr.Close()
+		return nil, fmt.Errorf("store: starting embedded redis: %w", err)
+	}
+	client := redis.NewClient(&redis.Options{Network: "unix", Addr: ln.Addr().String()})
 	s := New(client, o)
 	e := &embedded{
-		mr:   mr,
-		ln:   ln,
-		dir:  sockDir,
-		last: s.now(),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		mr:       mr,
+		ln:       ln,
+		dir:      dir,
+		accepted: accepted,
+		last:     s.now(),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	// TIME and PEXPIREAT follow the same clock as the TTLs.
 	mr.SetTime(e.last)
@@ -67,38 +81,73 @@ func openEmbedded(ctx context.Context, o Options) (*Store, error) {
 	}()
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("store: connecting to embedded redis %s: %w", mr.Addr(), err)
+		return nil, fmt.Errorf("store: connecting to embedded redis: %w", err)
 	}
 	return s, nil
 }
 
-// embeddedClient connects the proxy to its embedded server over a Unix
-// socket, which costs less per round trip than loopback TCP; the TCP
-// listener stays for anyone who wants to look in with redis-cli. Where no
-// Unix socket can be made, the client uses TCP.
-func embeddedClient(mr *miniredis.Miniredis) (redis.UniversalClient, net.Listener, string) {
-	tcp := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+// startPrivate starts a miniredis without a listener. miniredis starts a
+// server with no listener when it is first dialled in-process before any
+// Start; that first in-process connection is closed at once, since a
+// net.Pipe has no buffer and a pipeline larger than miniredis's read buffer
+// would deadlock on it. Connections then come from listenPrivate.
+func startPrivate() (*miniredis.Miniredis, error) {
+	mr := miniredis.NewMiniRedis()
+	c, err := mr.Dial()
+	if err != nil {
+		return nil, err
+	}
+	_ = c.Close()
+	if mr.Server() == nil {
+		return nil, errors.New("miniredis did not start")
+	}
+	return mr, nil
+}
+
+// listenPrivate serves mr on a Unix socket in a new directory that only
+// this user can enter (os.MkdirTemp makes it 0700; checked, since the
+// directory is all that keeps other local users out). The socket itself is
+// made 0600 too, for systems that honour socket file modes.
+// The returned channel is closed once the accept loop has stopped, after
+// the listener is closed.
+func listenPrivate(mr *miniredis.Miniredis) (net.Listener, string, chan struct{}, error) {
 	dir, err := os.MkdirTemp("", "proxy-redis-")
 	if err != nil {
-		return tcp, nil, ""
+		return nil, "", nil, fmt.Errorf("making its socket directory: %w", err)
+	}
+	fail := func(err error) (net.Listener, string, chan struct{}, error) {
+		_ = os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fail(fmt.Errorf("checking its socket directory: %w", err))
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fail(fmt.Errorf("its socket directory %s has mode %o, want 0700", dir, perm))
 	}
 	sock := filepath.Join(dir, "redis.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		_ = os.RemoveAll(dir)
-		return tcp, nil, ""
+		return fail(fmt.Errorf("listening on its socket (set TMPDIR to a shorter path if it is too long): %w", err))
 	}
-	_ = tcp.Close()
+	if err := os.Chmod(sock, 0o600); err != nil {
+		_ = ln.Close()
+		return fail(fmt.Errorf("restricting its socket: %w", err))
+	}
+	srv := mr.Server()
+	accepted := make(chan struct{})
 	go func() {
+		defer close(accepted)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			mr.Server().ServeConn(c)
+			srv.ServeConn(c)
 		}
 	}()
-	return redis.NewClient(&redis.Options{Network: "unix", Addr: sock}), ln, dir
+	return ln, dir, accepted, nil
 }
 
 // run advances the server's clock on every tick until close.
@@ -137,13 +186,14 @@ func (e *embedded) elapsedNow() time.Duration {
 	return e.elapsed
 }
 
-// close stops the clock goroutine, waits for it, then stops the server.
+// close stops the clock goroutine, waits for it, then stops the socket (and
+// waits for its accept loop, so no connection reaches a closed server) and
+// the server, and removes the socket's directory.
 func (e *embedded) close() {
 	close(e.stop)
 	<-e.done
-	if e.ln != nil {
-		_ = e.ln.Close()
-		_ = os.RemoveAll(e.dir)
-	}
+	_ = e.ln.Close()
+	<-e.accepted
 	e.mr.Close()
+	_ = os.RemoveAll(e.dir)
 }

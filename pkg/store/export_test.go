@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,3 +18,17 @@ func SyncClock(s *Store, now time.Time) { s.emb.sync(now) }
 
 // ClockDone is closed once the embedded clock goroutine has returned.
 func ClockDone(s *Store) <-chan struct{} { return s.emb.done }
+
+// Settle returns once the embedded store has written the refreshes its
+// sticky hits owe Redis; it does nothing for another store.
+func Settle(s *Store) {
+	if s.local != nil {
+		s.writeOwed(context.Background())
+	}
+}
+
+// SocketDir is the directory of the embedded server's Unix socket.
+func SocketDir(s *Store) string { return s.emb.dir }
+
+// SocketPath is the embedded server's Unix socket.
+func SocketPath(s *Store) string { return s.emb.ln.Addr().String() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -35,13 +36,15 @@ func TestRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PROXY_TEST_REDIS_URL: %v", err)
 	}
-	storetest.Run(t, func(t *testing.T) (redis.UniversalClient, storetest.Advance) {
+	storetest.Run(t, func(t *testing.T) storetest.NewTarget {
 		c := redis.NewClient(opts)
 		t.Cleanup(func() { _ = c.Close() })
 		if err := c.Ping(context.Background()).Err(); err != nil {
 			t.Fatalf("ping %s: %v", opts.Addr, err)
 		}
-		return c, nil
+		return func(prefix string, now func() time.Time) storetest.Target {
+			return storetest.Target{Store: store.New(c, store.Options{KeyPrefix: prefix, Now: now}), Raw: c}
+		}
 	})
 }
 

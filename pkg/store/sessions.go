@@ -16,8 +16,13 @@ const scanBatch = 200
 
 // Sessions lists every binding under the store's prefix, most recently used
 // first. It SCANs the keyspace, so it is for listings, never the hot path.
-// Bindings that expire mid-scan are left out.
+// Bindings that expire mid-scan are left out. On the embedded store, the
+// refreshes its sticky hits still owe Redis are written first, so the
+// listing shows every Lookup that returned before it.
 func (s *Store) Sessions(ctx context.Context) ([]Binding, error) {
+	if s.local != nil {
+		s.writeOwed(ctx)
+	}
 	var out []Binding
 	var err error
 	if cc, ok := s.client.(*redis.ClusterClient); ok {

@@ -1,7 +1,10 @@
 // Package store keeps the proxy's shared state in Redis: the session bindings
 // that make conversations sticky and the per-account usage counters. It talks
 // to a real Redis server when one is configured and otherwise to an embedded
-// miniredis on loopback, so the rest of the proxy never knows the difference.
+// miniredis private to the process (no TCP listener: its client reaches it
+// over a Unix socket in a 0700 directory, since it holds bindings and rotated
+// OAuth tokens and has no password), so the rest of the proxy never knows the
+// difference.
 package store
 
 import (

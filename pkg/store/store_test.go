@@ -14,25 +14,46 @@ import (
 )
 
 // TestMiniredis runs the conformance suite on a bare miniredis, its clock
-// moved with FastForward.
+// moved with FastForward; the stores of a case share it.
 func TestMiniredis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (redis.UniversalClient, storetest.Advance) {
+	storetest.Run(t, func(t *testing.T) storetest.NewTarget {
 		mr := miniredis.RunT(t)
 		c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		t.Cleanup(func() { _ = c.Close() })
-		return c, mr.FastForward
+		return func(prefix string, now func() time.Time) storetest.Target {
+			return storetest.Target{Store: store.New(c, store.Options{KeyPrefix: prefix, Now: now}), Raw: c, Advance: mr.FastForward}
+		}
 	})
 }
 
-// TestEmbedded runs the suite on the server Open starts when no URL is
-// configured, its clock moved through the same sync the clock goroutine runs.
+// TestEmbedded runs the suite on the store `proxy serve` uses when no URL is
+// configured: store.Open with an empty URL, as pkg/cli builds it (its own
+// miniredis, its in-memory copy of the bindings and the write-behind of
+// their refreshes), with only the clock injected. Each store is its own
+// server; its clock is moved through the same sync the clock goroutine
+// runs, and raw reads wait for the write-behind first.
 func TestEmbedded(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (redis.UniversalClient, storetest.Advance) {
-		clock := newClock()
-		s := openEmbedded(t, clock)
-		return store.ClientOf(s), func(d time.Duration) {
-			clock.add(d)
-			store.SyncClock(s, clock.Now())
+	storetest.Run(t, func(t *testing.T) storetest.NewTarget {
+		var opened []*store.Store
+		t.Cleanup(func() {
+			for _, s := range opened {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+		})
+		return func(prefix string, now func() time.Time) storetest.Target {
+			s, err := store.Open(context.Background(), store.Options{URL: "", KeyPrefix: prefix, Now: now})
+			if err != nil {
+				t.Fatalf("Open embedded: %v", err)
+			}
+			opened = append(opened, s)
+			return storetest.Target{
+				Store:   s,
+				Raw:     store.ClientOf(s),
+				Advance: func(time.Duration) { store.SyncClock(s, now()) },
+				Settle:  func() { store.Settle(s) },
+			}
 		}
 	})
 }

@@ -97,9 +97,9 @@ func testLookupRefreshesTTL(t *testing.T, e *env) {
 	first := mustBind(t, s, binding("s1", "acct-a"))
 
 	e.elapse(20 * time.Minute)
-	if e.adv == nil {
+	if !e.canAdvance() {
 		// The server's clock cannot move: age the key by hand instead.
-		if err := e.client.PExpire(context.Background(), key, ttl-20*time.Minute).Err(); err != nil {
+		if err := e.raw(t, key).PExpire(context.Background(), key, ttl-20*time.Minute).Err(); err != nil {
 			t.Fatalf("PEXPIRE: %v", err)
 		}
 	}
@@ -131,7 +131,7 @@ func testExpiresWithoutRefresh(t *testing.T, e *env) {
 	key := sessionKey(prefix, "s1")
 	mustBind(t, s, binding("s1", "acct-a"))
 
-	if e.adv == nil {
+	if !e.canAdvance() {
 		// No clock to move on a real server: check the expiry is set right.
 		if d := e.pttl(t, key); d <= ttl-slack || d > ttl {
 			t.Errorf("PTTL after Bind = %v, want about %v", d, ttl)
@@ -273,3 +273,134 @@ func testInvalidArguments(t *testing.T, e *env) {
 
 // second drops Bind's and Lookup's binding and flag, keeping the error.
 func second(_ store.Binding, _ bool, err error) error { return err }
+
+// testLookupKeepsAlive: a session used within every TTL lives on, in the
+// store and on its server, however many TTLs it spans; left alone a full
+// TTL, it is gone from both.
+func testLookupKeepsAlive(t *testing.T, e *env) {
+	s, prefix := e.store()
+	key := sessionKey(prefix, "s1")
+	first := mustBind(t, s, binding("s1", "acct-a"))
+	for i := range 4 {
+		e.elapse(ttl - time.Minute)
+		got, ok := mustLookup(t, s, "s1")
+		if !ok {
+			t.Fatalf("Lookup %d, %v after the last use, missed", i, ttl-time.Minute)
+		}
+		want := first
+		want.LastUsed = e.clock.Now()
+		sameBinding(t, fmt.Sprintf("Lookup %d", i), got, want)
+		if d := e.pttl(t, key); d <= ttl-slack || d > ttl {
+			t.Fatalf("PTTL after Lookup %d = %v, want about %v", i, d, ttl)
+		}
+	}
+	if bs := mustSessions(t, s); len(bs) != 1 || !bs[0].LastUsed.Equal(e.clock.Now()) {
+		t.Fatalf("Sessions = %+v, want s1 last used %v", bs, e.clock.Now())
+	}
+	if !e.canAdvance() {
+		return
+	}
+	e.elapse(ttl + time.Minute)
+	if b, ok := mustLookup(t, s, "s1"); ok {
+		t.Fatalf("Lookup after a TTL unused = %+v, want a miss", b)
+	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Errorf("after the TTL %q are left", keys)
+	}
+}
+
+// testRebindAfterHits: a Rebind after sticky hits is what stays: no refresh
+// of the old binding, written late, changes the new one's LastUsed.
+func testRebindAfterHits(t *testing.T, e *env) {
+	s, _ := e.store()
+	mustBind(t, s, binding("s1", "acct-a"))
+	for range 3 {
+		e.elapse(time.Minute)
+		mustLookup(t, s, "s1")
+	}
+	e.elapse(time.Minute)
+	want := store.Binding{Session: "s1", Account: "acct-b", Type: "openai", Created: e.clock.Now(), LastUsed: e.clock.Now()}
+	if err := s.Rebind(context.Background(), want, ttl); err != nil {
+		t.Fatalf("Rebind: %v", err)
+	}
+	bs := mustSessions(t, s)
+	if len(bs) != 1 {
+		t.Fatalf("Sessions = %+v, want one", bs)
+	}
+	sameBinding(t, "Sessions after Rebind", bs[0], want)
+	got, ok := mustLookup(t, s, "s1")
+	if !ok {
+		t.Fatal("Lookup after Rebind missed")
+	}
+	sameBinding(t, "Lookup after Rebind", got, want)
+}
+
+// testDropAfterHits: a Drop after sticky hits leaves nothing, neither in
+// the store nor on its server, and a new binding of the session starts
+// afresh.
+func testDropAfterHits(t *testing.T, e *env) {
+	s, prefix := e.store()
+	ctx := context.Background()
+	mustBind(t, s, binding("s1", "acct-a"))
+	for range 3 {
+		e.elapse(time.Minute)
+		mustLookup(t, s, "s1")
+	}
+	if err := s.Drop(ctx, "s1"); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Fatalf("Drop after hits left %q", keys)
+	}
+	if b, ok := mustLookup(t, s, "s1"); ok {
+		t.Fatalf("Lookup after Drop = %+v, want a miss", b)
+	}
+	e.elapse(time.Minute)
+	want := binding("s1", "acct-b")
+	want.Created, want.LastUsed = e.clock.Now(), e.clock.Now()
+	sameBinding(t, "Bind after Drop", mustBind(t, s, binding("s1", "acct-b")), want)
+	bs := mustSessions(t, s)
+	if len(bs) != 1 {
+		t.Fatalf("Sessions = %+v, want one", bs)
+	}
+	sameBinding(t, "Sessions after Drop and Bind", bs[0], want)
+}
+
+// testConcurrentLookupAndDrop: Lookups racing a Drop cannot bring the
+// dropped binding back once the Drop has returned.
+func testConcurrentLookupAndDrop(t *testing.T, e *env) {
+	s, prefix := e.store()
+	ctx := context.Background()
+	for round := range 20 {
+		session := fmt.Sprintf("s%d", round)
+		mustBind(t, s, binding(session, "acct-a"))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, _, err := s.Lookup(ctx, session, ttl); err != nil {
+						t.Errorf("Lookup: %v", err)
+						return
+					}
+				}
+			})
+		}
+		if err := s.Drop(ctx, session); err != nil {
+			t.Fatalf("Drop: %v", err)
+		}
+		close(stop)
+		wg.Wait()
+		if b, ok := mustLookup(t, s, session); ok {
+			t.Fatalf("round %d: Lookup after Drop = %+v, want a miss", round, b)
+		}
+	}
+	if keys := e.keys(t, prefix); len(keys) != 0 {
+		t.Errorf("Drops left %q", keys)
+	}
+}

@@ -67,3 +67,23 @@ func testPrefixIsolation(t *testing.T, e *env) {
 		t.Errorf("store 2 Sessions = %+v, want none", bs)
 	}
 }
+
+// testSessionsSeeHits: a listing shows the LastUsed of every Lookup that
+// returned before it, at once.
+func testSessionsSeeHits(t *testing.T, e *env) {
+	s, _ := e.store()
+	b1 := mustBind(t, s, binding("s1", "acct-a"))
+	e.elapse(time.Second)
+	b2 := mustBind(t, s, binding("s2", "acct-b"))
+	e.elapse(time.Minute)
+	if _, ok := mustLookup(t, s, "s1"); !ok {
+		t.Fatal("Lookup s1 missed")
+	}
+	b1.LastUsed = e.clock.Now()
+	got := mustSessions(t, s)
+	if len(got) != 2 {
+		t.Fatalf("Sessions = %+v, want 2", got)
+	}
+	sameBinding(t, "Sessions[0]", got[0], b1)
+	sameBinding(t, "Sessions[1]", got[1], b2)
+}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,12 +25,36 @@ import (
 // Redis); the TTL cases then check PTTL bounds instead of waiting.
 type Advance func(d time.Duration)
 
-// Run runs the suite. open is called once per case and returns a client on a
-// server (fresh or shared) plus its Advance; the suite builds its stores on
-// that client under a unique key prefix, deletes its keys when the case ends,
-// and closes nothing: the client belongs to open, which closes it through
-// t.Cleanup.
-func Run(t *testing.T, open func(t *testing.T) (redis.UniversalClient, Advance)) {
+// Target is one Store under test and what the suite needs to look behind
+// it.
+type Target struct {
+	// Store is the Store under test, built the way the proxy builds it.
+	Store *store.Store
+	// Raw is a client on the Store's server, for what the Store's API
+	// cannot show (PTTL, EXISTS, SCAN). Targets of one case that share a
+	// Raw client share a server.
+	Raw redis.UniversalClient
+	// Advance moves the server's clock; the suite calls it once per server
+	// after moving the Stores' clock by d. Nil when it cannot be moved.
+	Advance Advance
+	// Settle, when not nil, returns once every write the Store owes its
+	// server is done (the embedded store writes a sticky hit's TTL refresh
+	// behind it); the suite calls it before each raw read.
+	Settle func()
+}
+
+// NewTarget returns a Store under prefix whose clock is now, ready for one
+// case. It registers no cleanup of its own: what it opens is closed by the
+// cleanup its open registered, which runs after the suite has deleted the
+// case's keys through the Raw clients.
+type NewTarget func(prefix string, now func() time.Time) Target
+
+// Run runs the suite. open is called once per case, with the case's t, and
+// returns how to make that case's Stores (a case may want several, under
+// different prefixes): on one shared server, or each on a server of its own
+// as the embedded store is. The suite deletes its keys when the case ends,
+// before the cleanups open registered run.
+func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 	cases := []struct {
 		name string
 		fn   func(t *testing.T, e *env)
@@ -38,11 +64,16 @@ func Run(t *testing.T, open func(t *testing.T) (redis.UniversalClient, Advance))
 		{"BindKeepsExisting", testBindKeepsExisting},
 		{"LookupRefreshesTTL", testLookupRefreshesTTL},
 		{"ExpiresWithoutRefresh", testExpiresWithoutRefresh},
+		{"LookupKeepsAliveAcrossTTLs", testLookupKeepsAlive},
 		{"BindConcurrent", testBindConcurrent},
 		{"Rebind", testRebind},
+		{"RebindAfterHits", testRebindAfterHits},
 		{"Drop", testDrop},
+		{"DropAfterHits", testDropAfterHits},
+		{"ConcurrentLookupAndDrop", testConcurrentLookupAndDrop},
 		{"Usage", testUsage},
 		{"Sessions", testSessions},
+		{"SessionsSeeHits", testSessionsSeeHits},
 		{"PrefixIsolation", testPrefixIsolation},
 		{"InvalidArguments", testInvalidArguments},
 		{"Cooldowns", testCooldowns},
@@ -53,12 +84,10 @@ func Run(t *testing.T, open func(t *testing.T) (redis.UniversalClient, Advance))
 	run := runID(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			client, adv := open(t)
 			e := &env{
-				client: client,
-				adv:    adv,
-				clock:  &fakeClock{now: start},
-				base:   fmt.Sprintf("storetest:%s:%s:", run, c.name),
+				newTarget: open(t),
+				clock:     &fakeClock{now: start},
+				base:      fmt.Sprintf("storetest:%s:%s:", run, c.name),
 			}
 			t.Cleanup(func() { e.cleanup(t) })
 			c.fn(t, e)
@@ -86,31 +115,83 @@ func runID(t *testing.T) string {
 
 // env is one case's view of the backend.
 type env struct {
-	client redis.UniversalClient
-	adv    Advance
-	clock  *fakeClock
-	base   string
-	n      atomic.Int32
+	newTarget NewTarget
+	clock     *fakeClock
+	base      string
+	n         atomic.Int32
+
+	mu      sync.Mutex
+	targets []target
+}
+
+// target is a Target and its prefix.
+type target struct {
+	Target
+	prefix string
 }
 
 // store returns a new Store under a prefix of its own within this case.
 func (e *env) store() (*store.Store, string) {
 	prefix := fmt.Sprintf("%s%d:", e.base, e.n.Add(1))
-	return store.New(e.client, store.Options{KeyPrefix: prefix, Now: e.clock.Now}), prefix
+	tg := e.newTarget(prefix, e.clock.Now)
+	e.mu.Lock()
+	e.targets = append(e.targets, target{tg, prefix})
+	e.mu.Unlock()
+	return tg.Store, prefix
 }
 
-// elapse moves both the stores' clock and, when it can, the server's.
+// canAdvance reports whether the servers' clocks can be moved.
+func (e *env) canAdvance() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, tg := range e.targets {
+		if tg.Advance == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// elapse moves the stores' clock and, where it can, each server's once.
 func (e *env) elapse(d time.Duration) {
 	e.clock.add(d)
-	if e.adv != nil {
-		e.adv(d)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[redis.UniversalClient]bool{}
+	for _, tg := range e.targets {
+		if tg.Advance != nil && !seen[tg.Raw] {
+			seen[tg.Raw] = true
+			tg.Advance(d)
+		}
 	}
+}
+
+// raw returns the client on the server that holds key, once the Store
+// under the key's prefix has written what it owes.
+func (e *env) raw(t *testing.T, key string) redis.UniversalClient {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var found *target
+	for i := range e.targets {
+		tg := &e.targets[i]
+		if strings.HasPrefix(key, tg.prefix) && (found == nil || len(tg.prefix) > len(found.prefix)) {
+			found = tg
+		}
+	}
+	if found == nil {
+		t.Fatalf("no store holds key %s", key)
+	}
+	if found.Settle != nil {
+		found.Settle()
+	}
+	return found.Raw
 }
 
 // pttl is the remaining TTL of a raw key; negative when it has none or is gone.
 func (e *env) pttl(t *testing.T, key string) time.Duration {
 	t.Helper()
-	d, err := e.client.PTTL(context.Background(), key).Result()
+	d, err := e.raw(t, key).PTTL(context.Background(), key).Result()
 	if err != nil {
 		t.Fatalf("PTTL %s: %v", key, err)
 	}
@@ -119,21 +200,35 @@ func (e *env) pttl(t *testing.T, key string) time.Duration {
 
 func (e *env) exists(t *testing.T, key string) bool {
 	t.Helper()
-	n, err := e.client.Exists(context.Background(), key).Result()
+	n, err := e.raw(t, key).Exists(context.Background(), key).Result()
 	if err != nil {
 		t.Fatalf("EXISTS %s: %v", key, err)
 	}
 	return n == 1
 }
 
+// get is a raw key's value; "" when it is gone.
+func (e *env) get(t *testing.T, key string) string {
+	t.Helper()
+	v, err := e.raw(t, key).Get(context.Background(), key).Result()
+	if errors.Is(err, redis.Nil) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("GET %s: %v", key, err)
+	}
+	return v
+}
+
 // keys lists every key under prefix, so a case can check that a call wrote
 // nothing or left nothing behind, whatever keys a binding is made of.
 func (e *env) keys(t *testing.T, prefix string) []string {
 	t.Helper()
+	c := e.raw(t, prefix)
 	var out []string
 	var cursor uint64
 	for {
-		keys, next, err := e.client.Scan(context.Background(), cursor, prefix+"*", 500).Result()
+		keys, next, err := c.Scan(context.Background(), cursor, prefix+"*", 500).Result()
 		if err != nil {
 			t.Fatalf("SCAN %s*: %v", prefix, err)
 		}
@@ -148,21 +243,37 @@ func (e *env) keys(t *testing.T, prefix string) []string {
 // cleanup deletes every key the case wrote, which matters on a shared server.
 func (e *env) cleanup(t *testing.T) {
 	ctx := context.Background()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[redis.UniversalClient]bool{}
+	for _, tg := range e.targets {
+		if seen[tg.Raw] {
+			continue
+		}
+		seen[tg.Raw] = true
+		if tg.Settle != nil {
+			tg.Settle()
+		}
+		if err := deleteKeys(ctx, tg.Raw, e.base); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+func deleteKeys(ctx context.Context, c redis.UniversalClient, prefix string) error {
 	var cursor uint64
 	for {
-		keys, next, err := e.client.Scan(ctx, cursor, e.base+"*", 500).Result()
+		keys, next, err := c.Scan(ctx, cursor, prefix+"*", 500).Result()
 		if err != nil {
-			t.Errorf("cleanup scan: %v", err)
-			return
+			return fmt.Errorf("scan: %w", err)
 		}
 		if len(keys) > 0 {
-			if err := e.client.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("cleanup del: %v", err)
-				return
+			if err := c.Del(ctx, keys...).Err(); err != nil {
+				return fmt.Errorf("del: %w", err)
 			}
 		}
 		if next == 0 {
-			return
+			return nil
 		}
 		cursor = next
 	}
