@@ -58,6 +58,9 @@ type ServeOptions struct {
 	// ShutdownGrace, when set, replaces how long streams in flight may run
 	// on after a stop (tests shorten it).
 	ShutdownGrace time.Duration
+	// CooldownSync, when set, replaces how often the whole set of
+	// cooldowns is read again (tests lengthen it, to show pushes suffice).
+	CooldownSync time.Duration
 }
 
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
@@ -166,7 +169,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	if now == nil {
 		now = time.Now
 	}
-	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now))
+	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now), health.WithSyncEvery(opts.CooldownSync))
 	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger), scheduler.WithClock(now),
 		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter))
 	// The pool and everything it sets off live as long as the process, not

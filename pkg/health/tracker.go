@@ -54,8 +54,16 @@ var DefaultPolicy = Policy{
 	ForbiddenCooldown: 5 * time.Minute,
 }
 
-// syncEvery is how often cooldowns set by other instances are picked up.
+// syncEvery is how often the whole set of cooldowns is read again. Changes
+// arrive at once where the store pushes them (see CooldownWatcher); the
+// periodic read is the fallback for a push lost with a connection.
 const syncEvery = time.Second
+
+// CooldownWatcher pushes every cooldown any instance sets or clears (a
+// cleared one has an empty Reason). *store.Store implements it.
+type CooldownWatcher interface {
+	WatchCooldowns(ctx context.Context, fn func(store.Cooldown)) error
+}
 
 // Tracker is the pool's health as this instance knows it: a copy of the
 // store's cooldowns refreshed every second (so selection costs no round
@@ -72,10 +80,15 @@ type Tracker struct {
 	limits    map[string]Limits
 	slots     map[string]*slots
 	inflight  map[string]int
+	syncEvery time.Duration
 }
 
 // Option changes a Tracker built by New.
 type Option func(*Tracker)
+
+// WithSyncEvery changes how often the whole set of cooldowns is read
+// again (tests make it long, to show that pushes alone suffice).
+func WithSyncEvery(d time.Duration) Option { return func(t *Tracker) { t.syncEvery = d } }
 
 // WithClock injects the clock, for tests.
 func WithClock(now func() time.Time) Option { return func(t *Tracker) { t.now = now } }
@@ -106,9 +119,20 @@ func New(st Store, opts ...Option) *Tracker {
 	return t
 }
 
-// Run keeps the tracker in step with the store until ctx ends.
+// Run keeps the tracker in step with the store until ctx ends: every
+// change another instance pushes is applied as it arrives, and the whole
+// set is read again periodically.
 func (t *Tracker) Run(ctx context.Context) {
-	tick := time.NewTicker(syncEvery)
+	if w, ok := t.store.(CooldownWatcher); ok {
+		if err := w.WatchCooldowns(ctx, t.apply); err != nil && ctx.Err() == nil {
+			t.log.Warn("cooldowns from other instances arrive only with the periodic sync", "err", err)
+		}
+	}
+	every := t.syncEvery
+	if every <= 0 {
+		every = syncEvery
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if err := t.Sync(ctx); err != nil && ctx.Err() == nil {
@@ -120,6 +144,17 @@ func (t *Tracker) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// apply takes one pushed change into this instance's copy.
+func (t *Tracker) apply(c store.Cooldown) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.Reason == "" || !c.Active(t.now()) {
+		delete(t.cooldowns, c.Account)
+		return
+	}
+	t.cooldowns[c.Account] = c
 }
 
 // Sync loads the store's cooldowns, replacing this instance's copy.

@@ -33,6 +33,10 @@ func (c Cooldown) Active(now time.Time) bool {
 
 func (s *Store) cooldownsKey() string { return s.prefix + "cooldowns" }
 
+// cooldownsChannel is where every change of a cooldown is published, so the
+// other instances learn of it at once instead of at their next sync.
+func (s *Store) cooldownsChannel() string { return s.prefix + "cooldowns:changed" }
+
 func (s *Store) failuresKey(account string) string { return s.prefix + "failures:" + account }
 
 // SetCooldown records c, replacing the account's previous cooldown.
@@ -44,7 +48,12 @@ func (s *Store) SetCooldown(ctx context.Context, c Cooldown) error {
 	if err != nil {
 		return fmt.Errorf("store: set cooldown %s: %w", c.Account, err)
 	}
-	if err := s.client.HSet(ctx, s.cooldownsKey(), c.Account, v).Err(); err != nil {
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.cooldownsKey(), c.Account, v)
+		p.Publish(ctx, s.cooldownsChannel(), v)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store: set cooldown %s: %w", c.Account, err)
 	}
 	return nil
@@ -53,14 +62,49 @@ func (s *Store) SetCooldown(ctx context.Context, c Cooldown) error {
 // ClearCooldown ends the account's cooldown and forgets its recent
 // failures: it just served a request.
 func (s *Store) ClearCooldown(ctx context.Context, account string) error {
+	cleared, _ := json.Marshal(Cooldown{Account: account})
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HDel(ctx, s.cooldownsKey(), account)
 		p.Del(ctx, s.failuresKey(account))
+		p.Publish(ctx, s.cooldownsChannel(), cleared)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: clear cooldown %s: %w", account, err)
 	}
+	return nil
+}
+
+// WatchCooldowns calls fn with every cooldown any instance sets or clears
+// (a cleared one has an empty Reason) until ctx ends. It returns once it is
+// subscribed, so no change published after it returns is missed; fn runs
+// on one goroutine, in the order the changes were published. A lost
+// connection is re-established by the client; what was published meanwhile
+// is picked up by the periodic sync.
+func (s *Store) WatchCooldowns(ctx context.Context, fn func(Cooldown)) error {
+	sub := s.client.Subscribe(ctx, s.cooldownsChannel())
+	if _, err := sub.Receive(ctx); err != nil {
+		_ = sub.Close()
+		return fmt.Errorf("store: watching cooldowns: %w", err)
+	}
+	go func() {
+		defer sub.Close()
+		ch := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case msg, ok := <-ch:
+				if !ok {
+					return
+				}
+				var c Cooldown
+				if json.Unmarshal([]byte(msg.Payload), &c) == nil && c.Account != "" {
+					fn(c)
+				}
+			}
+		}
+	}()
 	return nil
 }
 

@@ -119,3 +119,42 @@ func testSecrets(t *testing.T, e *env) {
 		t.Fatalf("secret = %q, %v", v, err)
 	}
 }
+
+// testWatchCooldowns: every set and clear is pushed to watchers on the
+// same prefix, in order, and to no one under another prefix.
+func testWatchCooldowns(t *testing.T, e *env) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, _ := e.store()
+	other, _ := e.store()
+	got := make(chan store.Cooldown, 8)
+	if err := s.WatchCooldowns(ctx, func(c store.Cooldown) { got <- c }); err != nil {
+		t.Fatal(err)
+	}
+	strays := make(chan store.Cooldown, 8)
+	if err := other.WatchCooldowns(ctx, func(c store.Cooldown) { strays <- c }); err != nil {
+		t.Fatal(err)
+	}
+	quota := store.Cooldown{Account: "a", Reason: "quota", Message: "usage limit", Since: start, Until: start.Add(time.Hour)}
+	if err := s.SetCooldown(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearCooldown(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"quota", ""} {
+		select {
+		case c := <-got:
+			if c.Account != "a" || c.Reason != want {
+				t.Fatalf("push %d = %+v, want account a reason %q", i, c, want)
+			}
+		case <-time.After(10 * time.Second): // a bound on the test only
+			t.Fatalf("push %d never arrived", i)
+		}
+	}
+	select {
+	case c := <-strays:
+		t.Fatalf("a watcher under another prefix heard %+v", c)
+	default:
+	}
+}

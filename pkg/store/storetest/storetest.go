@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"PrefixIsolation", testPrefixIsolation},
 		{"InvalidArguments", testInvalidArguments},
 		{"Cooldowns", testCooldowns},
+		{"WatchCooldowns", testWatchCooldowns},
 		{"CountFailure", testCountFailure},
 		{"Lock", testLock},
 		{"Secrets", testSecrets},
