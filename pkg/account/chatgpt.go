@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
@@ -52,6 +53,22 @@ func newChatGPT(c config.Account, tokenDir string) (*chatGPT, error) {
 		return nil, fmt.Errorf("no access token: set auth_file or access_token")
 	}
 	return cred, nil
+}
+
+// NeedsLogin reports a ChatGPT account whose access token has expired at
+// now and that has no refresh token to renew it: only a new login brings it
+// back, so status and `proxy accounts list` say so before a request fails.
+func (a *Account) NeedsLogin(now time.Time) bool {
+	c, ok := a.cred.(*chatGPT)
+	if !ok {
+		return false
+	}
+	t := c.snapshot()
+	if t.RefreshToken != "" {
+		return false
+	}
+	exp, ok := codexauth.Expiry(t.AccessToken)
+	return ok && !now.Before(exp)
 }
 
 // snapshot returns the current tokens.

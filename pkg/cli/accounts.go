@@ -126,8 +126,15 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 				// The configuration comes from the file read here, which
 				// may be newer than the server's; the state only from it.
 				e.State, e.Reason, e.Message, e.Until = l.State, l.Reason, l.Message, l.Until
-				e.InFlight, e.Today, e.Limits = l.InFlight, l.Today, l.Limits
+				e.InFlight, e.Today, e.Limits, e.Attention = l.InFlight, l.Today, l.Limits, l.Attention
 			}
+		}
+	}
+	// A login only the user can renew is said in so many words, whatever
+	// told the state: the server, Redis, or the token file alone.
+	for i := range entries {
+		if att := status.Attention(accounts[i], entries[i].State, entries[i].Reason, now()); att != "" {
+			entries[i].Attention = att
 		}
 	}
 
@@ -215,8 +222,12 @@ func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Acc
 	return out, nil
 }
 
-// describeState puts an account's state in a few words.
+// describeState puts an account's state in a few words: what the user must
+// do first, when only they can bring it back.
 func describeState(e status.Account, now time.Time, loc *time.Location) string {
+	if e.Attention != "" {
+		return e.Attention
+	}
 	switch e.State {
 	case status.StateCoolingDown:
 		s := "cooling down"

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/probe"
+	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -49,6 +51,12 @@ ChatGPT accounts the rate-limit windows the backend reports.
 Without names every enabled account is checked. The model asked for is
 --model, else the account's first allowed model that is not a glob, else
 ` + probe.DefaultModel + `.
+
+A ChatGPT account's access token that has expired, or that the backend
+refuses, is renewed at oauth.token_url first and the account checked again,
+as the proxy would; the renewed tokens are saved to its auth file. A login is
+reported dead only when the token endpoint refuses its refresh token, with
+how to log in again.
 
 A running proxy's cooldowns are left alone unless --update is given; it
 writes to redis.url, so it needs one (the embedded store lives inside the
@@ -110,9 +118,21 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 		built = append(built, a)
 		at = append(at, i)
 	}
-	checked := probe.CheckAll(ctx, built, probe.Options{
-		Client: opts.Client, Timeout: opts.Timeout, Model: opts.Model, Now: now, Location: loc,
+	// A ChatGPT login is called dead only when its refresh token is: an
+	// expired or refused access token is renewed first, as the proxy
+	// would, and the renewed tokens are written back to the auth file.
+	secrets := redact.New(secretsOf(cfg, built))
+	refresher := account.NewRefresher(account.RefresherOptions{
+		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Client: opts.Client, Now: now,
+		Logger:   slog.New(redact.NewHandler(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}), secrets)),
+		OnRotate: func(a *account.Account) { secrets.Add(a.Secrets()...) },
 	})
+	checked := probe.CheckAll(ctx, built, probe.Options{
+		Client: opts.Client, Timeout: opts.Timeout, Model: opts.Model, Now: now, Location: loc, Refresher: refresher,
+	})
+	// A refresh whose caller timed out still finishes and saves the
+	// rotated tokens: a refresh token spent and not written is a lost login.
+	_ = refresher.Close()
 	for j, r := range checked {
 		results[at[j]] = r
 	}
@@ -147,6 +167,9 @@ func printTestResults(w io.Writer, results []probe.Result, now time.Time, loc *t
 	t := newTable(w, "NAME", "TYPE", "RESULT", "FIRST EVENT", "TOTAL", "DETAIL")
 	for _, r := range results {
 		result, detail := "ok", probe.FormatLimits(r.Limits, now, loc)
+		if r.OK && r.Refreshed {
+			detail = strings.TrimSuffix("access token renewed and saved; "+detail, "; ")
+		}
 		if !r.OK {
 			result, detail = "FAIL", r.Error
 			if l := probe.FormatLimits(r.Limits, now, loc); l != "" {

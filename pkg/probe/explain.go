@@ -68,15 +68,20 @@ func host(err error) string {
 
 // describeStatus puts an error reply in words. A 404 is checked once more
 // with /v1 added, since a base URL that lacks it is the usual mistake with
-// OpenAI-compatible APIs.
-func describeStatus(ctx context.Context, o Options, a *account.Account, model string, resp *http.Response, body []byte, out health.Outcome) string {
+// OpenAI-compatible APIs. refreshed says the token refused was just
+// renewed, so the login itself is refused.
+func describeStatus(ctx context.Context, o Options, a *account.Account, model string, resp *http.Response, body []byte, out health.Outcome, refreshed bool) string {
 	status := resp.StatusCode
 	msg := upstreamMessage(body)
 	switch {
 	case status >= 300 && status < 400:
 		return fmt.Sprintf("%d redirect to %s: set base_url to where it points (the proxy does not follow redirects)", status, redact.URL(resp.Header.Get("Location")))
+	case out.Class == health.Unauthorized && a.Type == account.OpenAIResponses && refreshed:
+		return withUpstream(fmt.Sprintf("%d ChatGPT login refused even with a renewed access token: %s", status, account.LoginHelp(a.Name)), msg)
+	case out.Class == health.Unauthorized && a.NeedsLogin(o.Now()):
+		return withUpstream(fmt.Sprintf("%d ChatGPT login refused: the access token has expired and there is no refresh token; %s", status, account.LoginHelp(a.Name)), msg)
 	case out.Class == health.Unauthorized && a.Type == account.OpenAIResponses:
-		return withUpstream(fmt.Sprintf("%d ChatGPT login refused: run `codex login` (or re-import the account)", status), msg)
+		return withUpstream(fmt.Sprintf("%d ChatGPT login refused: %s", status, account.LoginHelp(a.Name)), msg)
 	case status == http.StatusUnauthorized:
 		return withUpstream("401 invalid api key: fix api_key in the config", msg)
 	case status == http.StatusForbidden:
@@ -101,6 +106,35 @@ func describeStatus(ctx context.Context, o Options, a *account.Account, model st
 		return withUpstream(fmt.Sprintf("%d upstream server error: try again later", status), msg)
 	}
 	return withUpstream(fmt.Sprintf("%d %s", status, http.StatusText(status)), msg)
+}
+
+// refreshFailed fills r for a ChatGPT token refresh that failed. A refresh
+// token the endpoint refused for good is a dead login, with the way to log
+// in again; any other failure (the endpoint unreachable, the check's time
+// up) says nothing of the login, and the result says so.
+func refreshFailed(ctx context.Context, o Options, a *account.Account, r *Result, err error) {
+	what := "access token expired"
+	if r.Status != 0 {
+		what = fmt.Sprintf("%d ChatGPT login refused", r.Status)
+	}
+	// The refresher's errors start with the account, which the result
+	// already names.
+	cause := strings.TrimPrefix(err.Error(), "account "+a.Name+": ")
+	if errors.Is(err, account.ErrLoginExpired) {
+		if !strings.Contains(cause, account.LoginHelp(a.Name)) {
+			cause += "; " + account.LoginHelp(a.Name)
+		}
+		r.Error = what + "; " + cause
+		r.Outcome = health.Outcome{Class: health.Unauthorized, Status: r.Status, Message: r.Error}
+		return
+	}
+	cause = strings.TrimPrefix(cause, "token refresh: ")
+	if ctx.Err() != nil {
+		cause = fmt.Sprintf("timed out after %s (raise --timeout?)", o.Timeout)
+	}
+	r.Error = what + "; could not renew the token, the token endpoint failed (" + cause +
+		"): the login may still be good; check oauth.token_url and try again"
+	r.Outcome = health.Outcome{Class: health.Network, Status: r.Status, Message: r.Error}
 }
 
 // suggestV1 tries base_url + "/v1" and names it when it serves /responses.

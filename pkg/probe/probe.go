@@ -49,6 +49,19 @@ type Options struct {
 	Now func() time.Time
 	// Location is where reset times are shown; nil is time.Local.
 	Location *time.Location
+	// Refresher, when set, renews the access token of a ChatGPT account
+	// that has expired or that the upstream refuses, and the check is made
+	// again with the new one, as a running proxy would; so a login is
+	// called dead only when its refresh token is. nil checks the token as
+	// it is.
+	Refresher TokenRefresher
+}
+
+// TokenRefresher renews ChatGPT access tokens; *account.Refresher is one.
+// It writes the renewed tokens back where they came from, so a check that
+// refreshed leaves a fresh login behind.
+type TokenRefresher interface {
+	Refresh(ctx context.Context, a *account.Account, seenTag string) error
 }
 
 // Result is the outcome of checking one account.
@@ -67,8 +80,11 @@ type Result struct {
 	Total time.Duration `json:"-"`
 	// Limits are the x-codex-* rate-limit windows the upstream reported.
 	Limits *health.Limits `json:"limits,omitempty"`
+	// Refreshed reports that the account's access token was renewed (and
+	// saved) during the check.
+	Refreshed bool `json:"refreshed,omitempty"`
 	// Sent reports whether a request went out (false when the account's
-	// credentials could not even be read).
+	// credentials could not even be read, or its token not refreshed).
 	Sent bool `json:"-"`
 	// Outcome is the classified result, in the terms the proxy's health
 	// tracking uses, so a caller can record it as a running proxy would.
@@ -109,12 +125,15 @@ func CheckAll(ctx context.Context, accounts []*account.Account, o Options) []Res
 }
 
 // Check sends a one-word streaming request to the account and reads the
-// answer until response.completed. What the result says about the answer
-// is cleared of the account's secrets (and of anything shaped like a key or
-// a token): an upstream that refuses a key may quote it.
+// answer until response.completed. A ChatGPT account's expired access
+// token is refreshed first, and a refused one refreshed and tried once more,
+// when o.Refresher is set. What the result says about the answer is cleared
+// of the account's secrets, old and renewed (and of anything shaped like a
+// key or a token): an upstream that refuses a key may quote it.
 func Check(ctx context.Context, a *account.Account, o Options) Result {
+	secrets := a.Secrets()
 	r := check(ctx, a, o)
-	hide := redact.New(a.Secrets())
+	hide := redact.New(append(secrets, a.Secrets()...))
 	r.Error = hide.String(r.Error)
 	r.Outcome.Message = hide.String(r.Outcome.Message)
 	return r
@@ -128,13 +147,42 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 	defer cancel()
 
 	start := o.Now()
+	refresh := o.Refresher != nil && a.CanRefresh()
+	if refresh && a.NeedsRefresh(o.Now()) {
+		// The relay would not send an expired token either.
+		if err := o.Refresher.Refresh(ctx, a, a.AccessTag()); err != nil {
+			r.Total = o.Now().Sub(start)
+			refreshFailed(ctx, o, a, &r, err)
+			return r
+		}
+		r.Refreshed = true
+	}
+	tag := a.AccessTag()
+	attempt(ctx, o, a, model, start, &r)
+	if !refresh || r.Refreshed || r.Outcome.Class != health.Unauthorized {
+		return r
+	}
+	// Refused: the token may have been revoked early, or replaced by
+	// another program; a refresh tells a dead login from a stale token.
+	if err := o.Refresher.Refresh(ctx, a, tag); err != nil {
+		r.Total = o.Now().Sub(start)
+		refreshFailed(ctx, o, a, &r, err)
+		return r
+	}
+	retry := Result{Name: r.Name, Type: r.Type, Model: model, Refreshed: true}
+	attempt(ctx, o, a, model, start, &retry)
+	return retry
+}
+
+// attempt sends the request once and fills r with the answer.
+func attempt(ctx context.Context, o Options, a *account.Account, model string, start time.Time, r *Result) {
 	r.Sent = true
 	resp, err := send(ctx, o.Client, a, a.Target("/responses", ""), model)
 	if err != nil {
 		r.Total = o.Now().Sub(start)
 		r.Outcome = health.Outcome{Class: health.Network, Message: err.Error()}
 		r.Error = describeNetError(err, o.Timeout)
-		return r
+		return
 	}
 	defer resp.Body.Close()
 	r.Status = resp.StatusCode
@@ -144,11 +192,10 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		r.Total = o.Now().Sub(start)
 		r.Outcome = health.Classify(o.Now(), resp.StatusCode, resp.Header, body, nil)
-		r.Error = describeStatus(ctx, o, a, model, resp, body, r.Outcome)
-		return r
+		r.Error = describeStatus(ctx, o, a, model, resp, body, r.Outcome, r.Refreshed)
+		return
 	}
-	readStream(ctx, o, resp, start, &r)
-	return r
+	readStream(ctx, o, resp, start, r)
 }
 
 // readStream reads events until response.completed, filling in the

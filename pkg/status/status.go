@@ -58,6 +58,10 @@ type Account struct {
 	InFlight int            `json:"in_flight"`
 	Today    Usage          `json:"today"`
 	Limits   *health.Limits `json:"limits,omitempty"`
+
+	// Attention is what the user must do before the account serves again
+	// when only they can (a ChatGPT login to redo); absent otherwise.
+	Attention string `json:"attention,omitempty"`
 }
 
 // Usage is an account's requests and tokens today (UTC).
@@ -112,6 +116,28 @@ func Build(ctx context.Context, src Sources) Document {
 	return d
 }
 
+// ReasonInvalid is the cooldown reason of an account out until its
+// credential changes.
+const ReasonInvalid = "invalid"
+
+// Attention says what the user must do about account a, in the state and
+// for the cooldown reason given, when only a new login helps: a ChatGPT
+// account marked invalid (its login was refused, or its refresh token is
+// dead), or one whose access token has expired at now with no refresh
+// token to renew it. It is "" for every other account and state.
+func Attention(a *account.Account, state, reason string, now time.Time) string {
+	if a == nil || a.Type != account.OpenAIResponses || !a.Enabled || state == StateDisabled {
+		return ""
+	}
+	switch {
+	case state == StateInvalid && reason == ReasonInvalid:
+		return "login expired: run proxy accounts login " + a.Name
+	case a.NeedsLogin(now):
+		return "needs login: the access token has expired and there is no refresh token; run proxy accounts login " + a.Name
+	}
+	return ""
+}
+
 func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool) Account {
 	out := Account{
 		Name: a.Name, Type: string(a.Type), BaseURL: a.DisplayURL(), Credential: a.Fingerprint(),
@@ -133,6 +159,7 @@ func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool
 	if out.Message != "" {
 		out.Message = src.Redact.String(redact.New(a.Secrets()).String(out.Message))
 	}
+	out.Attention = Attention(a, out.State, out.Reason, src.Now())
 	if l, ok := src.Health.Limits(a.Name); ok {
 		out.Limits = &l
 	}
