@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -201,8 +203,12 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Bodies:        relay.NewBudget(cfg.Limits.BodyMemory),
 		Redact:        secrets,
 	})
-	// Read on every request, so a reload's new keys apply at once.
-	keys := server.NewKeySet(serverKeys(cfg.ClientKeys))
+	// Read on every request, so a reload's new keys apply at once. The
+	// in-process watch screen has a key of its own, made here and never
+	// shown, so rotating the configured keys does not lock it out.
+	screenKey := server.ClientKey{Name: "watch-screen", Key: randomKey()}
+	keys := server.NewKeySetPinned(serverKeys(cfg.ClientKeys), screenKey)
+	secrets.Add(screenKey.Key)
 	adm := admin.New(admin.Options{
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
 		Version: Build().Version, Started: time.Now(), Logger: logger, Redact: secrets,
@@ -235,11 +241,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	var tuiDone chan error // nil without --tui: never ready
 	if opts.TUI {
 		tuiDone = make(chan error, 1)
-		key := ""
-		if len(cfg.ClientKeys) > 0 {
-			key = cfg.ClientKeys[0].Key // in memory only: the screen's own requests
-		}
-		go func() { tuiDone <- runTUI(ctx, opts.IO, "http://"+ln.Addr().String(), key) }()
+		go func() { tuiDone <- runTUI(ctx, opts.IO, "http://"+ln.Addr().String(), screenKey.Key) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -287,6 +289,13 @@ func shutdown(srv *http.Server, served <-chan error, rl *relay.Relay, grace time
 	}
 	<-served
 	rl.Wait()
+}
+
+// randomKey is a fresh 32-byte secret in hex.
+func randomKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // tokenDir is where ChatGPT accounts with inline tokens keep rotated ones:

@@ -17,7 +17,8 @@ import (
 // one admitted, with no request ever seeing half of each. The zero value
 // and a nil *KeySet hold no keys.
 type KeySet struct {
-	table atomic.Pointer[keyTable]
+	table  atomic.Pointer[keyTable]
+	pinned []ClientKey // kept across every Replace; see NewKeySetPinned
 }
 
 // keyTable is one immutable generation of keys. Only the digests are kept:
@@ -34,9 +35,21 @@ func NewKeySet(keys []ClientKey) *KeySet {
 	return s
 }
 
+// NewKeySetPinned returns a set holding keys plus pinned, which every later
+// Replace keeps while the set holds any key: the proxy's own watch screen
+// keeps working when the user rotates the configured keys.
+func NewKeySetPinned(keys []ClientKey, pinned ...ClientKey) *KeySet {
+	s := &KeySet{pinned: pinned}
+	s.Replace(keys)
+	return s
+}
+
 // Replace makes keys the accepted set for every request that starts after
 // it returns; requests already admitted are not affected.
 func (s *KeySet) Replace(keys []ClientKey) {
+	if len(keys) > 0 && len(s.pinned) > 0 {
+		keys = append(append([]ClientKey(nil), keys...), s.pinned...)
+	}
 	t := &keyTable{digests: make([][sha256.Size]byte, len(keys)), names: make([]string, len(keys))}
 	for i, k := range keys {
 		// Compare fixed-size digests so neither the key's content nor its

@@ -341,3 +341,29 @@ func TestKeySetReplaceWhileServing(t *testing.T) {
 	}
 	<-done
 }
+
+func TestKeySetPinnedSurvivesRotation(t *testing.T) {
+	pinned := ClientKey{Name: "screen", Key: "pinned-key-0123456789"}
+	s := NewKeySetPinned([]ClientKey{{Name: "laptop", Key: "first-key-0123456789"}}, pinned)
+	h := requireClientKey(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	status := func(key string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+key)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	s.Replace([]ClientKey{{Name: "laptop", Key: "second-key-0123456789"}})
+	for _, tc := range []struct {
+		key  string
+		want int
+	}{
+		{"first-key-0123456789", http.StatusUnauthorized},
+		{"second-key-0123456789", http.StatusOK},
+		{"pinned-key-0123456789", http.StatusOK},
+	} {
+		if got := status(tc.key); got != tc.want {
+			t.Errorf("key %.6s...: %d, want %d", tc.key, got, tc.want)
+		}
+	}
+}
