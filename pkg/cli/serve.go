@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -189,6 +190,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	// Closed after the server has drained and every request has returned
 	// (see shutdown), and before the store (deferred earlier).
 	defer accountPool.Close()
+	setMemoryLimit(cfg.Limits.BodyMemory, opts.IO.Getenv, logger)
 	transport := relay.NewTransport(cfg.Timeouts.Connect, cfg.Timeouts.ResponseHeader)
 	defer transport.CloseIdleConnections()
 	rl := relay.New(accountPool, bus, relay.Options{
@@ -289,6 +291,23 @@ func shutdown(srv *http.Server, served <-chan error, rl *relay.Relay, grace time
 	}
 	<-served
 	rl.Wait()
+}
+
+// memoryHeadroom is what the process may use beyond the request bodies it
+// holds: streams, buffers, the embedded store.
+const memoryHeadroom = 256 << 20
+
+// setMemoryLimit tells the garbage collector to work harder before the
+// process passes the body budget plus headroom, so a burst of refused
+// bodies does not leave their garbage piling up until the next collection.
+// GOMEMLIMIT, when the user set it, wins.
+func setMemoryLimit(bodies int64, getenv func(string) string, logger *slog.Logger) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := bodies + memoryHeadroom
+	debug.SetMemoryLimit(limit)
+	logger.Debug("soft memory limit set", "bytes", limit)
 }
 
 // randomKey is a fresh 32-byte secret in hex.

@@ -48,6 +48,11 @@ func readBody(r *http.Request, limit int64, budget *Budget) (body []byte, held i
 		defer gz.Close()
 		src, size = gz, -1
 	case "zstd":
+		// The decoder's window is memory too: reserve it like the body.
+		if !budget.take(maxZstdWindow) {
+			return nil, 0, errBodyBudget
+		}
+		defer budget.give(maxZstdWindow)
 		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxMemory(uint64(limit)+1), zstd.WithDecoderMaxWindow(uint64(min(limit+1, maxZstdWindow))))
 		if err != nil {
@@ -75,7 +80,6 @@ func readBody(r *http.Request, limit int64, budget *Budget) (body []byte, held i
 	}
 	buf, held, err := readAllBudget(src, limit, budget)
 	if err != nil {
-		budget.give(held)
 		switch {
 		case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
 			// The frame itself says it decodes to more than the limit.
@@ -90,38 +94,49 @@ func readBody(r *http.Request, limit int64, budget *Budget) (body []byte, held i
 	return buf, held, nil
 }
 
-// readAllBudget reads src to its end, growing the buffer a chunk at a time
-// and reserving each chunk in budget first. It returns what it reserved,
-// even on error.
+// readAllBudget reads src to its end in chunks, reserving each in budget
+// before it is allocated, then joins them into one slice of the exact size.
+// Chunks rather than a doubling buffer: a doubling buffer leaves garbage
+// the budget cannot see, many times the body, until the next collection.
+// It returns what stays reserved (the joined body), even on error.
 func readAllBudget(src io.Reader, limit int64, budget *Budget) ([]byte, int64, error) {
 	var (
-		buf  []byte
-		held int64
+		chunks [][]byte
+		held   int64 // reserved for the chunks
+		total  int64
 	)
+	defer func() { budget.give(held) }()
 	for {
-		if len(buf) == cap(buf) {
-			grow := int64(min(max(cap(buf), readChunk), int(limit+1)-cap(buf)))
-			if grow <= 0 {
-				return nil, held, errBodyTooLarge
+		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
+			if total > limit {
+				return nil, 0, errBodyTooLarge
 			}
-			if !budget.take(grow) {
-				return nil, held, errBodyBudget
+			if !budget.take(readChunk) {
+				return nil, 0, errBodyBudget
 			}
-			held += grow
-			nb := make([]byte, len(buf), int64(cap(buf))+grow)
-			copy(nb, buf)
-			buf = nb
+			held += readChunk
+			chunks = append(chunks, make([]byte, 0, readChunk))
 		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return nil, held, errBodyTooLarge
+		c := chunks[len(chunks)-1]
+		n, err := src.Read(c[len(c):cap(c)])
+		chunks[len(chunks)-1] = c[:len(c)+n]
+		total += int64(n)
+		if total > limit {
+			return nil, 0, errBodyTooLarge
 		}
 		if err == io.EOF {
-			return buf, held, nil
+			break
 		}
 		if err != nil {
-			return nil, held, err
+			return nil, 0, err
 		}
 	}
+	if !budget.take(total) {
+		return nil, 0, errBodyBudget
+	}
+	body := make([]byte, 0, total)
+	for _, c := range chunks {
+		body = append(body, c...)
+	}
+	return body, total, nil
 }
