@@ -61,7 +61,8 @@ When a proxy answers at --addr (default: the config's listen address), its
 live state is added: healthy, cooling down until when, or invalid and why;
 streams in flight; requests and tokens today. $PROXY_API_KEY is sent as the
 bearer key when set. Without a running proxy but with redis.url set, the
-state is read from Redis.`,
+state is read from Redis. A ChatGPT login that only a new sign-in can renew
+(refused, or expired without a refresh token) says so, and how.`,
 		Example: `  proxy accounts list
   proxy accounts list --json | jq '.[] | select(.state != "healthy")'`,
 		Args: cobra.NoArgs,

@@ -224,7 +224,7 @@ func (t *Tracker) Report(ctx context.Context, a *account.Account, o Outcome) (st
 		if a.Type == account.OpenAIResponses {
 			// The relay refreshes ChatGPT tokens before giving up; what is
 			// reported here is a refresh that did not help.
-			c.Message = "the ChatGPT login was refused (" + o.Message + "); run `codex login` and restart or reload the proxy"
+			c.Message = "the ChatGPT login was refused (" + o.Message + "); " + account.LoginHelp(a.Name) + ", then reload the proxy"
 		} else {
 			c.Message = "the API key was refused (" + o.Message + "); fix api_key in the config and reload"
 		}

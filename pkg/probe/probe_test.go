@@ -109,7 +109,7 @@ func TestCheck(t *testing.T) {
 				return newAccount(t, config.Account{Name: "chat", Type: config.TypeOpenAIResponses,
 					BaseURL: startFake(t, f).URL, AccessToken: "expired-token", AccountID: accountID, Weight: 1})
 			},
-			wantError: "401 ChatGPT login refused: run `codex login`", wantClass: health.Unauthorized,
+			wantError: "401 ChatGPT login refused: run `proxy accounts login chat`", wantClass: health.Unauthorized,
 		},
 		{
 			name: "base_url missing /v1",

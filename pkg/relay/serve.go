@@ -218,10 +218,26 @@ func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attemp
 	case held != nil:
 		rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
 			fmt.Sprintf("every account tried failed (last: %s: %s); retry later, and see `proxy accounts list` for each account's state", rec.Account, why)).WithCode("upstream_unreachable"))
+	case busyAttempts(rec) > 0:
+		e := apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
+			"every account that can serve this request is at its max_concurrency; retry in a moment, or raise max_concurrency or add an account").WithCode("accounts_busy")
+		e.RetryAfter = time.Second
+		rl.fail(w, rec, e)
 	default:
 		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
 			noAccountMessage(rec.Model)).WithCode(apierror.TypeNoAvailableAccount))
 	}
+}
+
+// busyAttempts counts the accounts a request found full.
+func busyAttempts(rec *event.Decision) int {
+	n := 0
+	for _, a := range rec.Attempts {
+		if a.Class == "busy" {
+			n++
+		}
+	}
+	return n
 }
 
 // noAccountMessage explains a pool with no account for the request.
