@@ -1,0 +1,88 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/pool"
+	"github.com/proxy-dev/proxy/pkg/scheduler"
+	"github.com/proxy-dev/proxy/pkg/session"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// newPool builds a pool the way serve does, on a miniredis.
+func newPool(t *testing.T, maxConcurrency int) (*pool.Pool, *store.Store, *account.Account) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	st := store.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), store.Options{KeyPrefix: "proxy:"})
+	t.Cleanup(func() { _ = st.Close() })
+	a, err := account.New(config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://127.0.0.1:1", APIKey: "sk-pool-test-0123456789abcdef", Weight: 1, Enabled: true, MaxConcurrency: maxConcurrency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := account.NewPool([]*account.Account{a})
+	tracker := health.New(st)
+	sched := scheduler.New(accounts, st, time.Hour, scheduler.WithAvailability(tracker))
+	p := pool.New(context.Background(), accounts, pool.Options{Scheduler: sched, Health: tracker, Usage: st})
+	t.Cleanup(p.Close)
+	return p, st, a
+}
+
+func TestLeaseOutlivesTheRequest(t *testing.T) {
+	p, st, _ := newPool(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client is already gone
+	key := session.Key{Hash: "conv-gone", Source: session.SourceHeader}
+	l, err := p.Lease(ctx, scheduler.Request{Session: key}, 0)
+	if err != nil {
+		t.Fatalf("Lease with a cancelled request: %v", err)
+	}
+	l.Release()
+	l.Release() // twice is harmless
+	b, found, err := st.Lookup(context.Background(), "conv-gone", time.Hour)
+	if err != nil || !found || b.Account != "a" {
+		t.Fatalf("the binding of a request whose client left was not written: %+v %v %v", b, found, err)
+	}
+}
+
+func TestLeaseBusy(t *testing.T) {
+	p, _, a := newPool(t, 1)
+	first, err := p.Lease(context.Background(), scheduler.Request{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := p.Lease(context.Background(), scheduler.Request{}, 0)
+	if !errors.Is(err, pool.ErrBusy) || second.Decision.Account != a {
+		t.Fatalf("second lease: %v, decision %+v; want ErrBusy naming a", err, second.Decision)
+	}
+	first.Release()
+	third, err := p.Lease(context.Background(), scheduler.Request{}, 0)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	third.Release()
+}
+
+func TestReportAndCloseWriteOnThePoolsLifetime(t *testing.T) {
+	p, st, a := newPool(t, 0)
+	p.Report(a, nil, health.Outcome{Class: health.Quota, Until: time.Now().Add(time.Hour), Code: "usage_limit_reached"})
+	cds, err := st.Cooldowns(context.Background())
+	if err != nil || cds["a"].Reason != "quota" {
+		t.Fatalf("cooldown not in the store: %+v %v", cds, err)
+	}
+	p.AddUsage("a", store.Usage{Requests: 1, InputTokens: 10})
+	p.Close() // writes what is queued
+	p.AddUsage("a", store.Usage{Requests: 1}) // after Close: counted as lost, no panic
+	u, err := st.UsageToday(context.Background(), "a")
+	if err != nil || u.Requests != 1 || u.InputTokens != 10 {
+		t.Fatalf("usage after Close = %+v, %v; want the one queued request", u, err)
+	}
+}
