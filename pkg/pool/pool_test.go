@@ -79,7 +79,7 @@ func TestReportAndCloseWriteOnThePoolsLifetime(t *testing.T) {
 		t.Fatalf("cooldown not in the store: %+v %v", cds, err)
 	}
 	p.AddUsage("a", store.Usage{Requests: 1, InputTokens: 10})
-	p.Close() // writes what is queued
+	p.Close()                                 // writes what is queued
 	p.AddUsage("a", store.Usage{Requests: 1}) // after Close: counted as lost, no panic
 	u, err := st.UsageToday(context.Background(), "a")
 	if err != nil || u.Requests != 1 || u.InputTokens != 10 {
