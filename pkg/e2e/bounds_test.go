@@ -132,20 +132,29 @@ func TestIdleConnectionsClosed(t *testing.T) {
 	}
 }
 
+// startBody sends a request that announces a 100 KB body and sends one
+// byte of it, and returns the connection's reader with its answer.
+func startBody(t *testing.T, p *running) (*bufio.Reader, *http.Response, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	// A bound on the test only.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	return br, resp, err
+}
+
 // With client keys set, a request without a key is refused before its
 // body is read, and a trickling body does not hold the connection.
 func TestKeylessTrickleRefusedBeforeBody(t *testing.T) {
 	a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA))
 	p := startProxy(t, "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n"+openaiAccount("a", a, "KEY_A", 1), env)
-	c, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
+	br, resp, err := startBody(t, p)
 	if err != nil {
 		t.Fatalf("no answer before the body: %v", err)
 	}
@@ -163,14 +172,7 @@ func TestKeylessTrickleRefusedBeforeBody(t *testing.T) {
 func TestBodyReadDeadline(t *testing.T) {
 	a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA))
 	p := startProxy(t, "timeouts:\n  body_read: 200ms\naccounts:\n"+openaiAccount("a", a, "KEY_A", 1), env)
-	c, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	_, resp, err := startBody(t, p)
 	if err != nil {
 		t.Fatal(err)
 	}
