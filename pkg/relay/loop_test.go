@@ -412,3 +412,30 @@ func TestReadBodyBudget(t *testing.T) {
 }
 
 var _ = session.SourceNone
+
+// refusingPool is a fakePool whose token refresh finds the login dead.
+type refusingPool struct{ *fakePool }
+
+func (refusingPool) CanRefresh(*account.Account) bool { return true }
+func (refusingPool) Refresh(_ context.Context, a *account.Account, _ string) error {
+	return fmt.Errorf("account %s: token refresh refused (refresh_token_reused): %w", a.Name, account.ErrLoginExpired)
+}
+
+// A ChatGPT login whose refresh fails is explained to the client when no
+// other account can serve: the account and the command to run, never the
+// upstream's "sign in again", which would send the user to the wrong login.
+func TestLoopDeadLoginExplained(t *testing.T) {
+	up := newUpstream(t, script{status: 401, body: `{"error":{"message":"Your authentication token has expired. Please try signing in again.","type":"invalid_request_error","code":"token_expired"}}`})
+	a, err := account.New(config.Account{Name: "chatgpt-main", Type: config.TypeOpenAIResponses, BaseURL: up.srv.URL,
+		AccessToken: "not-a-jwt-access-token-0123456789", RefreshToken: "refresh-0123456789", AccountID: "acct-1", Weight: 1, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := &fakePool{accounts: []*account.Account{a}}
+	rl := New(refusingPool{fp}, nil, Options{})
+	resp, body := post(t, rl.Handler("/responses"), "conv-login", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "account_login_expired") ||
+		!strings.Contains(body, "proxy accounts login chatgpt-main") || strings.Contains(body, "signing in again") {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+}
