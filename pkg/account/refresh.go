@@ -59,10 +59,13 @@ type SharedTokens interface {
 type RefresherOptions struct {
 	TokenURL string
 	ClientID string
-	Client   *http.Client // default: 30 s timeout
-	Shared   SharedTokens // nil: this instance alone
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Client posts to the token endpoint (default: 30 s timeout); an
+	// account with a proxy_url posts through its proxy with a copy of it
+	// (see Egress).
+	Client *http.Client
+	Shared SharedTokens // nil: this instance alone
+	Now    func() time.Time
+	Logger *slog.Logger
 	// PollEvery is how often an instance waiting for another's refresh
 	// looks for the result; default 200 ms.
 	PollEvery time.Duration
@@ -88,6 +91,7 @@ type RefresherOptions struct {
 // context, so they finish and are saved whatever happens to the callers.
 type Refresher struct {
 	o       RefresherOptions
+	egress  *Egress // o.Client, or its copy through an account's proxy
 	mu      sync.Mutex
 	flights map[string]*flight // by account name
 	closed  bool
@@ -126,7 +130,7 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	return &Refresher{o: o, flights: map[string]*flight{}}
+	return &Refresher{o: o, egress: NewEgress(o.Client), flights: map[string]*flight{}}
 }
 
 // Refreshes counts the token requests this refresher made.
@@ -442,7 +446,9 @@ func (r *Refresher) spend(ctx context.Context, a *Account, c *chatGPT, old codex
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	r.count.Add(1)
-	resp, err := r.o.Client.Do(req)
+	// Through the account's proxy_url, like its requests: the token
+	// endpoint may refuse the machine's own address.
+	resp, err := r.egress.Client(a).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("account %s: token refresh: %w", a.Name, err)
 	}

@@ -60,7 +60,7 @@ const (
 // again.
 type Models struct {
 	accounts func() []*account.Account
-	client   *http.Client
+	egress   *account.Egress // each account's client (its proxy_url's)
 	now      func() time.Time
 	log      *slog.Logger
 	timeout  time.Duration
@@ -73,16 +73,16 @@ type Models struct {
 
 // Models returns the /v1/models handler for the accounts returned by all.
 func (rl *Relay) Models(all func() []*account.Account) *Models {
-	return newModels(all, rl.client, rl.o.Now, rl.o.Logger)
+	return newModels(all, rl.egress, rl.o.Now, rl.o.Logger)
 }
 
-func newModels(all func() []*account.Account, client *http.Client, now func() time.Time, log *slog.Logger) *Models {
+func newModels(all func() []*account.Account, egress *account.Egress, now func() time.Time, log *slog.Logger) *Models {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Models{
 		accounts: all,
-		client:   client,
+		egress:   egress,
 		now:      now,
 		log:      log,
 		timeout:  modelsTimeout,
@@ -352,7 +352,7 @@ func (m *Models) fetch(ctx context.Context, a *account.Account, query string) ac
 	}
 	req.Header.Set("Accept", "application/json")
 	a.Authorize(req.Header)
-	resp, err := m.client.Do(req)
+	resp, err := m.egress.Client(a).Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -151,7 +151,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func modelsUnder(accounts ...*account.Account) (*Models, *fakeClock, *bytes.Buffer) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	logs := &bytes.Buffer{}
-	m := newModels(func() []*account.Account { return accounts }, &http.Client{}, clock.now,
+	m := newModels(func() []*account.Account { return accounts }, account.NewEgress(&http.Client{}), clock.now,
 		slog.New(slog.NewTextHandler(&syncWriter{w: logs}, nil)))
 	return m, clock, logs
 }

@@ -61,7 +61,7 @@ type Redactor interface {
 type Options struct {
 	MaxBodyBytes int64             // decoded request body limit; default 32 MiB
 	MaxAttempts  int               // distinct accounts tried per request; default 3
-	Transport    http.RoundTripper // default: NewTransport(10s, 2m)
+	Transport    http.RoundTripper // default: NewTransport(10s, 2m); cloned per proxy_url (account.Egress)
 	Logger       *slog.Logger      // default slog.Default()
 	Now          func() time.Time  // default time.Now
 	// StreamIdle ends an upstream answer that sends nothing for this long,
@@ -90,7 +90,7 @@ type Options struct {
 type Relay struct {
 	pool   Pool
 	pub    Publisher
-	client *http.Client
+	egress *account.Egress // each account's client: direct, or through its proxy_url
 	o      Options
 	avoid  *avoidList
 	active sync.WaitGroup // requests being served, for Wait
@@ -134,11 +134,21 @@ func New(p Pool, pub Publisher, o Options) *Relay {
 		pool: p,
 		pub:  pub,
 		// No client timeout: a healthy stream may run for many minutes.
-		client: &http.Client{Transport: o.Transport, CheckRedirect: noRedirects},
+		egress: account.NewEgress(&http.Client{Transport: o.Transport, CheckRedirect: noRedirects}),
 		o:      o,
 		avoid:  newAvoidList(o.Now),
 	}
 }
+
+// clientFor is the client a's requests go out through: its proxy_url's,
+// else the relay's own.
+func (rl *Relay) clientFor(a *account.Account) *http.Client {
+	return rl.egress.Client(a)
+}
+
+// CloseIdleConnections closes the idle connections kept to accounts'
+// proxies (those of Options.Transport are its owner's to close).
+func (rl *Relay) CloseIdleConnections() { rl.egress.CloseIdleConnections() }
 
 // Wait returns once every request the relay is serving has ended. Call it
 // after the HTTP server has stopped (and, past its grace, closed its

@@ -334,9 +334,18 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 	turnStateFor(up.Header, a.Name, own)
 	up.ContentLength = int64(len(body))
 	a.Authorize(up.Header)
-	resp, err := rl.client.Do(up)
+	resp, err := rl.clientFor(a).Do(up)
 	if err != nil {
 		at.err = err
+		return at
+	}
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		// No API answers 407 itself: a proxy on the way (the account's
+		// proxy_url) refused its credentials. The account's path is
+		// broken, not the client's request: fail over, and never pass the
+		// proxy's challenge on.
+		_ = resp.Body.Close()
+		at.err = errors.New("the outbound proxy refused its credentials (407): check proxy_url")
 		return at
 	}
 	resp.Body, at.idle = watchIdle(resp.Body, rl.o.StreamIdle, cancel)
