@@ -78,6 +78,8 @@ type Tracker struct {
 	cooldowns map[string]store.Cooldown
 	failing   map[string]bool // accounts with failures counted since their last success
 	limits    map[string]Limits
+	unwritten map[string]bool      // accounts whose windows changed since written to the store
+	written   map[string]time.Time // when each account's windows were last written
 	slots     map[string]*slots
 	inflight  map[string]int
 	syncEvery time.Duration
@@ -110,6 +112,8 @@ func New(st Store, opts ...Option) *Tracker {
 		cooldowns: map[string]store.Cooldown{},
 		failing:   map[string]bool{},
 		limits:    map[string]Limits{},
+		unwritten: map[string]bool{},
+		written:   map[string]time.Time{},
 		slots:     map[string]*slots{},
 		inflight:  map[string]int{},
 	}
@@ -157,7 +161,10 @@ func (t *Tracker) apply(c store.Cooldown) {
 	t.cooldowns[c.Account] = c
 }
 
-// Sync loads the store's cooldowns, replacing this instance's copy.
+// Sync loads the store's cooldowns, replacing this instance's copy. Where
+// the store keeps windows too (WindowStore), it writes the windows observed
+// here and takes in those other instances observed, so that every instance
+// steers new conversations by the same numbers.
 func (t *Tracker) Sync(ctx context.Context) error {
 	cs, err := t.store.Cooldowns(ctx)
 	if err != nil {
@@ -166,6 +173,11 @@ func (t *Tracker) Sync(ctx context.Context) error {
 	t.mu.Lock()
 	t.cooldowns = cs
 	t.mu.Unlock()
+	if ws, ok := t.store.(WindowStore); ok {
+		if err := t.syncWindows(ctx, ws); err != nil {
+			return fmt.Errorf("syncing windows: %w", err)
+		}
+	}
 	return nil
 }
 

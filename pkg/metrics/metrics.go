@@ -71,7 +71,7 @@ func New(src Sources) *Metrics {
 		}, []string{"account", "kind"}),
 		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_sticky_total",
-			Help: "Routing decisions by result: sticky, new, rebound, unsticky, failover.",
+			Help: "Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover.",
 		}, []string{"result"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_failovers_total",

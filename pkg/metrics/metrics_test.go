@@ -53,7 +53,7 @@ proxy_failovers_total{from="a",reason="rate_limit"} 1
 proxy_tokens_total{account="a",kind="cached"} 80
 proxy_tokens_total{account="a",kind="input"} 100
 proxy_tokens_total{account="a",kind="output"} 10
-# HELP proxy_sticky_total Routing decisions by result: sticky, new, rebound, unsticky, failover.
+# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover.
 # TYPE proxy_sticky_total counter
 proxy_sticky_total{result="failover"} 1
 proxy_sticky_total{result="new"} 1

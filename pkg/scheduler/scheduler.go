@@ -67,6 +67,11 @@ const (
 	// ReasonFailover: an earlier attempt of this request failed; another
 	// account serves this turn and the binding is left alone.
 	ReasonFailover Reason = "failover"
+	// ReasonHeadroom: a new conversation (or one without a binding) went
+	// to another account than the weights alone would have chosen,
+	// because that one had used more of its rate limits; Detail names it
+	// and its used share.
+	ReasonHeadroom Reason = "headroom"
 )
 
 // Request is what the scheduler needs to know about a request.
@@ -97,6 +102,8 @@ type Scheduler struct {
 	now       func() time.Time
 	log       *slog.Logger
 	breaker   breaker
+	headroom  Headroom // nil: choices by weight alone
+	threshold float64  // percent used at which an account takes no new conversations
 }
 
 // Option changes a Scheduler built by New.
@@ -260,8 +267,30 @@ func (s *Scheduler) choose(key string, d Decision, ready, eligible []*account.Ac
 	if len(free) > 0 {
 		pool = free
 	}
-	d.Account, d.Reason, d.Detail = s.pick.choose(key, pool), reason, detail
+	c := s.pick.start(key, pool)
+	plain := c.pick(c.as, c.weight)
+	d.Account, d.Reason, d.Detail = plain, reason, detail
+	if s.headroom == nil || !steered(reason) {
+		return d, nil
+	}
+	chosen, why := s.steer(c, plain)
+	if chosen == plain {
+		return d, nil
+	}
+	d.Account, d.Detail = chosen, joinDetail(detail, why)
+	if reason != ReasonRebound {
+		// A move says why it moved first; the headroom is in its detail.
+		d.Reason = ReasonHeadroom
+	}
 	return d, nil
+}
+
+// joinDetail puts two explanations in one Detail.
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func (s *Scheduler) binding(r Request, a *account.Account) store.Binding {

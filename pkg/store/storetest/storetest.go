@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"Cooldowns", testCooldowns},
 		{"WatchCooldowns", testWatchCooldowns},
 		{"CountFailure", testCountFailure},
+		{"Windows", testWindows},
 		{"Lock", testLock},
 		{"Secrets", testSecrets},
 	}

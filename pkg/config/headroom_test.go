@@ -1,0 +1,62 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/viper"
+)
+
+func TestLoadHeadroomThreshold(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want float64
+		// problem, when set, is the one problem Load must report.
+		problem string
+	}{
+		{name: "default", yaml: "listen: 127.0.0.1:1\n", want: DefaultHeadroomThreshold},
+		{name: "a whole percent", yaml: "headroom:\n  threshold: 75\n", want: 75},
+		{name: "a fraction of a percent", yaml: "headroom:\n  threshold: 97.5\n", want: 97.5},
+		{name: "100 still leans but never refuses", yaml: "headroom:\n  threshold: 100\n", want: 100},
+		{name: "zero", yaml: "headroom:\n  threshold: 0\n",
+			problem: "proxy.yaml:2: headroom.threshold: must be a percent over 0 and up to 100, got 0"},
+		{name: "over 100", yaml: "headroom:\n  threshold: 150\n",
+			problem: "proxy.yaml:2: headroom.threshold: must be a percent over 0 and up to 100, got 150"},
+		{name: "negative", yaml: "headroom:\n  threshold: -5\n",
+			problem: "proxy.yaml:2: headroom.threshold: must be a percent over 0 and up to 100, got -5"},
+		{name: "not a number", yaml: "headroom:\n  threshold: lots\n", problem: "headroom.threshold"},
+		{name: "misspelt", yaml: "headroom:\n  treshold: 80\n", problem: "proxy.yaml:2: headroom.treshold: unknown key (did you mean threshold?)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := inTempDir(t)
+			writeFile(t, filepath.Join(dir, "proxy.yaml"), tt.yaml)
+			cfg, err := Load(viper.New(), "proxy.yaml", env{}.get)
+			if tt.problem != "" {
+				if err == nil {
+					t.Fatalf("loaded threshold %v, want the problem %q", cfg.Headroom.Threshold, tt.problem)
+				}
+				got := strings.Join(problemsOf(t, err), "\n")
+				if !strings.Contains(got, tt.problem) {
+					t.Fatalf("problems:\n%s\nwant one containing %q", got, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Headroom.Threshold != tt.want {
+				t.Errorf("headroom.threshold = %v, want %v", cfg.Headroom.Threshold, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeadroomThresholdNeedsARestart(t *testing.T) {
+	running, next := &Config{Headroom: Headroom{Threshold: 90}}, &Config{Headroom: Headroom{Threshold: 80}}
+	if got := RestartNeeded(running, next); len(got) != 1 || got[0] != "headroom.threshold" {
+		t.Fatalf("RestartNeeded = %v, want [headroom.threshold]", got)
+	}
+}

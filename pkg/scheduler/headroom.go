@@ -1,0 +1,99 @@
+package scheduler
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+)
+
+// DefaultHeadroomThreshold is the used share (percent) of either rate-limit
+// window at which an account stops taking new conversations while another
+// has room: near the limit, a new conversation would soon have to move and
+// lose its prompt cache.
+const DefaultHeadroomThreshold = 90.0
+
+// minHeadroomShare is the least share of its weight an account keeps below
+// the threshold however much it has used, so the lean towards headroom
+// never takes an account out by itself: only the threshold does.
+const minHeadroomShare = 0.05
+
+// Headroom says how much of its rate-limit windows an account has used, as
+// last observed. *health.Tracker implements it.
+type Headroom interface {
+	// UsedPercent returns the used share of the account's tightest window;
+	// ok is false when none was observed yet.
+	UsedPercent(name string) (used float64, ok bool)
+}
+
+// WithHeadroom steers new conversations by each account's observed usage:
+// an account at or above threshold percent of either window gets none while
+// another of the same tier (weighted or standby) has room, and below it the
+// choice leans towards headroom within the weights. Conversations already
+// bound stay where they are, and failover choices are not changed. A
+// threshold outside (0, 100] is DefaultHeadroomThreshold.
+func WithHeadroom(h Headroom, threshold float64) Option {
+	return func(s *Scheduler) {
+		if !(threshold > 0 && threshold <= 100) {
+			threshold = DefaultHeadroomThreshold
+		}
+		s.headroom, s.threshold = h, threshold
+	}
+}
+
+// steered reports whether choices made for reason follow headroom: those
+// that start a conversation somewhere (new, unbound, moved), never a
+// failover, which serves one turn and keeps the binding.
+func steered(reason Reason) bool {
+	switch reason {
+	case ReasonNew, ReasonUnsticky, ReasonRebound:
+		return true
+	}
+	return false
+}
+
+// steer makes choice c by headroom and returns the account with, when that
+// is not plain (the choice by weight alone), why in words.
+func (s *Scheduler) steer(c choice, plain *account.Account) (*account.Account, string) {
+	used := make(map[*account.Account]float64, len(c.as))
+	var roomy []*account.Account
+	for _, a := range c.as {
+		u, ok := s.headroom.UsedPercent(a.Name)
+		if ok {
+			used[a] = u
+		}
+		if !ok || u < s.threshold {
+			roomy = append(roomy, a)
+		}
+	}
+	if len(used) == 0 {
+		return plain, "" // nothing observed: the weights alone
+	}
+	among := c.as
+	if len(roomy) > 0 {
+		among = roomy // every one full: lean among them all
+	}
+	chosen := c.pick(among, func(a *account.Account) float64 {
+		share := 1.0
+		if u, ok := used[a]; ok {
+			share = max(minHeadroomShare, 1-u/100)
+		}
+		return c.weight(a) * share
+	})
+	if chosen == plain {
+		return chosen, ""
+	}
+	u, known := used[plain]
+	switch {
+	case known && u >= s.threshold:
+		return chosen, fmt.Sprintf("skipped %s: %s%% used (threshold %s%%)", plain.Name, percent(u), percent(s.threshold))
+	case known:
+		return chosen, fmt.Sprintf("skipped %s: %s%% used, %s has more room", plain.Name, percent(u), chosen.Name)
+	default:
+		return chosen, fmt.Sprintf("skipped %s for %s, which has more room", plain.Name, chosen.Name)
+	}
+}
+
+// percent writes a used share the way the upstream reported it, to a tenth.
+func percent(p float64) string { return strconv.FormatFloat(math.Round(p*10)/10, 'f', -1, 64) }
