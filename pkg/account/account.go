@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -41,6 +42,11 @@ type Account struct {
 	MaxConcurrency int
 	cred           credential
 	display        string // BaseURL fit to show, set by New
+	// proxyURL is the account's proxy_url as configured, "" for none;
+	// proxy is it parsed. They stay unexported: the URL may hold a
+	// password, and only an Egress needs it.
+	proxyURL string
+	proxy    *url.URL
 }
 
 // credential puts an account's secret on an outgoing request.
@@ -79,6 +85,13 @@ func New(c config.Account, opts ...Option) (*Account, error) {
 		Models:  c.Models,
 
 		MaxConcurrency: c.MaxConcurrency,
+	}
+	if c.ProxyURL != "" {
+		u, err := config.ParseProxyURL(c.ProxyURL)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: proxy_url %w", c.Name, err)
+		}
+		a.proxyURL, a.proxy = c.ProxyURL, u
 	}
 	switch a.Type {
 	case OpenAI:
@@ -158,15 +171,16 @@ func (a *Account) DisplayURL() string {
 
 // Secrets returns the account's secrets as they are now, for a
 // redact.Set: the API key, or the ChatGPT access, refresh and id tokens,
-// plus a password the base URL carries (as written and decoded). Tokens
-// rotate, so a Set built from them goes stale; the Set's shape patterns
-// still catch a rotated JWT.
+// plus a password the base URL or the proxy_url carries (as written and
+// decoded). Tokens rotate, so a Set built from them goes stale; the Set's
+// shape patterns still catch a rotated JWT.
 func (a *Account) Secrets() []string {
 	var out []string
 	if a.cred != nil {
 		out = a.cred.secrets()
 	}
-	return append(out, redact.URLSecrets(a.BaseURL)...)
+	out = append(out, redact.URLSecrets(a.BaseURL)...)
+	return append(out, redact.URLSecrets(a.proxyURL)...)
 }
 
 // Authorize sets the account's credential on an outgoing request's headers,
@@ -195,10 +209,26 @@ func hashID(secret string) string {
 }
 
 // fingerprint shows a secret's first three and last four characters when it
-// is long enough that this reveals nothing useful.
+// is long enough that this reveals nothing useful. A shorter one shows only
+// its length, after its kind's public prefix (sk-) when that is a small part
+// of it, so two short keys still tell apart somewhat: sk-...(9 chars).
 func fingerprint(secret string) string {
-	if len(secret) < 16 {
-		return "..."
+	if len(secret) >= 16 {
+		return secret[:3] + "..." + secret[len(secret)-4:]
 	}
-	return secret[:3] + "..." + secret[len(secret)-4:]
+	prefix := ""
+	if i := strings.IndexAny(secret, "-_"); i > 0 && i < 3 && (i+1)*3 <= len(secret) && isLetters(secret[:i]) {
+		prefix = secret[:i+1]
+	}
+	return fmt.Sprintf("%s...(%d chars)", prefix, len(secret))
+}
+
+// isLetters reports whether s is ASCII letters only.
+func isLetters(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
 }

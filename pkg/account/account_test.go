@@ -337,12 +337,13 @@ func TestFingerprint(t *testing.T) {
 		want   string
 	}{
 		{"api key", config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: longKey}, longKey, "sk-...6789"},
-		{"short api key shows nothing", config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: "sk-short123"}, "sk-short123", "..."},
+		{"short api key shows its kind and length", config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: "sk-short123"}, "sk-short123", "sk-...(11 chars)"},
+		{"short key without a public prefix shows its length", config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: "secret-key"}, "secret-key", "...(10 chars)"},
 		{"chatgpt by account id", config.Account{Name: "g", Type: config.TypeOpenAIResponses, AccessToken: longToken, AccountID: "0f1e2d3c-4b5a-6978-8a9b-c0d1e2f3a4b5"},
 			"0f1e2d3c-4b5a-6978-8a9b-c0d1e2f3a4b5", "chatgpt:0f1...a4b5"},
 		{"chatgpt without account id falls back to the token", config.Account{Name: "g", Type: config.TypeOpenAIResponses, AccessToken: longToken},
 			longToken, "chatgpt:" + longToken[:3] + "..." + longToken[len(longToken)-4:]},
-		{"chatgpt short account id", config.Account{Name: "g", Type: config.TypeOpenAIResponses, AccessToken: longToken, AccountID: "acct-1"}, "acct-1", "chatgpt:..."},
+		{"chatgpt short account id", config.Account{Name: "g", Type: config.TypeOpenAIResponses, AccessToken: longToken, AccountID: "acct-1"}, "acct-1", "chatgpt:...(6 chars)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

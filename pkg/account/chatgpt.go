@@ -1,7 +1,9 @@
 package account
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -41,6 +43,10 @@ func newChatGPT(c config.Account, tokenDir string) (*chatGPT, error) {
 	}
 	if c.AuthFile != "" {
 		f, err := codexauth.Read(c.AuthFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Go's message would name the path twice and no way forward.
+			return nil, fmt.Errorf("auth_file %s: %w: no Codex login there; %s", c.AuthFile, fs.ErrNotExist, LoginHelp(c.Name))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading auth_file: %w", err)
 		}

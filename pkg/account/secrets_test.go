@@ -40,6 +40,13 @@ func TestSecretsAndDisplay(t *testing.T) {
 			hidden:      []string{password, "user:"},
 		},
 		{
+			name:        "password in proxy_url",
+			cfg:         config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "https://api.example.com/v1", APIKey: key, ProxyURL: "socks5://user:" + password + "@127.0.0.1:1080"},
+			wantSecrets: []string{key, password},
+			wantDisplay: "https://api.example.com/v1",
+			hidden:      []string{password},
+		},
+		{
 			name:        "escaped password",
 			cfg:         config.Account{Name: "a", Type: config.TypeOpenAI, BaseURL: "http://user:p%40ss%2Fword9@gw.example.com", APIKey: key},
 			wantSecrets: []string{key, "p@ss/word9", "p%40ss%2Fword9"},

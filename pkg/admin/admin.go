@@ -55,6 +55,10 @@ type Options struct {
 	// before it is kept or streamed. nil hides keys and tokens by shape
 	// only.
 	Redact *redact.Set
+	// PID is the server's process id and Demo whether it runs --demo; the
+	// status document carries both for `proxy accounts list`.
+	PID  int
+	Demo bool
 }
 
 // Admin is the handler of the admin endpoints. It runs one goroutine that

@@ -19,6 +19,8 @@ func (a *Admin) serveStatus(w http.ResponseWriter, r *http.Request) {
 		Store:    a.o.Store,
 		Dropped:  a.Dropped,
 		Redact:   a.o.Redact,
+		PID:      a.o.PID,
+		Demo:     a.o.Demo,
 	})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,6 +28,7 @@ func NewCmdAccounts(ios *IOStreams) *cobra.Command {
 		NewCmdAccountsList(ios, nil),
 		NewCmdAccountsTest(ios, nil),
 		NewCmdAccountsImportCodex(ios, nil),
+		NewCmdAccountsLogin(ios, nil),
 	)
 	return cmd
 }
@@ -62,7 +62,11 @@ live state is added: healthy, cooling down until when, or invalid and why;
 streams in flight; requests and tokens today. $PROXY_API_KEY is sent as the
 bearer key when set. Without a running proxy but with redis.url set, the
 state is read from Redis. A ChatGPT login that only a new sign-in can renew
-(refused, or expired without a refresh token) says so, and how.`,
+(refused, or expired without a refresh token) says so, and how.
+
+WINDOWS is each account's rate-limit windows as last seen (share used, when
+it resets). A last line sums up the pool's headroom: what the accounts that
+can serve have left, on average (on stderr when piped).`,
 		Example: `  proxy accounts list
   proxy accounts list --json | jq '.[] | select(.state != "healthy")'`,
 		Args: cobra.NoArgs,
@@ -84,8 +88,9 @@ state is read from Redis. A ChatGPT login that only a new sign-in can renew
 const (
 	// stateUnknown: no server or Redis told.
 	stateUnknown = "unknown"
-	// stateNotLoaded: the running server does not know the account yet.
-	stateNotLoaded = "not loaded (reload the proxy: kill -HUP)"
+	// stateNotLoaded: the running server does not know the account yet;
+	// the entry's message says how to reload it (see reloadHint).
+	stateNotLoaded = "not loaded"
 )
 
 func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
@@ -109,28 +114,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 		entries[i] = e
 	}
 
-	live, liveErr := liveState(ctx, opts, cfg, accounts)
-	switch {
-	case liveErr != nil:
-		fmt.Fprintf(opts.IO.ErrOut, "(%v: live state unavailable)\n", liveErr)
-	default:
-		for i := range entries {
-			e := &entries[i]
-			l, ok := live[e.Name]
-			switch {
-			case e.State == status.StateInvalid:
-				// Its credentials do not even load here: that says more.
-			case !ok:
-				// Added to the file since the server loaded it.
-				e.State = stateNotLoaded
-			default:
-				// The configuration comes from the file read here, which
-				// may be newer than the server's; the state only from it.
-				e.State, e.Reason, e.Message, e.Until = l.State, l.Reason, l.Message, l.Until
-				e.InFlight, e.Today, e.Limits, e.Attention = l.InFlight, l.Today, l.Limits, l.Attention
-			}
-		}
-	}
+	entries, accounts = withLiveState(ctx, opts, cfg, entries, accounts)
 	// A login only the user can renew is said in so many words, whatever
 	// told the state: the server, Redis, or the token file alone.
 	for i := range entries {
@@ -142,7 +126,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, entries)
 	}
-	t := newTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS")
+	t := newTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS", "WINDOWS")
 	for _, e := range entries {
 		inFlight, reqs, tokens := "", "", ""
 		if e.State != stateUnknown && e.State != stateNotLoaded {
@@ -150,34 +134,24 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 			tokens = strconv.FormatInt(e.Today.InputTokens+e.Today.OutputTokens, 10)
 		}
 		t.add(e.Name, e.Type, e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
-			strings.Join(e.Models, ","), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens)
+			strings.Join(e.Models, ","), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens, windowsCell(e, now(), loc))
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", configName(cfg))
 	}
-	return t.render()
-}
-
-// liveState asks the running server for every account's state, else reads
-// cooldowns and usage from the configured Redis.
-func liveState(ctx context.Context, opts *AccountsListOptions, cfg *config.Config, accounts []*account.Account) (map[string]status.Account, error) {
-	var doc status.Document
-	err := newLiveClient(opts.IO, opts.Addr, cfg).do(ctx, "GET", "/_proxy/status", &doc)
-	if err == nil {
-		out := make(map[string]status.Account, len(doc.Accounts))
-		for _, a := range doc.Accounts {
-			out[a.Name] = a
+	if err := t.render(); err != nil {
+		return err
+	}
+	if line := poolHeadroom(entries, now()); line != "" {
+		// Below a terminal's table; to stderr when piped, so every line
+		// of stdout stays a row.
+		w := opts.IO.ErrOut
+		if isTerminal(opts.IO.Out) {
+			w = opts.IO.Out
 		}
-		return out, nil
+		fmt.Fprintln(w, line)
 	}
-	if !errors.Is(err, errNotRunning) || cfg.Redis.URL == "" {
-		return nil, err
-	}
-	out, rerr := redisState(ctx, cfg, accounts)
-	if rerr != nil {
-		return nil, fmt.Errorf("%v, and %v", err, rerr)
-	}
-	return out, nil
+	return nil
 }
 
 // redisState reads what a stopped proxy left in its Redis: cooldowns and
@@ -191,6 +165,10 @@ func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Acc
 	}
 	defer st.Close()
 	cds, err := st.Cooldowns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	windows, err := st.Windows(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +196,9 @@ func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Acc
 		if u, err := st.UsageToday(ctx, a.Name); err == nil {
 			e.Today = status.Usage(u)
 		}
+		if l, ok := windows[a.Name]; ok {
+			e.Limits = &l
+		}
 		out[a.Name] = e
 	}
 	return out, nil
@@ -241,6 +222,10 @@ func describeState(e status.Account, now time.Time, loc *time.Location) string {
 		return s
 	case status.StateInvalid:
 		return "invalid (" + firstNonEmpty(e.Message, e.Reason, "unknown") + ")"
+	case stateNotLoaded:
+		if e.Message != "" {
+			return e.State + " (" + e.Message + ")"
+		}
 	}
 	return e.State
 }
@@ -290,8 +275,12 @@ func selectAccounts(cfg *config.Config, names []string) ([]config.Account, error
 	}
 	for _, n := range names {
 		if !slices.Contains(known, n) {
+			hint := ""
+			if s := config.Suggest(n, known); s != "" {
+				hint = fmt.Sprintf("; did you mean %q?", s)
+			}
 			return nil, &ExitError{Code: exitConfigError,
-				Err: fmt.Errorf("no account named %q in %s (accounts: %s)", n, configName(cfg), strings.Join(known, ", "))}
+				Err: fmt.Errorf("no account named %q in %s%s (accounts: %s)", n, configName(cfg), hint, strings.Join(known, ", "))}
 		}
 	}
 	var out []config.Account

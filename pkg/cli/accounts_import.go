@@ -17,6 +17,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/login"
 )
 
 // AccountsImportOptions are the inputs of `proxy accounts import-codex`.
@@ -90,6 +91,10 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 		return err
 	}
 	auth, err := codexauth.Read(authPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf(
+			"no Codex login at %s: run `codex login`, set CODEX_HOME, or use `proxy accounts login NAME`", displayPath(ios, authPath))}
+	}
 	if errors.Is(err, codexauth.ErrNotChatGPT) {
 		return fmt.Errorf("%s is not a ChatGPT login: %w", authPath, codexauth.ErrNotChatGPT)
 	}
@@ -99,6 +104,9 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	accountID := auth.AccountID()
 	if accountID == "" {
 		return fmt.Errorf("%s names no ChatGPT account (no tokens.account_id and no chatgpt_account_id claim in the id_token); run `codex login` again", authPath)
+	}
+	if err := login.CheckJWTs(auth.Tokens.IDToken, auth.Tokens.AccessToken); err != nil {
+		return fmt.Errorf("%s: %w; the proxy reads the account and expiry from the JWTs `codex login` writes: run it again", authPath, err)
 	}
 
 	cfgPath := config.Locate(opts.ConfigPath, ios.Getenv)
@@ -119,6 +127,11 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	}
 	if slices.Contains(names, opts.Name) {
 		return fmt.Errorf("%s already has an account named %q; choose another --name", cfgPath, opts.Name)
+	}
+	accounts, _ := yamlAccounts(src)
+	if holder := accountHolding(ios, accounts, cfgPath, accountID, ""); holder != "" {
+		return fmt.Errorf("ChatGPT account %s is already in %s as account %q: two accounts sharing one login rotate each other's refresh token away; sign in another ChatGPT account (`proxy accounts login NAME`)",
+			shortID(accountID), cfgPath, holder)
 	}
 
 	dir := filepath.Dir(cfgPath)

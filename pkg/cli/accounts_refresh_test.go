@@ -123,6 +123,11 @@ accounts:
 		Message: "account dead: token refresh refused (refresh_token_reused): the ChatGPT login has expired or was revoked"}); err != nil {
 		t.Fatal(err)
 	}
+	// What a stopped proxy last saw of the windows shows too.
+	if err := st.SetWindows(context.Background(), "fine", store.Limits{Observed: testClock,
+		Primary: &store.Window{UsedPercent: 37, WindowMinutes: 300, ResetsAt: testClock.Add(3 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tt := range []struct {
 		name, golden string

@@ -233,8 +233,12 @@ func statusServer(t *testing.T, gotKey *string) *httptest.Server {
 	until := testClock.Add(10*time.Hour + 10*time.Minute)
 	doc := status.Document{Accounts: []status.Account{
 		{Name: "api", State: status.StateCoolingDown, Reason: "quota", Until: &until, InFlight: 1,
-			Today: status.Usage{Requests: 12, InputTokens: 3000, OutputTokens: 400}},
-		{Name: "chatgpt", State: status.StateInvalid, Reason: "invalid", Message: "the ChatGPT login was refused; run `codex login`"},
+			Today: status.Usage{Requests: 12, InputTokens: 3000, OutputTokens: 400},
+			Limits: &health.Limits{Primary: &health.Window{UsedPercent: 90, ResetsAt: testClock.Add(6 * time.Minute)},
+				Secondary: &health.Window{UsedPercent: 25}, Observed: testClock}},
+		{Name: "chatgpt", State: status.StateInvalid, Reason: "invalid", Message: "the ChatGPT login was refused; run `codex login`",
+			Limits: &health.Limits{Primary: &health.Window{UsedPercent: 97, WindowMinutes: 300, ResetsAt: testClock.Add(2 * time.Hour)},
+				Secondary: &health.Window{UsedPercent: 40, WindowMinutes: 10080, ResetsAt: testClock.Add(72 * time.Hour)}, Observed: testClock}},
 		{Name: "spare", State: status.StateDisabled},
 	}}
 	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

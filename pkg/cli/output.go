@@ -31,8 +31,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // table prints rows the way gh does: columns aligned under a header on a
-// terminal; without a header and separated by tabs when piped, so cut and
-// awk read it.
+// terminal; separated by tabs when piped, so cut and awk read it, under the
+// same header line (tail -n +2 skips it), so a saved file still says what
+// each column is.
 type table struct {
 	w      io.Writer
 	tty    bool
@@ -52,7 +53,7 @@ func (t *table) add(cells ...string) {
 
 func (t *table) render() error {
 	if !t.tty {
-		for _, r := range t.rows {
+		for _, r := range append([][]string{t.header}, t.rows...) {
 			if _, err := fmt.Fprintln(t.w, strings.Join(r, "\t")); err != nil {
 				return err
 			}

@@ -8,8 +8,8 @@ import (
 
 // secretsOf collects every secret `proxy serve` holds, for the process-wide
 // redact.Set that its logs, status and events pass through: each account's
-// key or tokens and base_url password, the client keys, and the Redis
-// URL's password. Accounts are the built ones, so a ChatGPT account
+// key or tokens and base_url and proxy_url passwords, the client keys, and
+// the Redis URL's password. Accounts are the built ones, so a ChatGPT account
 // configured by auth_file contributes the tokens read from the file.
 func secretsOf(cfg *config.Config, accounts []*account.Account) []string {
 	var out []string
@@ -24,6 +24,7 @@ func secretsOf(cfg *config.Config, accounts []*account.Account) []string {
 	for _, c := range cfg.Accounts {
 		out = append(out, c.APIKey, c.AccessToken, c.RefreshToken)
 		out = append(out, redact.URLSecrets(c.BaseURL)...)
+		out = append(out, redact.URLSecrets(c.ProxyURL)...)
 	}
 	return append(out, redact.URLSecrets(cfg.Redis.URL)...)
 }

@@ -16,6 +16,7 @@ import (
 
 const (
 	urlPassword   = "base-url-pa55word"
+	proxyPassword = "proxy-url-pa55word"
 	redisPassword = "redis-pa55word"
 	clientSecret  = "client-key-secret-1"
 	refreshSecret = "refresh-token-secret-1"
@@ -26,7 +27,8 @@ func TestSecretsOf(t *testing.T) {
 		Redis:      config.Redis{URL: "redis://:" + redisPassword + "@127.0.0.1:6379/0"},
 		ClientKeys: []config.ClientKey{{Name: "laptop", Key: clientSecret}},
 		Accounts: []config.Account{
-			{Name: "api", Type: config.TypeOpenAI, BaseURL: "http://user:" + urlPassword + "@gw.example/v1", APIKey: testAPIKey, Enabled: true},
+			{Name: "api", Type: config.TypeOpenAI, BaseURL: "http://user:" + urlPassword + "@gw.example/v1", APIKey: testAPIKey, Enabled: true,
+				ProxyURL: "socks5://user:" + proxyPassword + "@127.0.0.1:1080"},
 			{Name: "chat", Type: config.TypeOpenAIResponses, AccessToken: testAccessToken, RefreshToken: refreshSecret, Enabled: true},
 		},
 	}
@@ -44,7 +46,7 @@ func TestSecretsOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := secretsOf(cfg, tt.accounts)
-			for i, want := range []string{testAPIKey, urlPassword, testAccessToken, refreshSecret, clientSecret, redisPassword} {
+			for i, want := range []string{testAPIKey, urlPassword, proxyPassword, testAccessToken, refreshSecret, clientSecret, redisPassword} {
 				if !slices.Contains(got, want) {
 					t.Errorf("secretsOf lacks secret #%d", i)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,7 +78,10 @@ func NewCmdServe(ios *IOStreams, runF func(context.Context, *ServeOptions) error
 request to one of the configured accounts.
 
 With --demo, two fake upstream accounts run in-process in place of the
-configured ones, so the routing can be seen without any credentials.`,
+configured ones, so the routing can be seen without any credentials.
+Without --demo it needs a config file (exit 2 when none is found, as
+` + "`proxy config validate`" + `). A configured Redis that does not answer yet does
+not stop it: it serves without stickiness, with a warning, until Redis answers.`,
 		Example: `  proxy serve
   proxy serve --config ./proxy.yaml --listen 127.0.0.1:9000
   proxy serve --demo`,
@@ -106,6 +110,9 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	// With --tui the screen owns the terminal: logs and the start-up lines
 	// go to a file, named before the screen starts and after it ends.
 	msgs := *opts.IO
+	if opts.TUI && !isTerminal(opts.IO.Out) {
+		return &ExitError{Code: exitFailure, Err: errors.New("proxy serve --tui needs a terminal; run `proxy serve` without --tui, and `proxy watch` in a terminal")}
+	}
 	if opts.TUI {
 		path := opts.LogFile
 		if path == "" {
@@ -130,6 +137,11 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return err
+	}
+	if cfg.Path == "" && !opts.Demo {
+		// `config validate` calls this state an error; serving 503 to
+		// every request would only hide it.
+		return &ExitError{Code: exitConfigError, Err: errNoConfigToServe}
 	}
 	if opts.Listen != "" {
 		cfg.Listen = opts.Listen
@@ -160,7 +172,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 
 	store.SetLogger(logger)
-	st, err := store.Open(ctx, store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix})
+	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -174,7 +186,8 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now), health.WithSyncEvery(opts.CooldownSync))
 	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger), scheduler.WithClock(now),
-		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter))
+		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter),
+		scheduler.WithHeadroom(tracker, cfg.Headroom.Threshold))
 	// The pool and everything it sets off live as long as the process, not
 	// as long as a request: a client hanging up mid-refresh loses no login.
 	life := context.WithoutCancel(ctx)
@@ -205,6 +218,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Bodies:        relay.NewBudget(cfg.Limits.BodyMemory),
 		Redact:        secrets,
 	})
+	defer rl.CloseIdleConnections() // connections through each account's proxy_url
 	// Read on every request, so a reload's new keys apply at once. The
 	// in-process watch screen has a key of its own, made here and never
 	// shown, so rotating the configured keys does not lock it out.
@@ -214,9 +228,10 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	adm := admin.New(admin.Options{
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
 		Version: Build().Version, Started: time.Now(), Logger: logger, Redact: secrets,
+		PID: os.Getpid(), Demo: opts.Demo,
 	})
 	defer adm.Close()
-	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm})
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -271,6 +286,27 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	shutdown(srv, served, rl, opts.ShutdownGrace, logger)
 	return nil
+}
+
+// errNoConfigToServe is serve's answer when no config file is found and
+// --demo is not given, worded like `config validate`'s.
+var errNoConfigToServe = errors.New("no config file found (looked for $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml); run `proxy config init` or `proxy serve --demo`")
+
+// openStore opens the session store. A configured Redis that does not
+// answer does not stop the start: a Redis outage while running is
+// tolerated (every lookup fails fast and the request is served without
+// stickiness), so one at start is too, with a warning; conversations
+// become sticky once it answers. A URL that does not parse, or a server
+// that refuses the login, still stops it: waiting will not fix those.
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.Store, error) {
+	o := store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix}
+	st, err := store.Open(ctx, o)
+	if err == nil || !errors.Is(err, store.ErrUnreachable) {
+		return st, err
+	}
+	logger.Warn(fmt.Sprintf("redis at %s is unreachable: serving without stickiness until it answers", redact.URL(cfg.Redis.URL)), "err", err)
+	o.SkipPing = true
+	return store.Open(ctx, o)
 }
 
 // shutdown stops the server in order: no new requests; streams in flight

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/session"
 )
 
 // NewCmdSessions returns `proxy sessions` and its subcommands.
@@ -68,13 +72,16 @@ func NewCmdSessionsList(ios *IOStreams, runF func(context.Context, *SessionsOpti
 func NewCmdSessionsClear(ios *IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
 	opts := &SessionsOptions{IO: ios}
 	cmd := &cobra.Command{
-		Use:   "clear KEY | --all",
+		Use:   "clear KEY | ID | --all",
 		Short: "Drop a session binding, so its conversation picks an account afresh",
 		Long: `Drop the binding whose session key starts with KEY (as ` + "`proxy sessions list`" + `
 shows it; at least four characters, and it must match one session only), or
-every binding with --all. The conversation's next turn picks an account by
-weight again, and loses the old account's prompt cache.`,
+whose conversation id is KEY (the session-id header the client sends, such
+as Codex's; the proxy keeps only its hash), or every binding with --all.
+The conversation's next turn picks an account by weight again, and loses
+the old account's prompt cache.`,
 		Example: `  proxy sessions clear 3f2a9c
+  proxy sessions clear 019a4c2e-7d1b-7c33-9e0f-5b8a6d2c1e47
   proxy sessions clear --all`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,13 +128,24 @@ func runSessionsList(ctx context.Context, opts *SessionsOptions) error {
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, list.Data)
 	}
-	t := newTable(opts.IO.Out, "KEY", "ACCOUNT", "TYPE", "MODEL", "CLIENT", "AGE", "LAST USED", "TTL LEFT")
+	// The client column says something only when the proxy has client
+	// keys; without them it would be empty on every row.
+	clients := slices.ContainsFunc(list.Data, func(s admin.SessionInfo) bool { return s.Client != "" })
+	header := []string{"KEY", "ACCOUNT", "TYPE", "MODEL", "CLIENT", "AGE", "LAST USED", "TTL LEFT"}
+	if !clients {
+		header = slices.Delete(header, 4, 5)
+	}
+	t := newTable(opts.IO.Out, header...)
 	for _, s := range list.Data {
 		ttl := ""
 		if s.TTLLeftSeconds != nil {
 			ttl = age(time.Duration(*s.TTLLeftSeconds) * time.Second)
 		}
-		t.add(s.Key, s.Account, s.Type, s.Model, s.Client, age(now().Sub(s.Created)), age(now().Sub(s.LastUsed))+" ago", ttl)
+		row := []string{s.Key, s.Account, s.Type, s.Model, s.Client, age(now().Sub(s.Created)), age(now().Sub(s.LastUsed)) + " ago", ttl}
+		if !clients {
+			row = slices.Delete(row, 4, 5)
+		}
+		t.add(row...)
 	}
 	if len(list.Data) == 0 {
 		fmt.Fprintln(opts.IO.ErrOut, "no sessions bound")
@@ -140,12 +158,12 @@ func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
 	if err != nil {
 		return err
 	}
-	path := "/_proxy/sessions"
-	if !opts.All {
-		path += "/" + url.PathEscape(opts.Key)
-	}
 	var res admin.SessionsDeleted
-	if err := c.do(ctx, "DELETE", path, &res); err != nil {
+	if opts.All {
+		if err := c.do(ctx, "DELETE", "/_proxy/sessions", &res); err != nil {
+			return err
+		}
+	} else if err := clearOne(ctx, c, opts.Key, &res); err != nil {
 		return err
 	}
 	for _, s := range res.Deleted {
@@ -153,6 +171,41 @@ func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%d session(s) cleared; their next turn picks an account afresh\n", len(res.Deleted))
 	return nil
+}
+
+// clearOne drops the session KEY names: a key prefix as `sessions list`
+// shows it, or the conversation id the client sent (Codex's session-id),
+// which the proxy only knows hashed. A hex prefix is tried as given first;
+// the id's hash after, when no key starts with it.
+func clearOne(ctx context.Context, c *liveClient, key string, res *admin.SessionsDeleted) error {
+	tries := []string{session.HashID(key)}
+	if isHex(key) {
+		tries = []string{strings.ToLower(key), session.HashID(key)}
+	}
+	var err error
+	for _, k := range tries {
+		err = c.do(ctx, "DELETE", "/_proxy/sessions/"+url.PathEscape(k), res)
+		var se *serverError
+		if !errors.As(err, &se) || se.Status != http.StatusNotFound || !se.Proxy {
+			break
+		}
+		err = &ExitError{Code: exitFailure, Err: fmt.Errorf(
+			"no session matches %q, as a key prefix or as a conversation id; `proxy sessions list` shows the keys", key)}
+	}
+	return err
+}
+
+// isHex reports whether s could be a session key prefix.
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range strings.ToLower(s) {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // age shows a duration the way people say it: 45s, 12m, 3h5m, 2d4h.

@@ -75,7 +75,8 @@ func TestSessionsClear(t *testing.T) {
 	}{
 		{name: "one by unique prefix", args: []string{"aaaa2"}, wantOut: "cleared aaaa22220000 (was on chatgpt)", remaining: 2},
 		{name: "ambiguous prefix", args: []string{"aaaa"}, want: exitFailure, wantErr: "409 2 session keys start with", remaining: 3},
-		{name: "no such session", args: []string{"cccc"}, want: exitFailure, wantErr: `404 no session key starts with "cccc"`, remaining: 3},
+		{name: "no such session", args: []string{"cccc"}, want: exitFailure, wantErr: "no session matches \"cccc\", as a key prefix or as a conversation id; `proxy sessions list` shows the keys", remaining: 3},
+		{name: "no such conversation id", args: []string{"my-conversation"}, want: exitFailure, wantErr: `no session matches "my-conversation"`, remaining: 3},
 		{name: "prefix too short", args: []string{"a"}, want: exitFailure, wantErr: "400 session key prefix", remaining: 3},
 		{name: "all", args: []string{"--all"}, wantErr: "3 session(s) cleared", remaining: 0},
 		{name: "neither key nor --all", want: exitFailure, wantErr: "give a session KEY", remaining: 3},

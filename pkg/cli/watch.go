@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,13 +54,26 @@ The screen reconnects by itself when the server restarts.`,
 	return cmd
 }
 
+// errWatchNoTerminal refuses to draw the screen where no one can see it:
+// piped, or run by a script or service.
+var errWatchNoTerminal = errors.New("proxy watch needs a terminal; use `proxy accounts list` or GET /_proxy/events")
+
 // RunWatch shows the watch screen until the user quits or ctx ends.
 func RunWatch(ctx context.Context, opts *WatchOptions) error {
+	if !isTerminal(opts.IO.Out) {
+		return &ExitError{Code: exitFailure, Err: errWatchNoTerminal}
+	}
 	addr, err := watchAddr(opts)
 	if err != nil {
 		return err
 	}
-	return runTUI(ctx, opts.IO, addr, opts.IO.Getenv("PROXY_API_KEY"), opts.Program...)
+	err = runTUI(ctx, opts.IO, addr, opts.IO.Getenv("PROXY_API_KEY"), opts.Program...)
+	if err != nil && strings.Contains(err.Error(), "TTY") {
+		// Output is a terminal but there is no controlling one to read
+		// keys from (bubbletea: "could not open TTY").
+		return &ExitError{Code: exitFailure, Err: errWatchNoTerminal}
+	}
+	return err
 }
 
 // watchAddr is --addr, else the config's listen address. A bare host:port

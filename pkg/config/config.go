@@ -62,8 +62,15 @@ const (
 	// DefaultSlotWait: long enough for a stream to end, short enough not
 	// to be felt.
 	DefaultSlotWait = 2 * time.Second
-	// DefaultTokenURL is where ChatGPT tokens are refreshed.
-	DefaultTokenURL = "https://auth.openai.com/oauth/token"
+	// DefaultHeadroomThreshold: at 90% of a window a new conversation
+	// would soon have to move and lose its prompt cache.
+	DefaultHeadroomThreshold = 90.0
+	// DefaultTokenURL is where ChatGPT tokens are refreshed: the default
+	// issuer's token endpoint.
+	DefaultTokenURL = DefaultIssuer + "/oauth/token"
+	// DefaultIssuer is the OAuth issuer ChatGPT accounts sign in with, as
+	// `codex login` does.
+	DefaultIssuer = "https://auth.openai.com"
 	// DefaultClientID is Codex CLI's OAuth client id, which ChatGPT tokens
 	// from `codex login` belong to.
 	DefaultClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -89,6 +96,9 @@ type Config struct {
 	Redis Redis
 	// Sessions controls sticky sessions.
 	Sessions Sessions
+	// Headroom steers new conversations away from accounts near their
+	// rate limits.
+	Headroom Headroom
 	// ClientKeys, when not empty, are the bearer keys clients must present.
 	ClientKeys []ClientKey
 	// Accounts are the upstream accounts, in file order.
@@ -113,6 +123,15 @@ type Sessions struct {
 	// conversation moves to the account that serves it; a shorter outage is
 	// served elsewhere and the binding stays.
 	MoveAfter time.Duration
+}
+
+// Headroom controls how new conversations avoid accounts that have used
+// most of a rate-limit window.
+type Headroom struct {
+	// Threshold is the used share (percent, over 0 and up to 100) of
+	// either window at which an account takes no new conversations while
+	// another has room. Conversations already on it stay.
+	Threshold float64
 }
 
 // Timeouts bound the waits on upstreams. No timeout limits a healthy
@@ -140,8 +159,11 @@ type Limits struct {
 	BodyMemory int64
 }
 
-// OAuth configures ChatGPT token refresh.
+// OAuth configures ChatGPT sign-in and token refresh.
 type OAuth struct {
+	// Issuer is where `proxy accounts login` signs in; no trailing slash.
+	Issuer string
+	// TokenURL is where tokens are refreshed; it defaults from Issuer.
 	TokenURL string
 	ClientID string
 }
@@ -185,4 +207,9 @@ type Account struct {
 	// MaxConcurrency bounds the account's streams in flight in this
 	// instance; 0 is no bound. ChatGPT accounts take about 3-5.
 	MaxConcurrency int
+	// ProxyURL, when set, is the outbound proxy (http://, https:// or
+	// socks5://, optionally with user:password) the account's requests,
+	// token refreshes and checks go through; "" goes direct (or through
+	// HTTPS_PROXY from the environment). It may hold a password.
+	ProxyURL string
 }

@@ -70,7 +70,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		Timeouts: Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait,
 			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout},
 		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
-		OAuth:  OAuth{TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
+		OAuth:  OAuth{Issuer: DefaultIssuer, TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||
 		cfg.MaxAttempts != want.MaxAttempts || cfg.MaxBodyBytes != want.MaxBodyBytes || cfg.Timeouts != want.Timeouts || cfg.Limits != want.Limits || cfg.OAuth != want.OAuth ||

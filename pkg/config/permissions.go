@@ -28,7 +28,7 @@ func (w Warning) String() string { return w.Message }
 
 // CheckPermissions warns about secrets other users of the machine can read:
 // the config file when it holds a secret written literally (an api_key,
-// token, client key or Redis password; a value that is only ${VAR}
+// token, client key, or Redis or proxy_url password; a value that is only ${VAR}
 // references keeps the secret in the environment, not the file), and every
 // account's auth_file. A file is too open when its group or others may read
 // it. Files that cannot be examined are skipped: loading already reported
@@ -84,7 +84,8 @@ func readableBy(mode fs.FileMode) string {
 }
 
 // secretKeys are the file's keys tagged secret in the schema: api_key,
-// access_token, refresh_token, key (client keys) and url (Redis).
+// access_token, refresh_token, key (client keys), url (Redis) and
+// proxy_url.
 var secretKeys = secretKeysOf(reflect.TypeFor[fileConfig](), map[string]bool{})
 
 func secretKeysOf(t reflect.Type, keys map[string]bool) map[string]bool {
@@ -156,11 +157,11 @@ func literalSecrets(path string) []string {
 }
 
 // literalSecret reports whether value, as written under key, holds a secret
-// itself rather than only ${VAR} references to one. A Redis URL is a
-// secret only for its password.
+// itself rather than only ${VAR} references to one. A Redis URL or a
+// proxy_url is a secret only for its password.
 func literalSecret(key, value string) bool {
 	rest := stripRefs(value)
-	if key != "url" {
+	if key != "url" && key != "proxy_url" {
 		return strings.TrimSpace(rest) != ""
 	}
 	u, err := url.Parse(rest)
@@ -172,27 +173,14 @@ func literalSecret(key, value string) bool {
 }
 
 // stripRefs removes the ${VAR} references from s, leaving what is written
-// literally ($${ is a literal ${).
+// literally ($${ is a literal ${). A malformed reference counts as literal
+// text: better a warning too many than a secret missed.
 func stripRefs(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		switch {
-		case strings.HasPrefix(s[i:], "$${"):
-			b.WriteString("${")
-			i += 3
-		case strings.HasPrefix(s[i:], "${"):
-			end := strings.IndexByte(s[i:], '}')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			i += end + 1
-		default:
-			b.WriteByte(s[i])
-			i++
-		}
+	out, _, bad := expand(s, func(string) string { return "" })
+	if bad != "" {
+		return s
 	}
-	return b.String()
+	return out
 }
 
 func absPath(p string) string {

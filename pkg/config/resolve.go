@@ -27,7 +27,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			ClientIdle:     durationOr(raw.Timeouts.ClientIdle, DefaultClientIdleTimeout),
 		},
 		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
-		OAuth:  OAuth{TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID},
+		OAuth:  OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
 	}
 	if raw.MaxAttempts != nil {
 		cfg.MaxAttempts = *raw.MaxAttempts
@@ -41,13 +41,11 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	if raw.Limits.BodyMemory != nil {
 		cfg.Limits.BodyMemory = *raw.Limits.BodyMemory
 	}
-	if cfg.OAuth.TokenURL == "" {
-		cfg.OAuth.TokenURL = DefaultTokenURL
-	}
-	if cfg.OAuth.ClientID == "" {
-		cfg.OAuth.ClientID = DefaultClientID
-	}
 	cfg.Sessions.MoveAfter = durationOr(raw.Sessions.MoveAfter, DefaultMoveAfter)
+	cfg.Headroom.Threshold = DefaultHeadroomThreshold
+	if raw.Headroom.Threshold != nil {
+		cfg.Headroom.Threshold = *raw.Headroom.Threshold
+	}
 	// An explicit "" means "the default", as redis.url "" means embedded.
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -71,6 +69,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			Weight:       1,
 			Enabled:      true,
 			Models:       a.Models,
+			ProxyURL:     a.ProxyURL,
 		}
 		if a.Weight != nil {
 			acc.Weight = *a.Weight
@@ -87,6 +86,23 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 		cfg.Accounts = append(cfg.Accounts, acc)
 	}
 	return cfg
+}
+
+// OAuthDefaults fills in what an oauth section leaves out: the issuer,
+// the token URL from the issuer (so one key moves both), Codex's client id.
+// `proxy accounts login` calls it too when the rest of the file does not load.
+func OAuthDefaults(o OAuth) OAuth {
+	o.Issuer = strings.TrimRight(o.Issuer, "/")
+	if o.Issuer == "" {
+		o.Issuer = DefaultIssuer
+	}
+	if o.TokenURL == "" {
+		o.TokenURL = o.Issuer + "/oauth/token"
+	}
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	return o
 }
 
 // resolvePath expands a leading ~ to the home directory and takes a relative

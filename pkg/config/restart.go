@@ -23,12 +23,14 @@ var restartSettings = []struct {
 	{"timeouts.client_idle", func(c *Config) any { return c.Timeouts.ClientIdle }},
 	{"limits.max_event_bytes", func(c *Config) any { return c.Limits.MaxEventBytes }},
 	{"limits.body_memory", func(c *Config) any { return c.Limits.BodyMemory }},
+	{"oauth.issuer", func(c *Config) any { return c.OAuth.Issuer }},
 	{"oauth.token_url", func(c *Config) any { return c.OAuth.TokenURL }},
 	{"oauth.client_id", func(c *Config) any { return c.OAuth.ClientID }},
 	{"redis.url", func(c *Config) any { return c.Redis.URL }},
 	{"redis.key_prefix", func(c *Config) any { return c.Redis.KeyPrefix }},
 	{"sessions.ttl", func(c *Config) any { return c.Sessions.TTL }},
 	{"sessions.move_after", func(c *Config) any { return c.Sessions.MoveAfter }},
+	{"headroom.threshold", func(c *Config) any { return c.Headroom.Threshold }},
 }
 
 // reloadApplied are the Config fields a reload applies (or, for Path, that

@@ -71,6 +71,8 @@ func TestRestartNeededCoversEverySetting(t *testing.T) {
 				v.SetString("changed")
 			case reflect.Int, reflect.Int64:
 				v.SetInt(7)
+			case reflect.Float64:
+				v.SetFloat(7)
 			default:
 				t.Errorf("%s: a %s setting: teach this test to change it", n, v.Kind())
 				continue

@@ -13,6 +13,7 @@ type fileConfig struct {
 	MaxBodyBytes *int64          `mapstructure:"max_body_bytes"`
 	Redis        fileRedis       `mapstructure:"redis"`
 	Sessions     fileSessions    `mapstructure:"sessions"`
+	Headroom     fileHeadroom    `mapstructure:"headroom"`
 	Timeouts     fileTimeouts    `mapstructure:"timeouts"`
 	Limits       fileLimits      `mapstructure:"limits"`
 	OAuth        fileOAuth       `mapstructure:"oauth"`
@@ -35,6 +36,7 @@ type fileLimits struct {
 }
 
 type fileOAuth struct {
+	Issuer   string `mapstructure:"issuer"`
 	TokenURL string `mapstructure:"token_url"`
 	ClientID string `mapstructure:"client_id"`
 }
@@ -47,6 +49,10 @@ type fileRedis struct {
 type fileSessions struct {
 	TTL       string `mapstructure:"ttl"`
 	MoveAfter string `mapstructure:"move_after"`
+}
+
+type fileHeadroom struct {
+	Threshold *float64 `mapstructure:"threshold"`
 }
 
 type fileClientKey struct {
@@ -67,4 +73,5 @@ type fileAccount struct {
 	Enabled      *bool    `mapstructure:"enabled"`
 	Models       []string `mapstructure:"models"`
 	MaxConc      *int     `mapstructure:"max_concurrency"`
+	ProxyURL     string   `mapstructure:"proxy_url" secret:"true"` // may hold a password
 }

@@ -30,6 +30,12 @@ sessions:
   # its last request, so the upstream prompt cache keeps working.
   ttl: 30m
 
+# New conversations keep off an account that has used this much (percent)
+# of either rate-limit window while another has room; conversations already
+# on it stay.
+# headroom:
+#   threshold: 90
+
 # Optional: when set, clients must send Authorization: Bearer <key>.
 # client_keys:
 #   - name: laptop               # shown in logs and metrics instead of the key
@@ -54,4 +60,5 @@ accounts:
     weight: 1
     # models: ["gpt-5*"]         # only these models (globs); empty: every model
     # enabled: false             # keep the account here but do not use it
+    # proxy_url: socks5://127.0.0.1:1080   # send this account's traffic through a proxy (http, https, socks5)
 `

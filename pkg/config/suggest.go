@@ -35,3 +35,17 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Suggest returns the candidate closest to word, case aside, when it is
+// close enough to be a typo of it (at most two edits: chatgtp for chatgpt),
+// else "". Commands use it for names the user typed, such as an account's.
+func Suggest(word string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(word), strings.ToLower(c))
+		if d < bestDist && d < len(word) {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}

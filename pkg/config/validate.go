@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"path"
@@ -31,11 +32,17 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	if cfg.Limits.BodyMemory < cfg.MaxBodyBytes {
 		c.add("limits.body_memory", "must be at least max_body_bytes (%d), got %d", cfg.MaxBodyBytes, cfg.Limits.BodyMemory)
 	}
+	if t := cfg.Headroom.Threshold; !(t > 0 && t <= 100) {
+		c.add("headroom.threshold", "must be a percent over 0 and up to 100, got %v", t)
+	}
 	if cfg.MaxAttempts < 1 {
 		c.add("max_attempts", "must be at least 1, got %d", cfg.MaxAttempts)
 	}
 	if cfg.MaxBodyBytes < 1024 {
 		c.add("max_body_bytes", "must be at least 1024, got %d", cfg.MaxBodyBytes)
+	}
+	if u, err := url.Parse(cfg.OAuth.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.add("oauth.issuer", "%s is not an http(s) URL (like %s)", strconv.Quote(cfg.OAuth.Issuer), DefaultIssuer)
 	}
 	if u, err := url.Parse(cfg.OAuth.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.add("oauth.token_url", "%s is not an http(s) URL", strconv.Quote(cfg.OAuth.TokenURL))
@@ -174,6 +181,11 @@ func (c *checker) validateAccount(a Account, at string) {
 			c.add(field("base_url"), "%s is not an http(s) URL", strconv.Quote(a.BaseURL))
 		}
 	}
+	if a.ProxyURL != "" {
+		if _, err := ParseProxyURL(a.ProxyURL); err != nil {
+			c.add(field("proxy_url"), "%v", err)
+		}
+	}
 	if a.MaxConcurrency < 0 {
 		c.add(field("max_concurrency"), "%d is negative; 0 means no limit", a.MaxConcurrency)
 	}
@@ -208,8 +220,11 @@ func (c *checker) validateChatGPTLogin(a Account, at string) {
 	case a.AuthFile != "":
 		if _, err := codexauth.Read(a.AuthFile); err != nil {
 			msg := err.Error()
-			if errors.Is(err, codexauth.ErrNotChatGPT) {
+			switch {
+			case errors.Is(err, codexauth.ErrNotChatGPT):
 				msg = fmt.Sprintf("%s holds no ChatGPT login; run `codex login` and sign in with ChatGPT", a.AuthFile)
+			case errors.Is(err, fs.ErrNotExist):
+				msg = fmt.Sprintf("%s does not exist: no Codex login there; run `codex login`, or `proxy accounts login %s`", a.AuthFile, a.Name)
 			}
 			c.add(join(at, "auth_file"), "%s", msg)
 		}

@@ -129,6 +129,26 @@ proxy.yaml:14: accounts[0].max_concurrency: -2 is negative; 0 means no limit`,
 			want: `proxy.yaml:4: accounts[0].base_url: "ftp://x" is not an http(s) URL`,
 		},
 		{
+			name: "proxy_url of another scheme",
+			yaml: "accounts:\n" + openaiAccount + "    proxy_url: ftp://user:hunter2@127.0.0.1:21\n",
+			want: `proxy.yaml:6: accounts[0].proxy_url: must start with http://, https:// or socks5://`,
+		},
+		{
+			name: "proxy_url without host",
+			yaml: "accounts:\n" + openaiAccount + "  - name: b\n    type: openai\n    base_url: https://x\n    api_key: k\n    proxy_url: socks5://user:hunter2@\n",
+			want: `proxy.yaml:10: accounts[1].proxy_url: has no host (like socks5://127.0.0.1:1080)`,
+		},
+		{
+			name: "proxy_url unparsable",
+			yaml: "accounts:\n" + openaiAccount + "    proxy_url: \"http://user:hunter2@[::1\"\n",
+			want: `proxy.yaml:6: accounts[0].proxy_url: is not a URL (like socks5://127.0.0.1:1080 or http://user:password@proxy:3128)`,
+		},
+		{
+			name: "proxy_url without scheme",
+			yaml: "accounts:\n" + openaiAccount + "    proxy_url: localhost:1080\n",
+			want: `proxy.yaml:6: accounts[0].proxy_url: must start with http://, https:// or socks5://`,
+		},
+		{
 			name: "openai with auth_file",
 			yaml: "accounts:\n" + openaiAccount + "    auth_file: chatgpt.json\n",
 			want: `proxy.yaml:6: accounts[0].auth_file: only openai-responses accounts use auth_file`,
@@ -151,7 +171,7 @@ proxy.yaml:14: accounts[0].max_concurrency: -2 is negative; 0 means no limit`,
 		{
 			name: "auth_file missing",
 			yaml: "accounts:\n  - name: c\n    type: openai-responses\n    auth_file: nope.json\n",
-			want: `proxy.yaml:4: accounts[0].auth_file: reading codex auth nope.json: open nope.json: no such file or directory`,
+			want: `proxy.yaml:4: accounts[0].auth_file: nope.json does not exist: no Codex login there; run ` + "`codex login`" + `, or ` + "`proxy accounts login c`",
 		},
 		{
 			name: "auth_file not ChatGPT",
@@ -255,9 +275,20 @@ accounts:
     type: openai
     base_url: https://x
     api_key: [hunter2]
+  - name: b
+    type: openai
+    base_url: https://x
+    api_key: k
+    proxy_url: gopher://user:hunter2@host
+  - name: c
+    type: openai
+    base_url: https://x
+    api_key: k
+    proxy_url: [hunter2]
 `)
 	_, err := Load(viper.New(), path, env{}.get)
-	if msg := err.Error(); !strings.Contains(msg, "redis.url") || strings.Contains(msg, "hunter2") {
+	if msg := err.Error(); !strings.Contains(msg, "redis.url") || !strings.Contains(msg, "accounts[1].proxy_url") ||
+		!strings.Contains(msg, "accounts[2].proxy_url") || strings.Contains(msg, "hunter2") {
 		t.Errorf("problems leak a secret or miss one:\n%s", msg)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/proxy-dev/proxy/pkg/cli"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
@@ -28,8 +30,13 @@ func sharedRedis(t *testing.T) (url, prefixYAML string) {
 	t.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	prefixYAML = fmt.Sprintf("redis:\n  key_prefix: \"e2e-%s:\"\n", hex.EncodeToString(b[:]))
+	prefix := "e2e-" + hex.EncodeToString(b[:]) + ":"
+	prefixYAML = fmt.Sprintf("redis:\n  key_prefix: %q\n", prefix)
 	if u := os.Getenv("PROXY_TEST_REDIS_URL"); u != "" {
+		// Registered before the proxies start, so it runs after they stop:
+		// some keys (the cooldowns hash, shared tokens) have no TTL and
+		// would stay in the test database for ever.
+		t.Cleanup(func() { dropPrefix(t, u, prefix) })
 		return u, prefixYAML
 	}
 	if os.Getenv("PROXY_REQUIRE_E2E") == "1" {
@@ -37,6 +44,28 @@ func sharedRedis(t *testing.T) (url, prefixYAML string) {
 	}
 	t.Log("PROXY_TEST_REDIS_URL not set: two instances share a miniredis")
 	return "redis://" + miniredis.RunT(t).Addr() + "/0", prefixYAML
+}
+
+// dropPrefix deletes every key under prefix in the Redis at url.
+func dropPrefix(t *testing.T, url, prefix string) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Errorf("PROXY_TEST_REDIS_URL: %v", err)
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+			t.Errorf("cleaning up %s: %v", prefix, err)
+			return
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("cleaning up %s: %v", prefix, err)
+	}
 }
 
 func replier(body string) string {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
 )
@@ -34,6 +35,10 @@ func describeNetError(err error, timeout time.Duration) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("timed out after %s waiting for the response headers (raise --timeout, or is the host up?)", timeout)
+	case viaProxy(err) && errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens at " + host(err) + "; check proxy_url's host and port"
+	case viaProxy(err) && (strings.Contains(err.Error(), "authentication failed") || strings.Contains(err.Error(), "Proxy Authentication Required")):
+		return "the proxy refused the user name and password in proxy_url"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused: nothing listens at " + host(err) + "; check base_url's host and port"
 	case errors.As(err, &unknownAuthority):
@@ -45,6 +50,10 @@ func describeNetError(err error, timeout time.Duration) string {
 	// net/http replaces the RecordHeaderError with a message of its own.
 	case errors.As(err, &recordHeader), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return "TLS: the server does not speak TLS: use http:// in base_url"
+	case errors.As(err, &dnsErr) && dnsErr.Name == defaultChatGPTHost:
+		// A name everyone resolves: the fault is this machine's network,
+		// not a setting the user may never have written.
+		return "DNS: cannot resolve " + dnsErr.Name + " (the default base_url for openai-responses accounts): check the machine's network/DNS"
 	case errors.As(err, &dnsErr):
 		return "DNS: cannot resolve " + dnsErr.Name + ": check base_url's host name"
 	case errors.Is(err, syscall.ECONNRESET):
@@ -57,13 +66,35 @@ func describeNetError(err error, timeout time.Duration) string {
 	return "no answer: " + err.Error()
 }
 
-// host names the address of a refused dial.
+// defaultChatGPTHost is the host of config.DefaultChatGPTBaseURL.
+var defaultChatGPTHost = func() string {
+	u, _ := url.Parse(config.DefaultChatGPTBaseURL)
+	return u.Hostname()
+}()
+
+// host names the address of a refused dial: the innermost one, since a
+// dial through a proxy wraps the dial to the proxy in an error naming the
+// target.
 func host(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Addr != nil {
-		return op.Addr.String()
+	addr := "that address"
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if op, ok := e.(*net.OpError); ok && op.Addr != nil {
+			addr = op.Addr.String()
+		}
 	}
-	return "that address"
+	return addr
+}
+
+// viaProxy reports whether err is the failure of a dial through an
+// account's proxy_url (an HTTP proxy's "proxyconnect", a SOCKS5 "socks
+// connect"), so the fix named is proxy_url's, not base_url's.
+func viaProxy(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if op, ok := e.(*net.OpError); ok && (op.Op == "proxyconnect" || strings.HasPrefix(op.Op, "socks")) {
+			return true
+		}
+	}
+	return false
 }
 
 // describeStatus puts an error reply in words. A 404 is checked once more
@@ -142,7 +173,7 @@ func suggestV1(ctx context.Context, o Options, a *account.Account, model string)
 	if strings.HasSuffix(a.BaseURL, "/v1") {
 		return ": check base_url"
 	}
-	resp, err := send(ctx, o.Client, a, a.BaseURL+"/v1/responses", model)
+	resp, err := send(ctx, o.egress.Client(a), a, a.BaseURL+"/v1/responses", model)
 	if err != nil {
 		return ": check base_url"
 	}

@@ -37,7 +37,9 @@ const maxErrorBody = 64 << 10
 type Options struct {
 	// Client sends the requests; nil uses a client that follows no
 	// redirects (a redirect is reported, since the relay does not follow
-	// them either) and honours HTTPS_PROXY like the relay.
+	// them either) and honours HTTPS_PROXY like the relay. An account with
+	// a proxy_url is checked through its proxy with a copy of it, as the
+	// relay sends its requests (see account.Egress).
 	Client *http.Client
 	// Timeout bounds each account's check; 0 is DefaultTimeout.
 	Timeout time.Duration
@@ -55,6 +57,10 @@ type Options struct {
 	// called dead only when its refresh token is. nil checks the token as
 	// it is.
 	Refresher TokenRefresher
+
+	// egress picks each account's client from Client; CheckAll makes one
+	// for all its checks, so they share connections to a proxy.
+	egress *account.Egress
 }
 
 // TokenRefresher renews ChatGPT access tokens; *account.Refresher is one.
@@ -115,6 +121,7 @@ func Failed(name, typ string, err error) Result {
 // CheckAll checks every account concurrently and returns the results in the
 // accounts' order.
 func CheckAll(ctx context.Context, accounts []*account.Account, o Options) []Result {
+	o = o.withDefaults()
 	out := make([]Result, len(accounts))
 	var wg sync.WaitGroup
 	for i, a := range accounts {
@@ -177,7 +184,7 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 // attempt sends the request once and fills r with the answer.
 func attempt(ctx context.Context, o Options, a *account.Account, model string, start time.Time, r *Result) {
 	r.Sent = true
-	resp, err := send(ctx, o.Client, a, a.Target("/responses", ""), model)
+	resp, err := send(ctx, o.egress.Client(a), a, a.Target("/responses", ""), model)
 	if err != nil {
 		r.Total = o.Now().Sub(start)
 		r.Outcome = health.Outcome{Class: health.Network, Message: err.Error()}
@@ -187,6 +194,14 @@ func attempt(ctx context.Context, o Options, a *account.Account, model string, s
 	defer resp.Body.Close()
 	r.Status = resp.StatusCode
 	r.Limits = limitsOf(resp.Header, o.Now())
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		// The account's proxy answered, not its upstream: its path is
+		// broken, as the relay counts it.
+		r.Total = o.Now().Sub(start)
+		r.Error = "407 the proxy refused the user name and password in proxy_url"
+		r.Outcome = health.Outcome{Class: health.Network, Status: resp.StatusCode, Message: r.Error}
+		return
+	}
 
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -291,6 +306,9 @@ func (o Options) withDefaults() Options {
 			Transport:     &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+	}
+	if o.egress == nil {
+		o.egress = account.NewEgress(o.Client)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout

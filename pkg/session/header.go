@@ -21,11 +21,19 @@ var sessionHeaders = []struct{ name, canonical string }{
 func headerKey(h http.Header) (Key, bool) {
 	for _, sh := range sessionHeaders {
 		if v := headerValue(h, sh.name, sh.canonical); v != "" {
-			sum := sha256.Sum256([]byte(v))
-			return Key{Hash: hexString(sum[:]), Source: SourceHeader, Header: sh.name}, true
+			return Key{Hash: HashID(v), Source: SourceHeader, Header: sh.name}, true
 		}
 	}
 	return Key{}, false
+}
+
+// HashID is the session key of a conversation id sent in a session header
+// (the SHA-256 hex of the id, spaces around it trimmed), so a user who knows
+// their conversation id (Codex's session-id) can find or clear its binding
+// without the proxy ever storing the id itself.
+func HashID(id string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(id)))
+	return hexString(sum[:])
 }
 
 // headerValue looks the name up as a parsed request has it, then as a

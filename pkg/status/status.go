@@ -31,6 +31,12 @@ type Document struct {
 	Sessions      int       `json:"sessions"` // live bindings; -1 when the store did not answer
 	Accounts      []Account `json:"accounts"`
 	EventsDropped uint64    `json:"events_dropped"`
+	// PID is the server's process id, so a hint to reload it (kill -HUP)
+	// can name it; absent when unknown.
+	PID int `json:"pid,omitempty"`
+	// Demo is true when the server runs `serve --demo`: its accounts are
+	// the in-process fakes, not the config's, and a reload ignores the file.
+	Demo bool `json:"demo,omitempty"`
 }
 
 // Store describes the session store.
@@ -82,6 +88,9 @@ type Sources struct {
 	Health   *health.Tracker
 	Store    *store.Store
 	Dropped  func() uint64
+	// PID and Demo are copied into the document (see Document).
+	PID  int
+	Demo bool
 	// Redact, when set, holds the process's secrets; they are hidden from
 	// every message, on top of each account's own. Keys and tokens are
 	// hidden by shape even without it.
@@ -98,6 +107,8 @@ func Build(ctx context.Context, src Sources) Document {
 		UptimeSeconds: int64(now.Sub(src.Started) / time.Second),
 		Store:         Store{Kind: "redis", OK: true},
 		Accounts:      []Account{},
+		PID:           src.PID,
+		Demo:          src.Demo,
 	}
 	if src.Store.Embedded() {
 		d.Store.Kind = "embedded"

@@ -13,11 +13,18 @@ import (
 	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
+// ErrUnreachable is wrapped by Open's error when the Redis server at the URL
+// did not answer its first ping (down, wrong host or port, firewalled), as
+// opposed to a URL that does not parse or a server that refused the login:
+// a caller may then open it with SkipPing and run on while it comes back.
+var ErrUnreachable = errors.New("redis unreachable")
+
 // Open connects to the Redis server at o.URL, or starts an embedded
 // miniredis private to the process when o.URL is empty (no TCP listener; see
-// openEmbedded), and pings it once so a wrong address fails at startup
-// rather than on the first request. Errors name the URL without its user
-// info and never show a password (nor one given as a query parameter).
+// openEmbedded), and pings it once (unless o.SkipPing) so a wrong address
+// fails at startup rather than on the first request. Errors name the URL
+// without its user info and never show a password (nor one given as a query
+// parameter).
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.URL == "" {
 		return openEmbedded(ctx, o)
@@ -31,12 +38,29 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: parsing redis url %s: %w", shown, hidden(hide, parseDetail(o.URL, err)))
 	}
 	s := New(client, o)
+	if o.SkipPing {
+		return s, nil
+	}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("store: connecting to redis %s: %w", shown, hidden(hide, err))
+		err = hidden(hide, err)
+		// A reply from the server (NOAUTH, WRONGPASS) means it is there
+		// and refuses us: waiting will not help.
+		var reply redis.Error
+		if !errors.As(err, &reply) {
+			err = unreachable{err}
+		}
+		return nil, fmt.Errorf("store: connecting to redis %s: %w", shown, err)
 	}
 	return s, nil
 }
+
+// unreachable marks a ping that got no answer; it reads as the cause alone
+// and matches ErrUnreachable.
+type unreachable struct{ error }
+
+func (u unreachable) Unwrap() error        { return u.error }
+func (u unreachable) Is(target error) bool { return target == ErrUnreachable }
 
 // hiddenError is an error whose message had secrets masked; it still
 // unwraps to the original, so errors.Is works, but shows only the masked

@@ -40,6 +40,10 @@ type Options struct {
 	// Now is the clock for binding timestamps, the usage day and the embedded
 	// server's TTLs; nil means time.Now. Tests inject a fake to avoid sleeping.
 	Now func() time.Time
+	// SkipPing makes Open return the store for a URL without first asking
+	// the server: for a caller that runs on while Redis is down (every
+	// call fails fast until it answers).
+	SkipPing bool
 }
 
 // New returns a Store on an existing client. The Store owns the client from

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -76,7 +80,7 @@ func (f Feed) followEvents(ctx context.Context, send func(tea.Msg)) {
 		if live {
 			wait = f.MinBackoff
 		}
-		send(ConnMsg{State: Reconnecting, Err: errText(err), Retry: wait})
+		send(ConnMsg{State: Reconnecting, Err: f.problem(err), Retry: wait, At: time.Now()})
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -205,9 +209,32 @@ func httpError(resp *http.Response) error {
 	return fmt.Errorf("%s: %s", resp.Status, msg)
 }
 
-func errText(err error) string {
-	if err == nil {
+// problem puts why the event stream failed in words, with what to check:
+// Go's own text ("Get \"http://...\": dial tcp ...: connect: connection
+// refused") buries the cause at its end.
+func (f Feed) problem(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
 		return ""
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused at " + hostOf(f.Addr) + ": is `proxy serve` running?"
+	case errors.As(err, &dnsErr):
+		return "cannot resolve " + dnsErr.Name + ": check --addr"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "no answer from " + hostOf(f.Addr) + ": is it a proxy, and is it up?"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
 	return err.Error()
+}
+
+// hostOf is the host:port of a base URL, for messages.
+func hostOf(addr string) string {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return addr
 }

@@ -57,6 +57,7 @@ type Model struct {
 	status    *status.Document
 	statusErr string
 	conn      ConnMsg
+	retryAt   time.Time // when the feed tries again, while reconnecting
 
 	table    Table
 	filter   Filter
@@ -112,7 +113,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status, m.statusErr = msg.Doc, ""
 		}
 	case ConnMsg:
-		m.conn = msg
+		// The feed's clock may be ahead of the last tick: the countdown
+		// starts from the later of the two.
+		if msg.At.After(m.now) {
+			m.now = msg.At
+		}
+		m.conn, m.retryAt = msg, m.now.Add(msg.Retry)
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
@@ -271,7 +277,12 @@ func (m Model) render() string {
 	if m.status != nil {
 		dropped = m.status.EventsDropped
 	}
-	parts = append(parts, m.totals.View(dropped, w, s), m.keyLine())
+	footer := m.totals.View(dropped, w, s)
+	if m.conn.State == Reconnecting && m.conn.Err != "" {
+		// Why the screen is stale matters more than its totals.
+		footer = fit(s.ServerErr.Render("✗ "+m.conn.Err), w)
+	}
+	parts = append(parts, footer, m.keyLine())
 	return frame(strings.Join(parts, "\n"), w, m.height)
 }
 
@@ -284,8 +295,10 @@ func (m Model) titleLine() string {
 		conn = s.Healthy.Render("● live")
 	case Reconnecting:
 		conn = s.Banner.Render(" reconnecting ")
-		if m.conn.Retry > 0 {
-			conn += s.Dim.Render(" in " + countdown(m.conn.Retry))
+		if left := m.retryAt.Sub(m.now); left > 0 {
+			conn += s.Dim.Render(" in " + countdown(left))
+		} else if m.conn.Retry > 0 {
+			conn += s.Dim.Render(" now")
 		}
 	default:
 		conn = s.Dim.Render("○ connecting")

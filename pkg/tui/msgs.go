@@ -30,8 +30,11 @@ const (
 // ConnMsg reports the event stream connecting, live or lost.
 type ConnMsg struct {
 	State ConnState
-	Err   string        // why the stream was lost, for Reconnecting
+	Err   string        // why the stream was lost, in words, for Reconnecting
 	Retry time.Duration // how long until the next try, for Reconnecting
+	// At is when the wait for the next try began, so the screen counts
+	// Retry down on its clock; zero is the screen's time now.
+	At time.Time
 }
 
 // TickMsg moves the model's clock; cooldown countdowns count down on it.

@@ -29,6 +29,10 @@ func TestViewSnapshots(t *testing.T) {
 		{"filter-applied", 80, 24, append(append(append(base, press("/")), typed("5e2a")...), press("enter"))},
 		{"help", 80, 24, append(base, press("?"))},
 		{"reconnecting", 80, 24, append(base, ConnMsg{State: Reconnecting, Err: "connection refused", Retry: 2 * time.Second})},
+		// The wait counts down on the clock, and the cause shows.
+		{"reconnecting-after-1s", 80, 24, append(base,
+			ConnMsg{State: Reconnecting, Err: "connection refused at 127.0.0.1:8787: is `proxy serve` running?", Retry: 4 * time.Second, At: t0},
+			TickMsg(t0.Add(time.Second)))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
