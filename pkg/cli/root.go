@@ -55,6 +55,9 @@ func Main() int {
 // Main without the process: what tests call.
 func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	root := NewCmdRoot(ios)
+	// Here rather than in NewCmdRoot, so it covers every command however
+	// it was added.
+	refuseUnknownSubcommands(root)
 	root.SetArgs(args)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
@@ -103,5 +106,7 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdWatch(ios, nil),
 		NewCmdAccounts(ios), NewCmdConfig(ios), NewCmdSessions(ios),
 	)
+	root.AddCommand(NewCmdDoctor(ios, nil))
+	root.AddCommand(NewCmdCodex(ios))
 	return root
 }

@@ -33,7 +33,7 @@ func (s *Server) serveCompact(w http.ResponseWriter, r *http.Request, body []byt
 		},
 		map[string]any{
 			"type":              "compaction",
-			"encrypted_content": "fake-compaction:" + s.name + ":" + s.nextID("cmp"),
+			"encrypted_content": s.compactionContent(),
 		},
 	)
 	input := max(1, len(body)/4)
@@ -80,4 +80,26 @@ func keptUserMessages(input json.RawMessage) []any {
 		}
 	}
 	return kept
+}
+
+// compactionContent is the opaque content of a new compaction item. It names
+// this account, so a test can see which account compacted a conversation
+// and that the item came back to it.
+func (s *Server) compactionContent() string {
+	return "fake-compaction:" + s.name + ":" + s.nextID("cmp")
+}
+
+// compactionTriggered reports whether a /responses input ends with a
+// {"type":"compaction_trigger"} item: Codex's server-side compaction
+// ("remote compaction v2", used when the provider is named "OpenAI"), which
+// the real backend answers with exactly one compaction output item.
+func compactionTriggered(input json.RawMessage) bool {
+	var items []json.RawMessage
+	if json.Unmarshal(input, &items) != nil || len(items) == 0 {
+		return false
+	}
+	var last struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(items[len(items)-1], &last) == nil && last.Type == "compaction_trigger"
 }

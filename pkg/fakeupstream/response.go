@@ -1,6 +1,7 @@
 package fakeupstream
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -42,13 +43,30 @@ type responseError struct {
 	Message string `json:"message"`
 }
 
-// outputItem is an assistant message item of response.output.
+// outputItem is an item of response.output: an assistant message, or the
+// compaction item that answers a compaction_trigger (see compact.go).
 type outputItem struct {
 	ID      string        `json:"id"`
 	Type    string        `json:"type"`
 	Status  string        `json:"status"`
 	Role    string        `json:"role"`
 	Content []contentPart `json:"content"`
+	// EncryptedContent is the compaction item's opaque history.
+	EncryptedContent string `json:"-"`
+}
+
+// MarshalJSON writes a compaction item with only the fields the real one
+// has, and a message with all of its own.
+func (o outputItem) MarshalJSON() ([]byte, error) {
+	if o.Type == "compaction" {
+		return json.Marshal(struct {
+			ID               string `json:"id"`
+			Type             string `json:"type"`
+			EncryptedContent string `json:"encrypted_content"`
+		}{o.ID, o.Type, o.EncryptedContent})
+	}
+	type plain outputItem // no MarshalJSON: no recursion
+	return json.Marshal(plain(o))
 }
 
 // contentPart is one output_text part of a message.
@@ -68,6 +86,9 @@ type turn struct {
 	text   string
 	usage  usage
 	base   response
+	// compaction, when set, is the encrypted_content of the one compaction
+	// item this turn answers with instead of a message.
+	compaction string
 }
 
 func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
@@ -76,6 +97,10 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 		msgID:  s.nextID("msg"),
 		model:  f.model(),
 		text:   s.reply,
+	}
+	if compactionTriggered(f.Input) {
+		t.compaction = s.compactionContent()
+		t.msgID = s.nextID("cmp")
 	}
 	t.usage = s.account(body, f, h, t.text)
 	t.base = response{
@@ -102,6 +127,14 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 // show it: no output, no usage yet.
 func (t *turn) inProgress() response { return t.base }
 
+// outputDone is the turn's one finished output item.
+func (t *turn) outputDone() outputItem {
+	if t.compaction != "" {
+		return outputItem{ID: t.msgID, Type: "compaction", EncryptedContent: t.compaction}
+	}
+	return t.message("completed", []contentPart{textPart(t.text)})
+}
+
 // message is the assistant message with the given status and text so far.
 func (t *turn) message(status string, parts []contentPart) outputItem {
 	return outputItem{ID: t.msgID, Type: "message", Status: status, Role: "assistant", Content: parts}
@@ -116,7 +149,7 @@ func textPart(text string) contentPart {
 func (t *turn) completed() response {
 	r := t.base
 	r.Status = "completed"
-	r.Output = []outputItem{t.message("completed", []contentPart{textPart(t.text)})}
+	r.Output = []outputItem{t.outputDone()}
 	u := t.usage
 	r.Usage = &u
 	return r

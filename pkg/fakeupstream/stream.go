@@ -154,6 +154,18 @@ func (t *turn) failure(f Fault) []event {
 // message whose text arrives word by word.
 func (t *turn) events() []event {
 	zero := 0
+	if t.compaction != "" {
+		started := t.inProgress()
+		item := t.outputDone()
+		completed := t.completed()
+		return []event{
+			{Type: "response.created", Response: &started},
+			{Type: "response.in_progress", Response: &started},
+			{Type: "response.output_item.added", OutputIndex: &zero, Item: &item},
+			{Type: "response.output_item.done", OutputIndex: &zero, Item: &item},
+			{Type: "response.completed", Response: &completed},
+		}
+	}
 	emptyLogprobs := []any{}
 	started := t.inProgress()
 	empty := textPart("")

@@ -3,12 +3,17 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
@@ -75,13 +80,65 @@ func (s *KeySet) load() *keyTable {
 	return s.table.Load()
 }
 
+// LoginOwner returns the name of the configured ChatGPT account whose
+// current access token is token, false when none is. The server asks it
+// about a presented credential that is no client key: Codex with a ChatGPT
+// login sends the user's own access token, and when that login is one of
+// the proxy's accounts the caller has proven to hold it.
+type LoginOwner func(token string) (name string, ok bool)
+
+// AccountLogins is the LoginOwner over accounts: it compares token with each
+// openai-responses account's access token as that account would send it
+// upstream now, so a rotated token is accepted at once and the old one no
+// longer. Only a token equal to a current one counts; a JWT's claims alone
+// (its chatgpt_account_id) prove nothing, as anyone can write them.
+func AccountLogins(accounts func() []*account.Account) LoginOwner {
+	return func(token string) (string, bool) {
+		if accounts == nil || !looksLikeJWT(token) {
+			return "", false
+		}
+		got := sha256.Sum256([]byte(token))
+		name := ""
+		for _, a := range accounts() {
+			if a.Type != account.OpenAIResponses {
+				continue
+			}
+			h := http.Header{}
+			a.Authorize(h)
+			current, ok := bearer(h.Get("Authorization"))
+			if !ok {
+				continue
+			}
+			want := sha256.Sum256([]byte(current))
+			if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && name == "" {
+				name = a.Name
+			}
+		}
+		return name, name != ""
+	}
+}
+
+// loginClientPrefix marks a client admitted by its ChatGPT login in
+// bindings, logs and metrics, apart from the client_keys' names.
+const loginClientPrefix = "login:"
+
+// clientAuth is what requireClientKey checks a request against.
+type clientAuth struct {
+	keys   *KeySet
+	logins LoginOwner   // nil: only client keys are accepted
+	logger *slog.Logger // where refused credentials are reported
+}
+
 // requireClientKey admits requests bearing one of the keys in the set at the
-// time of the request and records the key's name for the relay. While the
-// set is empty every request passes (the proxy then only listens on
-// loopback: serve refuses a reload that empties it otherwise).
-func requireClientKey(keys *KeySet, next http.Handler) http.Handler {
+// time of the request, or the current access token of one of the proxy's
+// ChatGPT accounts, and records the key's name (or "login:" and the
+// account's) for the relay. While the set is empty every request passes
+// (the proxy then only listens on loopback: serve refuses a reload that
+// empties it otherwise). A refused request is logged at WARN with the kind
+// of credential and the client's address, never the credential.
+func requireClientKey(auth clientAuth, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t := keys.load()
+		t := auth.keys.load()
 		if t == nil || len(t.digests) == 0 {
 			next.ServeHTTP(w, r)
 			return
@@ -97,23 +154,82 @@ func requireClientKey(keys *KeySet, next http.Handler) http.Handler {
 				name = t.names[i]
 			}
 		}
+		if name == "" && presented != "" && auth.logins != nil {
+			if owner, ok := auth.logins(presented); ok {
+				name = loginClientPrefix + owner
+			}
+		}
 		if presented == "" || name == "" {
-			msg := "missing client key: send Authorization: Bearer <key> with one of the keys in the proxy's client_keys"
-			if presented != "" {
-				msg = "invalid client key: the key sent is not one of the proxy's client_keys"
-			}
-			// Refused before its body is read: close the connection after
-			// the answer, and let no read wait for the body, or net/http
-			// would drain a body a hostile client may trickle for ever.
-			if r.ContentLength != 0 {
-				w.Header().Set("Connection", "close")
-				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
-			}
-			apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, msg).WithCode("invalid_api_key").Write(w)
+			refuse(w, r, auth.logger, presented)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(relay.WithClient(r.Context(), name)))
 	})
+}
+
+// howToSend ends every refusal: what the proxy expects, and where Codex
+// users find the setting that sends it.
+const howToSend = "send Authorization: Bearer <one of the proxy's client_keys> " +
+	"(for Codex CLI: export the variable the provider's env_key names; `proxy codex config` prints the provider block)"
+
+// refuse answers 401 with what was expected and logs the refusal.
+func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, presented string) {
+	kind := credentialKind(presented)
+	var msg string
+	switch {
+	case presented == "":
+		msg = "missing client key: " + howToSend
+	case kind == kindChatGPT:
+		msg = "invalid client key: the ChatGPT access token sent is not the current token of any of the proxy's ChatGPT accounts; " +
+			"import this login with `proxy accounts import-codex`, or " + howToSend
+	default:
+		msg = "invalid client key: the key sent is not one of the proxy's client_keys; " + howToSend
+	}
+	if logger != nil {
+		logger.Warn("client credential refused", "credential", kind, "client", r.RemoteAddr,
+			"method", r.Method, "path", r.URL.Path)
+	}
+	// Refused before its body is read: close the connection after the
+	// answer, and let no read wait for the body, or net/http would drain a
+	// body a hostile client may trickle for ever.
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+	apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, msg).WithCode("invalid_api_key").Write(w)
+}
+
+const kindChatGPT = "a ChatGPT token"
+
+// credentialKind describes a presented credential for a log line without
+// revealing it: its kind, or only its length.
+func credentialKind(presented string) string {
+	switch {
+	case presented == "":
+		return "no credential"
+	case looksLikeJWT(presented):
+		if claims, err := codexauth.Claims(presented); err == nil {
+			if _, ok := claims["https://api.openai.com/auth"]; ok {
+				return kindChatGPT
+			}
+		}
+		return "a JWT"
+	case strings.HasPrefix(presented, "sk-"):
+		return fmt.Sprintf("an sk- key of %d chars", len(presented))
+	default:
+		return fmt.Sprintf("a key of %d chars", len(presented))
+	}
+}
+
+// looksLikeJWT reports three non-empty dot-separated parts, the first of
+// them base64url JSON: cheap enough to run before comparing with tokens.
+func looksLikeJWT(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	head, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[0], "="))
+	return err == nil && len(head) > 0 && head[0] == '{'
 }
 
 func bearer(h string) (string, bool) {

@@ -5,6 +5,7 @@ package server
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/proxy-dev/proxy/pkg/account"
@@ -22,6 +23,9 @@ type Options struct {
 	// Admin, when set, serves /_proxy/ and /metrics behind the same client
 	// key rule as the API.
 	Admin http.Handler
+	// Logger receives a WARN line for each refused client credential
+	// (its kind and the client's address, never the credential); nil: none.
+	Logger *slog.Logger
 }
 
 // ClientKey is a key clients may present, known by its name.
@@ -51,7 +55,9 @@ func New(o Options) http.Handler {
 	root := http.NewServeMux()
 	// Health stays open so load balancers need no key.
 	root.HandleFunc("GET /healthz", healthz)
-	root.Handle("/", requireClientKey(o.Keys, api))
+	// Besides the client keys, the current access token of a configured
+	// ChatGPT account is accepted: Codex signed in with that login sends it.
+	root.Handle("/", requireClientKey(clientAuth{keys: o.Keys, logins: AccountLogins(o.Accounts), logger: o.Logger}, api))
 	return root
 }
 

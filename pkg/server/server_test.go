@@ -98,7 +98,7 @@ func TestRequireClientKey(t *testing.T) {
 		gotClient = relay.ClientFrom(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	})
-	srv := httptest.NewServer(requireClientKey(NewKeySet(keys), next))
+	srv := httptest.NewServer(requireClientKey(clientAuth{keys: NewKeySet(keys)}, next))
 	defer srv.Close()
 
 	tests := []struct {
@@ -157,7 +157,7 @@ func TestRequireClientKey(t *testing.T) {
 	t.Run("no keys: everyone passes, no client name", func(t *testing.T) {
 		gotClient = "unset"
 		rec := httptest.NewRecorder()
-		requireClientKey(NewKeySet(nil), next).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
+		requireClientKey(clientAuth{keys: NewKeySet(nil)}, next).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
 		if rec.Code != 204 || gotClient != "" {
 			t.Errorf("status %d, client %q", rec.Code, gotClient)
 		}
@@ -274,7 +274,7 @@ func TestKeySetReplace(t *testing.T) {
 				w.WriteHeader(http.StatusNoContent)
 			})
 			keys := NewKeySet(tc.start)
-			h := requireClientKey(keys, next)
+			h := requireClientKey(clientAuth{keys: keys}, next)
 			check := func(when string, probes []probe) {
 				t.Helper()
 				for _, p := range probes {
@@ -302,7 +302,7 @@ func TestKeySetReplace(t *testing.T) {
 	t.Run("nil set checks nothing", func(t *testing.T) {
 		var keys *KeySet
 		rec := httptest.NewRecorder()
-		requireClientKey(keys, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })).
+		requireClientKey(clientAuth{keys: keys}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })).
 			ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/responses", nil))
 		if rec.Code != 204 || keys.Len() != 0 {
 			t.Errorf("status %d, Len %d", rec.Code, keys.Len())
@@ -316,7 +316,7 @@ func TestKeySetReplaceWhileServing(t *testing.T) {
 	a := []ClientKey{{Name: "a", Key: "pk-a-0123456789"}}
 	b := []ClientKey{{Name: "b", Key: "pk-b-0123456789"}}
 	keys := NewKeySet(a)
-	h := requireClientKey(keys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := requireClientKey(clientAuth{keys: keys}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	done := make(chan struct{})
@@ -345,7 +345,7 @@ func TestKeySetReplaceWhileServing(t *testing.T) {
 func TestKeySetPinnedSurvivesRotation(t *testing.T) {
 	pinned := ClientKey{Name: "screen", Key: "pinned-key-0123456789"}
 	s := NewKeySetPinned([]ClientKey{{Name: "laptop", Key: "first-key-0123456789"}}, pinned)
-	h := requireClientKey(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h := requireClientKey(clientAuth{keys: s}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	status := func(key string) int {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+key)

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
+	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/relay"
+)
+
+// chatgptToken is a ChatGPT access token in the shape Codex sends: a JWT
+// naming its ChatGPT account.
+func chatgptToken(accountID, nonce string) string {
+	return codexauthtest.JWT(map[string]any{
+		"exp": 4102444800, "jti": nonce,
+		"https://api.openai.com/auth": map[string]any{"chatgpt_account_id": accountID},
+	})
+}
+
+func newAccount(t *testing.T, c config.Account) *account.Account {
+	t.Helper()
+	c.Enabled = true
+	a, err := account.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestRequireClientKeyAcceptsAConfiguredLogin: with client keys set, the
+// current access token of one of the proxy's ChatGPT accounts is admitted
+// (Codex signed in with that login sends it), recorded as "login:<account>";
+// a forged token naming the same ChatGPT account, an old token after a
+// rotation, and an API account's key are refused, each logged at WARN by
+// its kind and the client's address, never by its value.
+func TestRequireClientKeyAcceptsAConfiguredLogin(t *testing.T) {
+	const clientKey = "pk-laptop-0123456789"
+	mine := chatgptToken("acct-mine", "1")
+	rotated := chatgptToken("acct-mine", "2")
+	forged := chatgptToken("acct-mine", "forged") // the right claims, not the token
+	other := chatgptToken("acct-stranger", "3")
+	const apiKey = "sk-upstream-0123456789abcdef"
+
+	var mu sync.Mutex
+	current := mine
+	accounts := func() []*account.Account {
+		mu.Lock()
+		defer mu.Unlock()
+		return []*account.Account{
+			newAccount(t, config.Account{Name: "api", Type: config.TypeOpenAI, BaseURL: "http://127.0.0.1:1/v1", APIKey: apiKey}),
+			newAccount(t, config.Account{Name: "chatgpt-main", Type: config.TypeOpenAIResponses, AccessToken: current, AccountID: "acct-mine"}),
+		}
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+
+	var gotClient string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotClient = relay.ClientFrom(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h := requireClientKey(clientAuth{keys: NewKeySet([]ClientKey{{Name: "laptop", Key: clientKey}}), logins: AccountLogins(accounts), logger: logger}, next)
+
+	tests := []struct {
+		name       string
+		token      string
+		rotate     bool // the account's token has rotated to `rotated` first
+		wantStatus int
+		wantClient string
+		wantKind   string // in the WARN line of a refusal
+		wantMsg    string
+	}{
+		{name: "client key", token: clientKey, wantStatus: 204, wantClient: "laptop"},
+		{name: "the account's current token", token: mine, wantStatus: 204, wantClient: "login:chatgpt-main"},
+		{name: "a forged token with the account's id", token: forged, wantStatus: 401, wantKind: "a ChatGPT token", wantMsg: "not the current token of any of the proxy's ChatGPT accounts"},
+		{name: "another login", token: other, wantStatus: 401, wantKind: "a ChatGPT token", wantMsg: "import-codex"},
+		{name: "an upstream API key", token: apiKey, wantStatus: 401, wantKind: "an sk- key of 28 chars", wantMsg: "not one of the proxy's client_keys"},
+		{name: "some other key", token: "hello", wantStatus: 401, wantKind: "a key of 5 chars", wantMsg: "proxy codex config"},
+		{name: "nothing", wantStatus: 401, wantKind: "no credential", wantMsg: "missing client key"},
+		{name: "the old token after a rotation", token: mine, rotate: true, wantStatus: 401, wantKind: "a ChatGPT token"},
+		{name: "the rotated token", token: rotated, rotate: true, wantStatus: 204, wantClient: "login:chatgpt-main"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			current = mine
+			if tc.rotate {
+				current = rotated
+			}
+			mu.Unlock()
+			logMu.Lock()
+			logs.Reset()
+			logMu.Unlock()
+			gotClient = ""
+
+			req := httptest.NewRequest(http.MethodPost, "/v1/responses", nil)
+			req.RemoteAddr = "127.0.0.1:53124"
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.wantStatus || gotClient != tc.wantClient {
+				t.Fatalf("status %d client %q, want %d %q: %s", rec.Code, gotClient, tc.wantStatus, tc.wantClient, rec.Body)
+			}
+			logMu.Lock()
+			line := logs.String()
+			logMu.Unlock()
+			for _, secret := range []string{mine, rotated, forged, other, apiKey, clientKey} {
+				if strings.Contains(line, secret) || strings.Contains(rec.Body.String(), secret) {
+					t.Errorf("a credential leaked into the log or the answer")
+				}
+			}
+			if tc.wantStatus != http.StatusUnauthorized {
+				if line != "" {
+					t.Errorf("an admitted request was logged: %s", line)
+				}
+				return
+			}
+			for _, want := range []string{"level=WARN", `msg="client credential refused"`, `credential="` + tc.wantKind + `"`, "client=127.0.0.1:53124"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("log lacks %s: %s", want, line)
+				}
+			}
+			if !strings.Contains(rec.Body.String(), "client_keys") || !strings.Contains(rec.Body.String(), tc.wantMsg) {
+				t.Errorf("401 %s does not say what was expected (%q)", rec.Body, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestCredentialKind: what a log line says about a refused credential.
+func TestCredentialKind(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", "no credential"},
+		{"ChatGPT access token", chatgptToken("acct-1", "x"), "a ChatGPT token"},
+		{"other JWT", codexauthtest.JWT(map[string]any{"sub": "x"}), "a JWT"},
+		{"OpenAI key", "sk-proj-abc", "an sk- key of 11 chars"},
+		{"anything", "abc.def", "a key of 7 chars"},
+		{"three dots but not a JWT", "a.b.c", "a key of 5 chars"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := credentialKind(tc.in); got != tc.want {
+				t.Errorf("credentialKind = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// lockedWriter serialises writes from concurrent handlers.
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
