@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -372,13 +373,14 @@ func doctorCodex(ios *IOStreams, cfg *config.Config, r *report) {
 	if p.WireAPI != "" && p.WireAPI != "responses" {
 		r.fail("codex", fmt.Sprintf("%s has wire_api %q: the proxy serves the Responses API only", provider, p.WireAPI), codexFix)
 	}
-	doctorCodexKey(ios, cfg, r, provider, p.EnvKey)
+	auth, _ := chooseCodexAuth(cfg, filepath.Join(filepath.Dir(path), "auth.json")) // the rule `proxy codex config` writes by
+	doctorCodexKey(ios, cfg, r, provider, p.EnvKey, auth == CodexAuthLogin)
 }
 
 // doctorCodexKey checks the key Codex will send: the provider's env_key
 // names a variable that must be set where Codex runs, to one of the
 // config's client_keys when it has any.
-func doctorCodexKey(ios *IOStreams, cfg *config.Config, r *report, provider, envKey string) {
+func doctorCodexKey(ios *IOStreams, cfg *config.Config, r *report, provider, envKey string, loginAccepted bool) {
 	keys := len(cfg.ClientKeys) > 0
 	value := ""
 	if envKey != "" {
@@ -391,6 +393,8 @@ func doctorCodexKey(ios *IOStreams, cfg *config.Config, r *report, provider, env
 		}
 	}
 	switch {
+	case envKey == "" && keys && loginAccepted:
+		r.ok("codex", provider+" sends Codex's ChatGPT login, which is one of the proxy's accounts: the proxy accepts its token")
 	case envKey == "" && keys:
 		r.fail("codex", provider+" has no env_key: Codex sends no key, and the proxy wants one of its client_keys", codexFix)
 	case envKey == "":
