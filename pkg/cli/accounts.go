@@ -68,7 +68,7 @@ WINDOWS is each account's rate-limit windows as last seen (share used, when
 it resets). A last line sums up the pool's headroom: what the accounts that
 can serve have left, on average (on stderr when piped).`,
 		Example: `  proxy accounts list
-  proxy accounts list --json | jq '.[] | select(.state != "healthy")'`,
+  proxy accounts list --json | jq '.accounts[] | select(.state != "healthy")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -92,6 +92,13 @@ const (
 	// the entry's message says how to reload it (see reloadHint).
 	stateNotLoaded = "not loaded"
 )
+
+// accountsListJSON is `accounts list --json`: every account with its live
+// state and windows, and what the pool has left in all.
+type accountsListJSON struct {
+	Accounts     []status.Account `json:"accounts"`
+	PoolHeadroom []PoolWindow     `json:"pool_headroom"`
+}
 
 func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	now, loc := clockOf(opts.Now, opts.Location)
@@ -124,7 +131,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	}
 
 	if opts.JSON {
-		return writeJSON(opts.IO.Out, entries)
+		return writeJSON(opts.IO.Out, accountsListJSON{Accounts: entries, PoolHeadroom: poolWindows(entries, now())})
 	}
 	t := newTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS", "WINDOWS")
 	for _, e := range entries {

@@ -38,11 +38,18 @@ func windowsCell(e status.Account, now time.Time, loc *time.Location) string {
 	return strings.Join(parts, ", ")
 }
 
-// poolHeadroom sums up what the accounts that can serve have left of each
-// kind of window, averaged over those that reported one: "pool headroom: 5h
-// 63% left across 3 accounts, 7d 80%". A disabled account, or one that only
-// a fix brings back, adds nothing. "" when no account reported any.
-func poolHeadroom(entries []status.Account, now time.Time) string {
+// PoolWindow is what the pool has left of one kind of window, averaged
+// over the accounts that reported one.
+type PoolWindow struct {
+	Window      string  `json:"window"` // 5h, 7d, requests, tokens, primary, secondary
+	LeftPercent float64 `json:"left_percent"`
+	Accounts    int     `json:"accounts"`
+}
+
+// poolWindows sums up what the accounts that can serve have left of each
+// kind of window. A disabled account, or one that only a fix brings back,
+// adds nothing. Empty when no account reported any.
+func poolWindows(entries []status.Account, now time.Time) []PoolWindow {
 	type sum struct {
 		left  float64
 		n     int
@@ -68,14 +75,23 @@ func poolHeadroom(entries []status.Account, now time.Time) string {
 			s.n++
 		}
 	}
-	var parts []string
+	out := []PoolWindow{} // [] in JSON, not null
 	for _, s := range sums {
-		if s.n == 0 {
-			continue
+		if s.n > 0 {
+			out = append(out, PoolWindow{Window: s.label, LeftPercent: s.left / float64(s.n), Accounts: s.n})
 		}
-		p := s.label + " " + formatPercent(s.left/float64(s.n)) + "%"
+	}
+	return out
+}
+
+// poolHeadroom is poolWindows in words: "pool headroom: 5h 63% left across
+// 3 accounts, 7d 80%"; "" when no account reported any window.
+func poolHeadroom(entries []status.Account, now time.Time) string {
+	var parts []string
+	for _, w := range poolWindows(entries, now) {
+		p := w.Window + " " + formatPercent(w.LeftPercent) + "%"
 		if len(parts) == 0 {
-			p += " left across " + plural(s.n, "account")
+			p += " left across " + plural(w.Accounts, "account")
 		}
 		parts = append(parts, p)
 	}
