@@ -27,19 +27,14 @@ func (f field) yaml() string {
 // accountNames returns the names of the accounts in a config file's YAML,
 // read from the nodes so a file that does not load (yet) still answers.
 func accountNames(src []byte) ([]string, error) {
-	_, seq, err := findAccounts(src)
-	if err != nil || seq == nil || seq.Kind != yaml.SequenceNode {
+	accounts, err := yamlAccounts(src)
+	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, item := range seq.Content {
-		if item.Kind != yaml.MappingNode {
-			continue
-		}
-		for i := 0; i+1 < len(item.Content); i += 2 {
-			if item.Content[i].Value == "name" {
-				names = append(names, item.Content[i+1].Value)
-			}
+	for _, a := range accounts {
+		if a.Name != "" {
+			names = append(names, a.Name)
 		}
 	}
 	return names, nil
