@@ -63,6 +63,9 @@ type attempt struct {
 	// gather: the client asked for JSON but the upstream only streams, so
 	// the stream is gathered into the JSON answer.
 	gather bool
+	// failureReported: the loop already told the pool this attempt failed;
+	// passing the failed answer on must not count it twice.
+	failureReported bool
 
 	errBody []byte      // the held body of a non-2xx answer, redacted, to classify it
 	stream  *sse.Reader // set for a 2xx event stream

@@ -109,7 +109,9 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 				// client's retry goes to the conversation's next account.
 				out := streamFailure(ev)
 				rec.Error = rl.o.Redact.String("stream failed after output: " + describe(out))
-				rl.pool.Report(at.account, nil, out)
+				if !at.failureReported {
+					rl.pool.Report(at.account, nil, out)
+				}
 				if out.Class.Failover() {
 					rl.avoid.add(session, at.account.Name)
 				}
@@ -138,7 +140,9 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 		cause = "upstream stream failed: " + err.Error()
 	}
 	rec.Error = cause + " before response.completed"
-	rl.pool.Report(at.account, nil, health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: rec.Error})
+	if !at.failureReported {
+		rl.pool.Report(at.account, nil, health.Outcome{Class: health.ServerError, Status: at.resp.StatusCode, Message: rec.Error})
+	}
 	rl.avoid.add(session, at.account.Name)
 	wd.extend()
 	_, _ = w.Write(failedEvent(code, rec.Error+"; retry the request"))

@@ -187,6 +187,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			rl.forward(w, at, rec, req.Key.Hash)
 			return
 		}
+		at.failureReported = true
 		why = rl.o.Redact.String(describe(out))
 		rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Class: string(out.Class), Error: why})
 		exclude[a.Name] = true
