@@ -123,15 +123,20 @@ func New(st Store, opts ...Option) *Tracker {
 	return t
 }
 
-// Run keeps the tracker in step with the store until ctx ends: every
-// change another instance pushes is applied as it arrives, and the whole
-// set is read again periodically.
-func (t *Tracker) Run(ctx context.Context) {
+// Watch subscribes to the cooldowns other instances push, until ctx ends,
+// and returns once subscribed (or failed to: the periodic sync of Run then
+// carries every change, a second late).
+func (t *Tracker) Watch(ctx context.Context) {
 	if w, ok := t.store.(CooldownWatcher); ok {
 		if err := w.WatchCooldowns(ctx, t.apply); err != nil && ctx.Err() == nil {
 			t.log.Warn("cooldowns from other instances arrive only with the periodic sync", "err", err)
 		}
 	}
+}
+
+// Run keeps the tracker in step with the store until ctx ends, reading the
+// whole set of cooldowns periodically.
+func (t *Tracker) Run(ctx context.Context) {
 	every := t.syncEvery
 	if every <= 0 {
 		every = syncEvery

@@ -62,8 +62,10 @@ type Pool struct {
 }
 
 // New returns a pool living until Close (or until ctx ends, whichever is
-// first), and starts its background work: the health tracker's sync with
-// the store and the usage writer. ctx must not be a request's.
+// first), and starts its background work: the health tracker's
+// subscription to pushed cooldowns (in place before New returns) and its
+// periodic sync with the store, and the usage writer. ctx must not be a
+// request's.
 func New(ctx context.Context, accounts *account.Pool, o Options) *Pool {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -82,6 +84,9 @@ func New(ctx context.Context, accounts *account.Pool, o Options) *Pool {
 		p.usage = newUsageWriter(o.Usage, o.Logger)
 	}
 	if p.health != nil {
+		// Subscribed before New returns, so no change pushed after the
+		// proxy starts serving is missed.
+		p.health.Watch(pctx)
 		p.tasks.Add(1)
 		go func() {
 			defer p.tasks.Done()

@@ -75,6 +75,10 @@ func (s *Store) ClearCooldown(ctx context.Context, account string) error {
 	return nil
 }
 
+// subscribeTimeout bounds the wait for a subscription to be confirmed, so
+// a Redis that is down at start delays nothing for long.
+const subscribeTimeout = 2 * time.Second
+
 // WatchCooldowns calls fn with every cooldown any instance sets or clears
 // (a cleared one has an empty Reason) until ctx ends. It returns once it is
 // subscribed, so no change published after it returns is missed; fn runs
@@ -83,7 +87,9 @@ func (s *Store) ClearCooldown(ctx context.Context, account string) error {
 // is picked up by the periodic sync.
 func (s *Store) WatchCooldowns(ctx context.Context, fn func(Cooldown)) error {
 	sub := s.client.Subscribe(ctx, s.cooldownsChannel())
-	if _, err := sub.Receive(ctx); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	if _, err := sub.Receive(rctx); err != nil {
 		_ = sub.Close()
 		return fmt.Errorf("store: watching cooldowns: %w", err)
 	}
