@@ -124,6 +124,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 	secrets := redact.New(secretsOf(cfg, built))
 	refresher := account.NewRefresher(account.RefresherOptions{
 		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Client: opts.Client, Now: now,
+		Timeout:  opts.Timeout, // a hanging token endpoint must not outlast --timeout
 		Logger:   slog.New(redact.NewHandler(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}), secrets)),
 		OnRotate: func(a *account.Account) { secrets.Add(a.Secrets()...) },
 	})

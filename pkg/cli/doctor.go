@@ -241,6 +241,7 @@ func doctorAccounts(ctx context.Context, opts *DoctorOptions, cfg *config.Config
 		secrets := redact.New(secretsOf(cfg, built))
 		refresher := account.NewRefresher(account.RefresherOptions{
 			TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Client: opts.Client, Now: opts.Now,
+			Timeout:  opts.Timeout, // a hanging token endpoint must not outlast the check's own bound
 			Logger:   slog.New(redact.NewHandler(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}), secrets)),
 			OnRotate: func(a *account.Account) { secrets.Add(a.Secrets()...) },
 		})
