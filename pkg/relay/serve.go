@@ -1,12 +1,12 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
@@ -45,7 +45,13 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 		rl.fail(w, rec, apiErr)
 		return
 	}
-	defer rl.o.Bodies.give(held)
+	// The body's share of the budget goes back once an answer is passed
+	// on (no attempt needs the bytes any more), or when the request ends.
+	sent := sync.OnceFunc(func() { rl.o.Bodies.give(held) })
+	defer sent()
+	if bodyRead != nil {
+		bodyRead(body)
+	}
 	req, err := session.Parse(r.Header, body)
 	if err != nil {
 		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
@@ -54,8 +60,12 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 	}
 	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
 
-	rl.relay(w, r, suffix, body, req, rec)
+	rl.relay(w, r, suffix, body, req, rec, sent)
 }
+
+// bodyRead, when set (tests only), sees every request body the relay reads,
+// so a test can check the bytes are let go once sent.
+var bodyRead func([]byte)
 
 // prepare refuses what is not a plain POST before the body is read.
 func (rl *Relay) prepare(r *http.Request) *apierror.Error {
@@ -116,7 +126,9 @@ func (rl *Relay) body(w http.ResponseWriter, r *http.Request) (body []byte, held
 // outcome, and either forward the answer or fail over. Failover happens
 // only before any output reaches the client, so the client sees one
 // ordinary response.
-func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision) {
+// sent is called once an answer is committed to the client: the body is
+// not needed for another attempt after that.
+func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func()) {
 	ctx := r.Context()
 	exclude := map[string]bool{}
 	// A turn whose stream failed after output was retried by the client:
@@ -184,6 +196,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		rl.pool.Report(a, h, out)
 		if !out.Class.Failover() {
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status()})
+			sent()
 			rl.forward(w, at, rec, req.Key.Hash)
 			return
 		}
@@ -326,14 +339,18 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, own bool) *attempt {
 	actx, cancel := context.WithCancel(ctx)
 	at := &attempt{account: a, cancel: cancel}
-	up, err := http.NewRequestWithContext(actx, http.MethodPost, a.Target(suffix, r.URL.RawQuery), bytes.NewReader(body))
+	up, err := http.NewRequestWithContext(actx, http.MethodPost, a.Target(suffix, r.URL.RawQuery), http.NoBody)
 	if err != nil {
 		at.err = err
 		return at
 	}
+	// No GetBody: a replay is the relay's own failover, never the
+	// transport's, and GetBody would keep the body alive for the stream.
+	if len(body) > 0 {
+		up.Body, up.ContentLength = newSentBody(body), int64(len(body))
+	}
 	up.Header = outgoingHeader(r.Header)
 	turnStateFor(up.Header, a.Name, own)
-	up.ContentLength = int64(len(body))
 	a.Authorize(up.Header)
 	resp, err := rl.clientFor(a).Do(up)
 	if err != nil {
