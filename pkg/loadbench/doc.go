@@ -1,10 +1,14 @@
-// Package loadbench holds the proxy's load benchmarks (issue 6); it has no
-// code of its own outside its tests.
+// Package loadbench holds the proxy's load benchmarks (issue 6). Its only
+// code outside its tests is the floor (internal/bare) and the command that
+// runs the floor as a process (internal/floor).
 //
-// Everything runs in one process on 127.0.0.1: a minimal streaming upstream
+// Everything runs on 127.0.0.1: a minimal streaming upstream
 // (upstream_test.go), a bare httputil.ReverseProxy that reads the body first
-// (the floor a pooling proxy is measured against), and `proxy serve` started
-// in-process through cli.RunServe with one account pointing at the upstream.
+// (the floor a pooling proxy is measured against), and `proxy serve` with
+// one account pointing at the upstream. The floor and the proxy run in the
+// benchmark's own process (the proxy through cli.RunServe), except in
+// BenchmarkAddedLatencyProcesses, which builds both binaries with the go
+// command and runs each as a process of its own, as users run the proxy.
 //
 //	go test ./pkg/loadbench -run '^$' -bench . -benchtime 2000x
 //
@@ -12,7 +16,8 @@
 // rotating order) with a 64 KiB body and a session header (a sticky hit
 // after the first request) at 1 and 8 concurrent streams and reports the
 // latency each proxy adds over the direct run at p50 and p99, its time to
-// first byte, and the proxy/bare ratios. BenchmarkEventDelay checks that SSE
+// first byte, and the proxy/bare ratios; BenchmarkAddedLatencyProcesses
+// reports the same across processes. BenchmarkEventDelay checks that SSE
 // events are not buffered. BenchmarkOpenStreams holds 1,000 streams open
 // through the proxy, reports the heap in use, then releases them and checks
 // that every stream was served and no goroutine is left.

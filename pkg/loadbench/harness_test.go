@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/loadbench/internal/bare"
 )
 
 const (
@@ -62,14 +62,7 @@ func startEnv(tb testing.TB, deltas int, gap time.Duration, gate *gate) *env {
 		_ = up.Close()
 		tb.Fatal(err)
 	}
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 2048,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	tr := clientTransport()
 	e := &env{
 		up:     up,
 		direct: target{"direct", up.URL()},
@@ -84,48 +77,28 @@ func startEnv(tb testing.TB, deltas int, gap time.Duration, gate *gate) *env {
 	return e
 }
 
-// upstreamTransport is what both proxies use to reach the upstream: the
-// settings of relay.NewTransport, restated so the bench does not depend on
-// the relay's internals.
-func upstreamTransport() *http.Transport {
+// clientTransport is the benchmark client's transport, with room for every
+// stream the benchmarks open to keep its connection.
+func clientTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 2048,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
 }
 
-// startBare starts the floor: httputil.ReverseProxy with Rewrite, which
-// reads the whole body first (as a pooling proxy must, to pick an account
-// and to replay on failover) and sets the upstream's key.
+// startBare starts the floor in-process: package bare's reverse proxy,
+// which reads the whole body first and sets the upstream's key.
 func startBare(upstreamURL string) (string, func() error, error) {
 	u, err := url.Parse(upstreamURL)
 	if err != nil {
 		return "", nil, err
 	}
-	tr := upstreamTransport()
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Header.Set("Authorization", "Bearer "+upstreamKey)
-		},
-		Transport:     tr,
-		FlushInterval: -1,
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		rp.ServeHTTP(w, r)
-	})
+	tr := bare.Transport()
+	h := bare.Handler(u, upstreamKey, tr)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -151,15 +124,8 @@ func startProxy(tb testing.TB, upstreamURL string) (string, func() error, error)
 	if err != nil {
 		return "", nil, err
 	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-accounts:
-  - name: bench
-    type: openai
-    base_url: %s/v1
-    api_key: ${BENCH_UPSTREAM_KEY}
-`, upstreamURL)
 	path := filepath.Join(dir, "proxy.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(proxyConfig(upstreamURL)), 0o600); err != nil {
 		return "", nil, err
 	}
 	env := map[string]string{"BENCH_UPSTREAM_KEY": upstreamKey, "HOME": dir, "XDG_CONFIG_HOME": dir}
@@ -187,6 +153,18 @@ accounts:
 		_ = stop()
 		return "", nil, errors.New("proxy serve did not start in 30s")
 	}
+}
+
+// proxyConfig is the proxy's config: one openai account on the upstream,
+// its key read from $BENCH_UPSTREAM_KEY, and the embedded store.
+func proxyConfig(upstreamURL string) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+accounts:
+  - name: bench
+    type: openai
+    base_url: %s/v1
+    api_key: ${BENCH_UPSTREAM_KEY}
+`, upstreamURL)
 }
 
 // logLevel is the proxy's log level: info (one line per request, what a
