@@ -24,7 +24,7 @@ const (
 func startDemo() (*demo, error) {
 	d := &demo{}
 	api := fakeupstream.New("demo-openai", fakeupstream.WithAPIKey(demoAPIKey))
-	chat := fakeupstream.New("demo-chatgpt", fakeupstream.WithChatGPT(demoAccessToken, demoAccountID))
+	chat := fakeupstream.New("demo-chatgpt", fakeupstream.WithChatGPT(demoAccessToken, demoAccountID), fakeupstream.WithWebSocket())
 	for _, s := range []*fakeupstream.Server{api, chat} {
 		if err := s.Start("127.0.0.1:0"); err != nil {
 			d.close()

@@ -217,6 +217,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		MaxEventBytes: cfg.Limits.MaxEventBytes,
 		Bodies:        relay.NewBudget(cfg.Limits.BodyMemory),
 		Redact:        secrets,
+		WebSocket:     webSocketLimits(cfg),
 	})
 	defer rl.CloseIdleConnections() // connections through each account's proxy_url
 	// Read on every request, so a reload's new keys apply at once. The
@@ -248,6 +249,9 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	// Event streams to watchers never end by themselves: end them as
 	// shutdown starts, or it would wait out its grace for them.
 	srv.RegisterOnShutdown(adm.Close)
+	// WebSocket connections were handed over by the server, which no
+	// longer tracks them: the relay drains them itself.
+	srv.RegisterOnShutdown(rl.DrainWebSockets)
 	announce(&msgs, ln.Addr().String(), cfg, accounts, st)
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
@@ -325,8 +329,22 @@ func shutdown(srv *http.Server, served <-chan error, rl *relay.Relay, grace time
 		logger.Warn("streams still open after the shutdown grace; closing them", "grace", grace, "err", err)
 		_ = srv.Close()
 	}
+	if !rl.WaitWebSockets(sctx) {
+		logger.Warn("WebSocket requests still open after the shutdown grace; closing them", "grace", grace, "open", rl.OpenWebSockets())
+	}
+	rl.CloseWebSockets()
 	<-served
 	rl.Wait()
+}
+
+// webSocketLimits are the gateway's bounds from the config;
+// limits.websocket_connections 0 turns the gateway off.
+func webSocketLimits(cfg *config.Config) relay.WebSocketLimits {
+	l := relay.WebSocketLimits{Conns: cfg.Limits.WebSocketConnections, Idle: cfg.Timeouts.WebSocketIdle, MaxAge: cfg.Timeouts.WebSocketMaxAge}
+	if l.Conns == 0 {
+		l.Conns = -1
+	}
+	return l
 }
 
 // memoryHeadroom is what the process may use beyond the request bodies it

@@ -53,6 +53,16 @@ const (
 	// DefaultClientIdleTimeout closes a client's keep-alive connection
 	// that carries no request for this long.
 	DefaultClientIdleTimeout = 2 * time.Minute
+	// DefaultWebSocketIdle closes a client WebSocket connection that has
+	// carried no request for this long; Codex opens a new one when it
+	// needs one.
+	DefaultWebSocketIdle = 15 * time.Minute
+	// DefaultWebSocketMaxAge is a client WebSocket connection's lifetime,
+	// as the OpenAI API's own (60 minutes).
+	DefaultWebSocketMaxAge = time.Hour
+	// DefaultWebSocketConnections bounds the client WebSocket connections
+	// open at once.
+	DefaultWebSocketConnections = 256
 	// DefaultMaxEventBytes bounds one upstream SSE event (the final event
 	// carries the whole output, far below this).
 	DefaultMaxEventBytes = 16 << 20
@@ -147,6 +157,10 @@ type Timeouts struct {
 	BodyRead time.Duration
 	// ClientIdle closes idle keep-alive connections from clients.
 	ClientIdle time.Duration
+	// WebSocketIdle closes a client WebSocket with no request for this long.
+	WebSocketIdle time.Duration
+	// WebSocketMaxAge is a client WebSocket connection's lifetime.
+	WebSocketMaxAge time.Duration
 }
 
 // Limits bound the memory the proxy spends on requests and streams.
@@ -157,6 +171,9 @@ type Limits struct {
 	// BodyMemory bounds the request bodies held at once, process-wide;
 	// past it a request gets 503 proxy_busy.
 	BodyMemory int64
+	// WebSocketConnections bounds the client WebSocket connections open at
+	// once; past it an upgrade gets 503 and Codex uses HTTP.
+	WebSocketConnections int
 }
 
 // OAuth configures ChatGPT sign-in and token refresh.

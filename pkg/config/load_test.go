@@ -68,8 +68,8 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Timeouts: Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait,
-			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout},
-		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
+			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout, WebSocketIdle: DefaultWebSocketIdle, WebSocketMaxAge: DefaultWebSocketMaxAge},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections},
 		OAuth:  OAuth{Issuer: DefaultIssuer, TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||

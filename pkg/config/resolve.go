@@ -19,14 +19,16 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Timeouts: Timeouts{
-			Connect:        durationOr(raw.Timeouts.Connect, DefaultConnectTimeout),
-			ResponseHeader: durationOr(raw.Timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
-			StreamIdle:     durationOr(raw.Timeouts.StreamIdle, DefaultStreamIdleTimeout),
-			SlotWait:       durationOr(raw.Timeouts.SlotWait, DefaultSlotWait),
-			BodyRead:       durationOr(raw.Timeouts.BodyRead, DefaultBodyReadTimeout),
-			ClientIdle:     durationOr(raw.Timeouts.ClientIdle, DefaultClientIdleTimeout),
+			Connect:         durationOr(raw.Timeouts.Connect, DefaultConnectTimeout),
+			ResponseHeader:  durationOr(raw.Timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
+			StreamIdle:      durationOr(raw.Timeouts.StreamIdle, DefaultStreamIdleTimeout),
+			SlotWait:        durationOr(raw.Timeouts.SlotWait, DefaultSlotWait),
+			BodyRead:        durationOr(raw.Timeouts.BodyRead, DefaultBodyReadTimeout),
+			ClientIdle:      durationOr(raw.Timeouts.ClientIdle, DefaultClientIdleTimeout),
+			WebSocketIdle:   durationOr(raw.Timeouts.WebSocketIdle, DefaultWebSocketIdle),
+			WebSocketMaxAge: durationOr(raw.Timeouts.WebSocketAge, DefaultWebSocketMaxAge),
 		},
-		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections},
 		OAuth:  OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
 	}
 	if raw.MaxAttempts != nil {
@@ -40,6 +42,9 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	}
 	if raw.Limits.BodyMemory != nil {
 		cfg.Limits.BodyMemory = *raw.Limits.BodyMemory
+	}
+	if raw.Limits.WebSockets != nil {
+		cfg.Limits.WebSocketConnections = *raw.Limits.WebSockets
 	}
 	cfg.Sessions.MoveAfter = durationOr(raw.Sessions.MoveAfter, DefaultMoveAfter)
 	cfg.Headroom.Threshold = DefaultHeadroomThreshold

@@ -28,11 +28,14 @@ type fileTimeouts struct {
 	SlotWait       string `mapstructure:"slot_wait"`
 	BodyRead       string `mapstructure:"body_read"`
 	ClientIdle     string `mapstructure:"client_idle"`
+	WebSocketIdle  string `mapstructure:"websocket_idle"`
+	WebSocketAge   string `mapstructure:"websocket_max_age"`
 }
 
 type fileLimits struct {
 	MaxEventBytes *int   `mapstructure:"max_event_bytes"`
 	BodyMemory    *int64 `mapstructure:"body_memory"`
+	WebSockets    *int   `mapstructure:"websocket_connections"`
 }
 
 type fileOAuth struct {

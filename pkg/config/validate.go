@@ -26,6 +26,11 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateDuration("timeouts.slot_wait", raw.Timeouts.SlotWait)
 	c.validateDuration("timeouts.body_read", raw.Timeouts.BodyRead)
 	c.validateDuration("timeouts.client_idle", raw.Timeouts.ClientIdle)
+	c.validateDuration("timeouts.websocket_idle", raw.Timeouts.WebSocketIdle)
+	c.validateDuration("timeouts.websocket_max_age", raw.Timeouts.WebSocketAge)
+	if cfg.Limits.WebSocketConnections < 0 {
+		c.add("limits.websocket_connections", "must be 0 (no WebSockets: clients use HTTP) or more, got %d", cfg.Limits.WebSocketConnections)
+	}
 	if cfg.Limits.MaxEventBytes < 64<<10 {
 		c.add("limits.max_event_bytes", "must be at least 65536, got %d", cfg.Limits.MaxEventBytes)
 	}

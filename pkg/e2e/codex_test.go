@@ -119,6 +119,13 @@ func (r codexRun) String() string {
 // environment, in workDir, and fails the test unless it exits 0 in time.
 func runCodex(t *testing.T, bin, home, workDir, apiKey string, args ...string) codexRun {
 	t.Helper()
+	return runCodexEnv(t, bin, home, workDir, apiKey, nil, args...)
+}
+
+// runCodexEnv is runCodex with extra environment variables (such as
+// CODEX_API_KEY, which the built-in provider reads).
+func runCodexEnv(t *testing.T, bin, home, workDir, apiKey string, extra map[string]string, args ...string) codexRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -131,6 +138,9 @@ func runCodex(t *testing.T, bin, home, workDir, apiKey string, args ...string) c
 		"PROXY_API_KEY=" + apiKey,
 		"NO_COLOR=1",
 		"TERM=dumb",
+	}
+	for k, v := range extra {
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -196,7 +196,9 @@ func TestProxyErrorsAreOpenAIShaped(t *testing.T) {
 	}{
 		{name: "no account serves the model", method: "POST", path: "/v1/responses", body: `{"model":"o3","input":"x"}`, status: 503, typ: "no_available_account",
 			wantBody: `{"error":{"message":"no available account: no enabled account in the proxy's config serves model \"o3\"; check each account's models list with ` + "`proxy accounts list`" + `","type":"no_available_account","param":null,"code":"no_available_account"}}`},
-		{name: "websocket upgrade", method: "GET", path: "/v1/responses", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"LdJZFBJTpnmuz0AbfxzlaQ=="}}, status: 426, typ: "invalid_request_error"},
+		{name: "websocket upgrade on compact", method: "GET", path: "/v1/responses/compact", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"LdJZFBJTpnmuz0AbfxzlaQ=="}}, status: 426, typ: "invalid_request_error"},
+		{name: "websocket from a web page", method: "GET", path: "/v1/responses", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"LdJZFBJTpnmuz0AbfxzlaQ=="}, "Origin": {"https://evil.example"}}, status: 403, typ: "permission_error"},
+		{name: "websocket upgrade without a key", method: "GET", path: "/v1/responses", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}, status: 400, typ: "invalid_request_error"},
 		{name: "malformed json", method: "POST", path: "/v1/responses", body: `{"model":`, status: 400, typ: "invalid_request_error"},
 		{name: "not an object", method: "POST", path: "/responses", body: `[1,2]`, status: 400, typ: "invalid_request_error"},
 		{name: "unknown route", method: "POST", path: "/v1/chat/completions", body: `{}`, status: 404, typ: "invalid_request_error"},

@@ -11,8 +11,9 @@ type Decision struct {
 	RequestID  string        `json:"request_id"`
 	Client     string        `json:"client,omitempty"`
 	Path       string        `json:"path"`
-	Session    string        `json:"session,omitempty"` // hash prefix
-	Source     string        `json:"source"`            // which part of the request keyed the session
+	Transport  string        `json:"transport,omitempty"` // "websocket" for a WebSocket message; "" for HTTP
+	Session    string        `json:"session,omitempty"`   // hash prefix
+	Source     string        `json:"source"`              // which part of the request keyed the session
 	Model      string        `json:"model,omitempty"`
 	Stream     bool          `json:"stream"`
 	Candidates []string      `json:"candidates,omitempty"`

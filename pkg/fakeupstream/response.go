@@ -43,8 +43,9 @@ type responseError struct {
 	Message string `json:"message"`
 }
 
-// outputItem is an item of response.output: an assistant message, or the
-// compaction item that answers a compaction_trigger (see compact.go).
+// outputItem is an item of response.output: an assistant message, the
+// compaction item that answers a compaction_trigger (see compact.go), or a
+// function call (see toolcall.go).
 type outputItem struct {
 	ID      string        `json:"id"`
 	Type    string        `json:"type"`
@@ -53,17 +54,31 @@ type outputItem struct {
 	Content []contentPart `json:"content"`
 	// EncryptedContent is the compaction item's opaque history.
 	EncryptedContent string `json:"-"`
+	// CallID, Name and Arguments are the function call's.
+	CallID    string `json:"-"`
+	Name      string `json:"-"`
+	Arguments string `json:"-"`
 }
 
-// MarshalJSON writes a compaction item with only the fields the real one
-// has, and a message with all of its own.
+// MarshalJSON writes a compaction item or a function call with only the
+// fields the real one has, and a message with all of its own.
 func (o outputItem) MarshalJSON() ([]byte, error) {
-	if o.Type == "compaction" {
+	switch o.Type {
+	case "compaction":
 		return json.Marshal(struct {
 			ID               string `json:"id"`
 			Type             string `json:"type"`
 			EncryptedContent string `json:"encrypted_content"`
 		}{o.ID, o.Type, o.EncryptedContent})
+	case "function_call":
+		return json.Marshal(struct {
+			Type      string `json:"type"`
+			ID        string `json:"id"`
+			CallID    string `json:"call_id"`
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+			Status    string `json:"status"`
+		}{o.Type, o.ID, o.CallID, o.Name, o.Arguments, o.Status})
 	}
 	type plain outputItem // no MarshalJSON: no recursion
 	return json.Marshal(plain(o))
@@ -89,6 +104,12 @@ type turn struct {
 	// compaction, when set, is the encrypted_content of the one compaction
 	// item this turn answers with instead of a message.
 	compaction string
+	// call, when set, is the function call this turn answers with instead
+	// of a message (WithToolCall); msgID is then the item's id.
+	call   *toolCall
+	callID string
+	// warmup marks a WebSocket generate:false turn: no output, zero usage.
+	warmup bool
 }
 
 func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
@@ -98,17 +119,40 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 		model:  f.model(),
 		text:   s.reply,
 	}
-	if compactionTriggered(f.Input) {
+	output := t.text
+	switch {
+	case compactionTriggered(f.Input):
 		t.compaction = s.compactionContent()
 		t.msgID = s.nextID("cmp")
+	case s.answersWithToolCall(f.Input):
+		t.call = s.tool
+		t.msgID = s.nextID("fc")
+		t.callID = s.nextID("call")
+		output = t.call.arguments
 	}
-	t.usage = s.account(body, f, h, t.text)
-	t.base = response{
-		ID:          t.respID,
+	t.usage = s.account(body, f, h, output)
+	t.base = s.baseResponse(t.respID, f)
+	return t
+}
+
+// newWarmupTurn is the turn of a WebSocket frame with generate:false, which
+// only opens a response the next frame can continue: it costs nothing and
+// leaves the prompt cache alone.
+func (s *Server) newWarmupTurn(f requestFields) *turn {
+	t := &turn{respID: s.nextID("resp"), model: f.model(), warmup: true}
+	t.base = s.baseResponse(t.respID, f)
+	return t
+}
+
+// baseResponse is the in-progress response object every event of a turn
+// starts from.
+func (s *Server) baseResponse(id string, f requestFields) response {
+	return response{
+		ID:          id,
 		Object:      "response",
 		CreatedAt:   s.now().Unix(),
 		Status:      "in_progress",
-		Model:       t.model,
+		Model:       f.model(),
 		Output:      []outputItem{},
 		Reasoning:   map[string]any{"effort": nil, "summary": nil},
 		Store:       f.Store != nil && *f.Store,
@@ -120,7 +164,6 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 		Truncation:  "disabled",
 		Metadata:    map[string]any{},
 	}
-	return t
 }
 
 // inProgress is the response as response.created and response.in_progress
@@ -131,6 +174,9 @@ func (t *turn) inProgress() response { return t.base }
 func (t *turn) outputDone() outputItem {
 	if t.compaction != "" {
 		return outputItem{ID: t.msgID, Type: "compaction", EncryptedContent: t.compaction}
+	}
+	if t.call != nil {
+		return t.functionCall("completed", t.call.arguments)
 	}
 	return t.message("completed", []contentPart{textPart(t.text)})
 }
@@ -149,7 +195,10 @@ func textPart(text string) contentPart {
 func (t *turn) completed() response {
 	r := t.base
 	r.Status = "completed"
-	r.Output = []outputItem{t.outputDone()}
+	r.Output = []outputItem{}
+	if !t.warmup {
+		r.Output = []outputItem{t.outputDone()}
+	}
 	u := t.usage
 	r.Usage = &u
 	return r

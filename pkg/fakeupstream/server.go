@@ -30,6 +30,8 @@ type Server struct {
 	windowStart   time.Time // start of the simulated rate-limit windows
 
 	turns turnStates // WithTurnState: the turn states issued (orderings.go)
+	ws    wsState    // WithWebSocket: the transport's settings and open connections (websocket.go)
+	tool  *toolCall  // WithToolCall: the function call a turn answers with (toolcall.go)
 
 	mu       sync.Mutex
 	requests []Request
@@ -52,12 +54,25 @@ type Server struct {
 // "the client key never reached the upstream". Body is the decoded body: a
 // gzip request body is stored decompressed, while Header still shows the
 // Content-Encoding that was sent.
+//
+// A WebSocket frame is recorded as a Request of its own (Method "WEBSOCKET",
+// WebSocket true), with the path, query and headers of the upgrade request
+// that opened its connection and the frame's bytes as Body, so assertions
+// over Requests hold whichever transport the client chose.
 type Request struct {
 	Method   string
 	Path     string
 	RawQuery string
 	Header   http.Header
 	Body     []byte
+
+	// WebSocket is true for a frame received on a WebSocket connection.
+	WebSocket bool
+	// PreviousResponseID is the frame's previous_response_id, "" if none.
+	PreviousResponseID string
+	// Incremental is true when PreviousResponseID named the last response
+	// completed on the frame's connection, so its input held only new items.
+	Incremental bool
 }
 
 // New returns a fake upstream account named name. The name appears in the
@@ -102,13 +117,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.record(r, body)
 
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		// Codex's built-in provider tries a WebSocket first and falls back to
-		// HTTP at once on 426 (on 404 it retries for seconds).
-		writeError(w, http.StatusUpgradeRequired, apiError{
-			Message: "WebSocket transport is not supported by this endpoint; use HTTP.",
-			Type:    "invalid_request_error",
-			Code:    "websocket_not_supported",
-		})
+		s.serveUpgrade(w, r) // websocket.go
 		return
 	}
 
@@ -218,13 +227,10 @@ func (s *Server) Requests() []Request {
 	defer s.mu.Unlock()
 	out := make([]Request, len(s.requests))
 	for i, r := range s.requests {
-		out[i] = Request{
-			Method:   r.Method,
-			Path:     r.Path,
-			RawQuery: r.RawQuery,
-			Header:   r.Header.Clone(),
-			Body:     append([]byte(nil), r.Body...),
-		}
+		c := r // copies every plain field, new ones included
+		c.Header = r.Header.Clone()
+		c.Body = append([]byte(nil), r.Body...)
+		out[i] = c
 	}
 	return out
 }
@@ -278,16 +284,20 @@ func (s *Server) URL() string {
 }
 
 // Close wakes every hanging handler, stops the listener started by Start,
-// drops its connections, and waits until every handler has returned. It does
-// not drain in-flight streams gracefully: a test that closes an upstream means
-// it to be gone, and http.Server.Shutdown would wait seconds for connections a
-// client transport dialled but never used. It is safe to call more than once.
+// drops its connections (WebSocket ones too), and waits until every handler
+// has returned. It does not drain in-flight streams gracefully: a test that
+// closes an upstream means it to be gone, and http.Server.Shutdown would wait
+// seconds for connections a client transport dialled but never used. It is
+// safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	s.closed = true
 	srv, served := s.httpSrv, s.served
 	s.mu.Unlock()
+	// Hijacked connections are out of http.Server's reach: drop them here so
+	// their handlers return and inflight drains.
+	s.CloseWebSockets()
 
 	var err error
 	if srv != nil {

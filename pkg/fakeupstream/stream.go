@@ -2,6 +2,7 @@ package fakeupstream
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,6 +22,8 @@ type event struct {
 	Part           *contentPart `json:"part,omitempty"`
 	Delta          *string      `json:"delta,omitempty"`
 	Text           *string      `json:"text,omitempty"`
+	Name           *string      `json:"name,omitempty"`      // function_call_arguments.done
+	Arguments      *string      `json:"arguments,omitempty"` // function_call_arguments.done
 	Logprobs       *[]any       `json:"logprobs,omitempty"`
 	// Code, Message and Param are the flat error event's; Error is the
 	// nested one's error object.
@@ -74,19 +77,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 // stream writes the events of one turn, flushing after each so a client sees
 // every event as soon as it is produced, and applies the stream faults.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault) {
-	var events []event
-	if f.FirstEventFailed {
-		events = t.failure(f)
-	} else {
-		events = t.events()
-	}
-	limit := len(events)
-	switch {
-	case f.CutAfter < 0:
-		limit = 0
-	case f.CutAfter > 0:
-		limit = min(f.CutAfter, len(events)-1)
-	}
+	events, limit := t.plan(f)
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -98,10 +89,44 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 		return
 	}
 
+	sent := s.emit(r.Context(), events, limit, f, func(e event, data []byte) error {
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
+			return err // the client went away
+		}
+		return rc.Flush()
+	})
+	if sent && limit < len(events) {
+		cut(w)
+	}
+}
+
+// plan is what a turn sends under f, whatever the transport: its events and
+// how many of them go out before a CutAfter drops the connection (limit ==
+// len(events) when nothing is cut).
+func (t *turn) plan(f Fault) (events []event, limit int) {
+	if f.FirstEventFailed {
+		events = t.failure(f)
+	} else {
+		events = t.events()
+	}
+	limit = len(events)
+	switch {
+	case f.CutAfter < 0:
+		limit = 0
+	case f.CutAfter > 0:
+		limit = min(f.CutAfter, len(events)-1)
+	}
+	return events, limit
+}
+
+// emit numbers and sends the first limit events, blocking on the fault's Hang
+// after HangAfter of them. It reports false when the client went away or the
+// hang was abandoned, so the caller stops there.
+func (s *Server) emit(ctx context.Context, events []event, limit int, f Fault, send func(e event, data []byte) error) bool {
 	for i := 0; i <= limit; i++ {
 		if f.Hang != nil && !f.HangBeforeHeaders && i == f.HangAfter {
-			if !f.hang(r.Context(), s.closing, s.hanging) {
-				return
+			if !f.hang(ctx, s.closing, s.hanging) {
+				return false
 			}
 		}
 		if i == limit {
@@ -110,16 +135,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 		e := events[i]
 		e.SequenceNumber = i
 		data, _ := json.Marshal(e) // cannot fail: plain data
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
-			return // the client went away
-		}
-		if rc.Flush() != nil {
-			return
+		if send(e, data) != nil {
+			return false
 		}
 	}
-	if limit < len(events) {
-		cut(w)
-	}
+	return true
 }
 
 // failure is the event sequence of a turn that fails before any output:
@@ -151,9 +171,18 @@ func (t *turn) failure(f Fault) []event {
 }
 
 // events is the full event sequence of a successful turn: one assistant
-// message whose text arrives word by word.
+// message whose text arrives word by word (or the one item of a compaction
+// or tool-call turn, or no item at all for a warmup).
 func (t *turn) events() []event {
 	zero := 0
+	if t.warmup {
+		started := t.inProgress()
+		completed := t.completed()
+		return []event{
+			{Type: "response.created", Response: &started},
+			{Type: "response.completed", Response: &completed},
+		}
+	}
 	if t.compaction != "" {
 		started := t.inProgress()
 		item := t.outputDone()
@@ -165,6 +194,9 @@ func (t *turn) events() []event {
 			{Type: "response.output_item.done", OutputIndex: &zero, Item: &item},
 			{Type: "response.completed", Response: &completed},
 		}
+	}
+	if t.call != nil {
+		return t.callEvents() // toolcall.go
 	}
 	emptyLogprobs := []any{}
 	started := t.inProgress()

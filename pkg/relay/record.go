@@ -54,6 +54,9 @@ func (rl *Relay) log(rec *event.Decision) {
 		slog.Int64("output_tokens", rec.Usage.OutputTokens),
 		slog.Int64("reasoning_tokens", rec.Usage.ReasoningTokens),
 	}
+	if rec.Transport != "" {
+		attrs = append(attrs, slog.String("transport", rec.Transport))
+	}
 	if rec.Client != "" {
 		attrs = append(attrs, slog.String("client", rec.Client))
 	}

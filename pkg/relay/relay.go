@@ -84,6 +84,8 @@ type Options struct {
 	Hold HoldLimits
 	// Redact hides secrets in upstream answers and records; default none.
 	Redact Redactor
+	// WebSocket bounds the WebSocket gateway.
+	WebSocket WebSocketLimits
 }
 
 // Relay forwards API requests. It is safe for concurrent use.
@@ -94,6 +96,9 @@ type Relay struct {
 	o      Options
 	avoid  *avoidList
 	active sync.WaitGroup // requests being served, for Wait
+
+	ws       *wsGate  // client WebSocket connections
+	httpOnly httpOnly // accounts that refused an upstream WebSocket
 }
 
 // New returns a relay leasing accounts from p and publishing decisions to
@@ -121,6 +126,7 @@ func New(p Pool, pub Publisher, o Options) *Relay {
 		o.MaxEventBytes = sse.DefaultMaxEvent
 	}
 	o.Hold = o.Hold.withDefaults()
+	o.WebSocket = o.WebSocket.withDefaults()
 	if o.Redact == nil {
 		o.Redact = noRedact{}
 	}
@@ -137,6 +143,7 @@ func New(p Pool, pub Publisher, o Options) *Relay {
 		egress: account.NewEgress(&http.Client{Transport: o.Transport, CheckRedirect: noRedirects}),
 		o:      o,
 		avoid:  newAvoidList(o.Now),
+		ws:     newWSGate(o.WebSocket),
 	}
 }
 

@@ -20,6 +20,10 @@ import (
 
 // serve handles one API request from the client to its end.
 func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
+	if isWebSocket(r) {
+		rl.serveWebSocket(w, r, suffix)
+		return
+	}
 	rl.active.Add(1)
 	defer rl.active.Done()
 	start := rl.o.Now()
@@ -69,12 +73,6 @@ var bodyRead func([]byte)
 
 // prepare refuses what is not a plain POST before the body is read.
 func (rl *Relay) prepare(r *http.Request) *apierror.Error {
-	if isWebSocket(r) {
-		// Codex's built-in provider tries a WebSocket first; 426 makes it
-		// fall back to HTTP at once (404 costs ~6.5 s of retries).
-		return apierror.New(http.StatusUpgradeRequired, apierror.TypeInvalidRequest,
-			"WebSocket is not supported by this proxy; send the request as an HTTP POST").WithCode("websocket_not_supported")
-	}
 	if r.Method != http.MethodPost {
 		return apierror.New(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
 			fmt.Sprintf("%s %s is not supported; use POST", r.Method, r.URL.Path)).WithCode("method_not_allowed")
@@ -352,7 +350,7 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 	up.Header = outgoingHeader(r.Header)
 	turnStateFor(up.Header, a.Name, own)
 	a.Authorize(up.Header)
-	resp, err := rl.clientFor(a).Do(up)
+	resp, err := rl.roundTrip(actx, a, suffix, up, body)
 	if err != nil {
 		at.err = err
 		return at
@@ -373,6 +371,20 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 		at.nextErr = fmt.Errorf("upstream sent nothing for %s", rl.o.StreamIdle)
 	}
 	return at
+}
+
+// roundTrip sends the request: over the client connection's upstream
+// WebSocket when the request came as a WebSocket message and a is a
+// ChatGPT account that takes one, else over HTTP.
+func (rl *Relay) roundTrip(ctx context.Context, a *account.Account, suffix string, up *http.Request, body []byte) (*http.Response, error) {
+	if ws := wsRequestFrom(ctx); ws != nil && a.Type == account.OpenAIResponses && suffix == "/responses" {
+		resp, err := ws.up.roundTrip(ctx, a, up, body, &ws.frame)
+		ws.overWS = !errors.Is(err, errUseHTTP)
+		if ws.overWS {
+			return resp, err
+		}
+	}
+	return rl.clientFor(a).Do(up)
 }
 
 // fail answers the client with an error the proxy made itself.

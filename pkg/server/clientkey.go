@@ -147,24 +147,43 @@ func requireClientKey(auth clientAuth, next http.Handler) http.Handler {
 		if !ok {
 			presented = r.Header.Get("X-Api-Key")
 		}
-		got := sha256.Sum256([]byte(presented))
-		name := ""
-		for i, d := range t.digests {
-			if subtle.ConstantTimeCompare(got[:], d[:]) == 1 {
-				name = t.names[i]
-			}
-		}
-		if name == "" && presented != "" && auth.logins != nil {
-			if owner, ok := auth.logins(presented); ok {
-				name = loginClientPrefix + owner
-			}
-		}
-		if presented == "" || name == "" {
+		name := auth.admit(t, presented)
+		if name == "" {
 			refuse(w, r, auth.logger, presented)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(relay.WithClient(r.Context(), name)))
+		ctx := relay.WithClient(r.Context(), name)
+		// A WebSocket outlives this check: each of its requests checks
+		// the key again, so a key a reload removed stops working at once.
+		if r.Header.Get("Upgrade") != "" {
+			ctx = relay.WithClientCheck(ctx, func() bool {
+				t := auth.keys.load()
+				return t == nil || len(t.digests) == 0 || auth.admit(t, presented) != ""
+			})
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// admit returns the name the presented credential is admitted under: a
+// client key's, or "login:" and a ChatGPT account's; "" when refused.
+func (auth clientAuth) admit(t *keyTable, presented string) string {
+	if presented == "" {
+		return ""
+	}
+	got := sha256.Sum256([]byte(presented))
+	name := ""
+	for i, d := range t.digests {
+		if subtle.ConstantTimeCompare(got[:], d[:]) == 1 {
+			name = t.names[i]
+		}
+	}
+	if name == "" && auth.logins != nil {
+		if owner, ok := auth.logins(presented); ok {
+			name = loginClientPrefix + owner
+		}
+	}
+	return name
 }
 
 // howToSend ends every refusal: what the proxy expects, and where Codex

@@ -37,8 +37,9 @@ type ClientKey struct {
 // New returns the proxy's handler.
 func New(o Options) http.Handler {
 	api := http.NewServeMux()
-	// No method in the pattern for the API routes: the relay answers a
-	// WebSocket GET with 426 and anything else with 405, both OpenAI-shaped.
+	// No method in the pattern for the API routes: the relay serves a
+	// WebSocket GET on /responses (426 elsewhere) and answers anything
+	// else but POST with 405, OpenAI-shaped.
 	// One model list for both prefixes: one cache, one build at a time.
 	models := o.Relay.Models(o.Accounts)
 	for _, prefix := range []string{"", "/v1"} {

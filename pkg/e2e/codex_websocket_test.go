@@ -1,0 +1,124 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+)
+
+// webSocketFailures are what Codex logs when the WebSocket does not serve
+// it and it falls back to HTTP.
+var webSocketFailures = []string{"failed to connect to Responses WebSocket", "Falling back from WebSockets", "426 Upgrade Required"}
+
+// checkNoWebSocketFallback fails when Codex's output or logs show the
+// WebSocket failing.
+func checkNoWebSocketFallback(t *testing.T, run codexRun, home string) {
+	t.Helper()
+	all := run.Stdout + run.Stderr + codexLogs(t, home)
+	for _, s := range webSocketFailures {
+		if strings.Contains(all, s) {
+			t.Errorf("Codex fell back from the WebSocket (%q):\n%s", s, lineWith(all, s))
+		}
+	}
+}
+
+// editCodexConfig rewrites home's config.toml with one replacement.
+func editCodexConfig(t *testing.T, home, old, new string) {
+	t.Helper()
+	path := filepath.Join(home, "config.toml")
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), old) {
+		t.Fatalf("config.toml has no %q", old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(cfg), old, new, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCodexWebSocketToolTurn: the real Codex CLI over the proxy's
+// WebSocket, with a tool turn (Codex calls get_goal, then sends the tool's
+// output as a second request on the same connection).
+func TestCodexWebSocketToolTurn(t *testing.T) {
+	bin := codexBinary(t)
+
+	t.Run("custom provider with supports_websockets, ChatGPT account over an upstream WebSocket", func(t *testing.T) {
+		chat := startUpstream(t, "chat", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket(), fakeupstream.WithToolCall("get_goal", "{}"))
+		p := startProxy(t, "accounts:\n"+chatgptAccount("chat", chat, "ACCESS", "acct-123", 1), env)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("proxy logs:\n%s", p.Logs)
+			}
+		})
+		home := codexHome(t, p.URL)
+		editCodexConfig(t, home, `wire_api = "responses"`, "wire_api = \"responses\"\nsupports_websockets = true")
+		run := runCodex(t, bin, home, t.TempDir(), "any-key", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "what is the goal?")
+		if got := servedBy(run.Stdout); got != "chat" {
+			t.Fatalf("served by %q\n%s", got, run)
+		}
+		checkNoWebSocketFallback(t, run, home)
+
+		got := frames(chat)
+		if len(got) != 2 {
+			t.Fatalf("the account got %d WebSocket requests, want 2 (the tool call, then its output)\n%s", len(got), describe(chat.Requests()))
+		}
+		if got[0].PreviousResponseID != "" || !strings.Contains(inputOf(t, got[0].Body), "message/user") {
+			t.Errorf("first request: previous_response_id %q, input %s; want complete", got[0].PreviousResponseID, inputOf(t, got[0].Body))
+		}
+		if !got[1].Incremental || inputOf(t, got[1].Body) != "function_call_output" {
+			t.Errorf("second request: incremental %v, input %s; want only the tool's output after previous_response_id", got[1].Incremental, inputOf(t, got[1].Body))
+		}
+		t.Logf("upstream WebSocket requests: %d bytes, then %d bytes (incremental)", len(got[0].Body), len(got[1].Body))
+		if n := len(postsOf(chat)); n != 0 {
+			t.Errorf("the account also got %d POSTs", n)
+		}
+		logs := p.Logs.String()
+		for _, want := range []string{"reason=prewarm", "transport=websocket", "target=ws://"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("proxy log has no %q", want)
+			}
+		}
+	})
+
+	t.Run("built-in provider, HTTP-only openai account gets complete requests", func(t *testing.T) {
+		api := startUpstream(t, "api", fakeupstream.WithAPIKey(keyA), fakeupstream.WithToolCall("get_goal", "{}"))
+		p := startProxy(t, "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n"+openaiAccount("api", api, "KEY_A", 1), env)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("proxy logs:\n%s", p.Logs)
+			}
+		})
+		home := codexHome(t, p.URL)
+		// No custom provider: the built-in one, pointed at the proxy; it
+		// takes the key from CODEX_API_KEY.
+		editCodexConfig(t, home, `model_provider = "proxy"`, fmt.Sprintf("openai_base_url = %q", p.URL+"/v1"))
+		run := runCodexEnv(t, bin, home, t.TempDir(), "", map[string]string{"CODEX_API_KEY": clientKey},
+			"exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "what is the goal?")
+		if got := servedBy(run.Stdout); got != "api" {
+			t.Fatalf("served by %q\n%s", got, run)
+		}
+		checkNoWebSocketFallback(t, run, home)
+		posts := postsOf(api)
+		if len(posts) != 2 {
+			t.Fatalf("the account got %d POSTs, want 2\n%s", len(posts), describe(api.Requests()))
+		}
+		if got := inputOf(t, posts[1].Body); !strings.HasSuffix(got, "message/user function_call function_call_output") || !strings.HasPrefix(got, "message/developer") {
+			t.Errorf("second POST input = %s; want the whole conversation", got)
+		}
+		for _, name := range []string{"previous_response_id", "type", "generate"} {
+			if hasMember(t, posts[1].Body, name) {
+				t.Errorf("the POST carries %s", name)
+			}
+		}
+		if !strings.Contains(p.Logs.String(), "transport=websocket") {
+			t.Errorf("Codex did not come over the WebSocket")
+		}
+		assertNoSecrets(t, "proxy logs", p.Logs.String(), keyA, clientKey)
+	})
+}

@@ -1,0 +1,297 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/jsonscan"
+)
+
+// conversation is what one client WebSocket connection has sent and been
+// answered: the complete request of its last exchange (whose input ends
+// it) and the output items of its response. Over a WebSocket a later
+// request carries previous_response_id and only its new input items; with
+// this the proxy can still send a complete request wherever the next hop
+// cannot continue that response (an account over HTTP, another account, a
+// new upstream connection). Its size is bounded by max_body_bytes, as a
+// complete request is, and counted in the body budget while held.
+type conversation struct {
+	max    int64   // max_body_bytes: the largest complete request
+	budget *Budget // the process's body budget; nil: none
+
+	lastID   string   // the last response the client was answered in full
+	lastIn   []byte   // its request's complete input, a JSON array
+	lastOut  [][]byte // its output items, in order
+	held     int64    // bytes reserved in budget for lastIn and lastOut
+	tooLarge bool     // lastID's exchange outgrew max and was let go
+
+	// The exchange under way: recorded as its events reach the client,
+	// kept once it completes.
+	curIn   []byte
+	curID   string
+	curOut  [][]byte
+	curLen  int64
+	curHeld int64
+}
+
+// wsFrame is one response.create frame, read.
+type wsFrame struct {
+	prevID   string // previous_response_id, "" when none
+	newInput []byte // the frame's own input array, as sent
+	warmup   bool   // generate:false: prepare, produce nothing
+	body     []byte // the complete request, as a POST would carry it
+}
+
+// Frame types a client sends.
+const (
+	frameCreate    = "response.create"
+	frameProcessed = "response.processed" // an acknowledgement; no answer
+)
+
+// read turns a client frame into a complete request. A frame that
+// continues the last response gets that exchange's input and output put
+// before its own input; one that names any other response is refused,
+// since the proxy cannot know what it held. kind is the frame's type.
+func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.Error) {
+	var typ, prev, input, generate []byte
+	err := jsonscan.ObjectFields(data, func(k, v []byte) bool {
+		switch string(k) {
+		case "type":
+			typ = v
+		case "previous_response_id":
+			prev = v
+		case "input":
+			input = v
+		case "generate":
+			generate = v
+		}
+		return true
+	})
+	if err != nil {
+		return f, "", apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			`the WebSocket message is not a valid JSON object; send {"type":"response.create", ...the Responses API request...}`).WithCode("invalid_json")
+	}
+	kind, _ = jsonscan.String(typ)
+	switch kind {
+	case frameProcessed:
+		return f, kind, nil
+	case frameCreate:
+	default:
+		return f, kind, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			fmt.Sprintf(`unsupported WebSocket message type %q; send {"type":"response.create", ...}`, kind)).WithCode("unsupported_message_type").WithParam("type")
+	}
+	f.newInput, f.warmup = input, string(generate) == "false"
+	if len(prev) > 0 && string(prev) != "null" {
+		f.prevID, _ = jsonscan.String(prev)
+	}
+	var history [][]byte
+	if f.prevID != "" {
+		switch {
+		case f.prevID == cv.lastID && cv.tooLarge:
+			return f, kind, cv.tooLargeError()
+		case f.prevID != cv.lastID:
+			return f, kind, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+				fmt.Sprintf("previous response %q is not known on this connection: the proxy continues only the last response answered on the same WebSocket; send the complete input without previous_response_id", f.prevID)).
+				WithCode("previous_response_not_found").WithParam("previous_response_id")
+		}
+		history = append(append(history, cv.lastIn), cv.lastOut...)
+	}
+	cv.drop()
+	body, in := completeRequest(data, history, input)
+	if int64(len(body)) > cv.max {
+		cv.release()
+		cv.tooLarge = true
+		return f, kind, cv.tooLargeError()
+	}
+	if !cv.budget.take(int64(len(body))) {
+		e := apierror.New(http.StatusServiceUnavailable, apierror.TypeServer,
+			fmt.Sprintf("the proxy is holding as many request bodies as its memory budget allows (limits.body_memory, %d bytes); retry in a moment", cv.budget.Limit())).WithCode("proxy_busy")
+		e.RetryAfter = time.Second
+		return f, kind, e
+	}
+	f.body = body
+	// The input is the tail of the body: keeping it keeps the body, which
+	// is what the budget counts.
+	cv.curIn, cv.curLen, cv.curHeld = in, int64(len(body)), int64(len(body))
+	return f, kind, nil
+}
+
+func (cv *conversation) tooLargeError() *apierror.Error {
+	return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest,
+		fmt.Sprintf("this conversation is larger than the proxy's limit of %d bytes for a complete request (max_body_bytes); raise max_body_bytes in the proxy config, or compact the conversation", cv.max)).WithCode("request_too_large")
+}
+
+// observe records an event on its way to the client: the response's id,
+// each finished output item, and, once it completes, the whole exchange
+// as the conversation's new last one.
+func (cv *conversation) observe(data []byte) {
+	if cv.curIn == nil {
+		return // a warmup's or an answer the proxy made
+	}
+	switch jsonType(data) {
+	case "response.created", "response.in_progress":
+		if cv.curID == "" {
+			cv.curID = responseID(data)
+		}
+	case "response.output_item.done":
+		item := member(data, "item")
+		cv.curLen += int64(len(item))
+		if item != nil && cv.curLen <= cv.max {
+			cv.curOut = append(cv.curOut, bytes.Clone(item))
+		}
+	case "response.completed":
+		if id := responseID(data); id != "" {
+			cv.curID = id
+		}
+		cv.commit()
+	}
+}
+
+// commit makes the exchange under way the conversation's last one.
+func (cv *conversation) commit() {
+	in, out, id, n, reserved := cv.curIn, cv.curOut, cv.curID, cv.curLen, cv.curHeld
+	cv.curIn, cv.curOut, cv.curID, cv.curLen, cv.curHeld = nil, nil, "", 0, 0
+	cv.release()
+	cv.lastID, cv.tooLarge = id, false
+	if n > cv.max || !cv.budget.take(n-reserved) {
+		// Too large to continue from, or no memory for it: a frame that
+		// continues this response gets a clear refusal, and the client
+		// starts over with the complete input.
+		cv.budget.give(reserved)
+		cv.tooLarge = true
+		return
+	}
+	cv.lastIn, cv.lastOut, cv.held = in, out, n
+}
+
+// drop lets an exchange that never completed go.
+func (cv *conversation) drop() {
+	cv.budget.give(cv.curHeld)
+	cv.curIn, cv.curOut, cv.curID, cv.curLen, cv.curHeld = nil, nil, "", 0, 0
+}
+
+// release lets the held state go; the last response's id stays known.
+func (cv *conversation) release() {
+	cv.budget.give(cv.held)
+	cv.lastIn, cv.lastOut, cv.held = nil, nil, 0
+}
+
+// close lets everything go, when the connection ends.
+func (cv *conversation) close() {
+	cv.drop()
+	cv.release()
+}
+
+// warmed records a warmup the proxy answered itself: its input is the
+// start of the conversation, and it produced nothing.
+func (cv *conversation) warmed(id string) {
+	cv.curID = id
+	cv.commit()
+}
+
+// completeRequest is the frame as a POST body: every member but the
+// frame's own (type, previous_response_id, generate), then input: the
+// history's items followed by the frame's. in is the input's span within
+// body. One pass, one allocation.
+func completeRequest(frame []byte, history [][]byte, input []byte) (body, in []byte) {
+	n := len(frame) + len(input) + 16
+	for _, h := range history {
+		n += len(h) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	_ = jsonscan.ObjectFields(frame, func(k, v []byte) bool {
+		switch string(k) {
+		case "type", "previous_response_id", "generate", "input":
+			return true
+		}
+		out = appendJSONString(out, k)
+		out = append(out, ':')
+		out = append(out, v...)
+		out = append(out, ',')
+		return true
+	})
+	out = append(out, `"input":`...)
+	start := len(out)
+	out = append(out, '[')
+	items := 0
+	add := func(v []byte) {
+		v = bytes.TrimSpace(v)
+		if len(v) > 0 && v[0] == '[' {
+			v = bytes.TrimSpace(v[1 : len(v)-1])
+		}
+		if len(v) == 0 {
+			return
+		}
+		if items > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, v...)
+		items++
+	}
+	for _, h := range history {
+		add(h)
+	}
+	if s, err := jsonscan.String(input); err == nil {
+		// A bare string input is one user message.
+		msg := appendJSONString([]byte(`{"type":"message","role":"user","content":[{"type":"input_text","text":`), []byte(s))
+		add(append(msg, "}]}"...))
+	} else {
+		add(input)
+	}
+	out = append(out, ']')
+	end := len(out)
+	out = append(out, '}')
+	return out, out[start:end:end]
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(out, s []byte) []byte {
+	plain := true
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		out = append(out, '"')
+		out = append(out, s...)
+		return append(out, '"')
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(s))
+	return append(out, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
+}
+
+// jsonType is the top-level "type" of a JSON event.
+func jsonType(data []byte) string {
+	t, _ := jsonscan.String(member(data, "type"))
+	return t
+}
+
+// responseID is response.id of a response event.
+func responseID(data []byte) string {
+	id, _ := jsonscan.String(member(member(data, "response"), "id"))
+	return id
+}
+
+// member is the raw value of a top-level member of a JSON object; nil when
+// absent.
+func member(obj []byte, name string) []byte {
+	var out []byte
+	_ = jsonscan.ObjectFields(obj, func(k, v []byte) bool {
+		if string(k) == name {
+			out = v
+			return false
+		}
+		return true
+	})
+	return out
+}
