@@ -550,3 +550,31 @@ accounts:
 	})
 	assertNoSecrets(t, "proxy logs", p.Logs.String(), keyA, clientKey)
 }
+
+// TestWebSocketShutdown: at shutdown an idle WebSocket is closed at once
+// as going away (the server does not track connections it handed over),
+// and the proxy stops without waiting out its grace.
+func TestWebSocketShutdown(t *testing.T) {
+	api := startUpstream(t, "api", fakeupstream.WithAPIKey(keyA))
+	p := startProxy(t, "accounts:\n"+openaiAccount("api", api, "KEY_A", 1), env)
+	c := wsDial(t, p.URL, "", "sess-shutdown")
+	if a := wsSend(t, c, createFrame("", "["+userItem+"]")); a.text() != "Hello from api." {
+		t.Fatalf("answer: %s", a.last().raw)
+	}
+	// Codex reads all the time, so it answers a close at once.
+	ended := make(chan error, 1)
+	go func() {
+		_, _, err := c.Read(context.Background())
+		ended <- err
+	}()
+	start := time.Now()
+	p.stop()
+	took := time.Since(start)
+	t.Logf("proxy stopped %v after the signal", took)
+	if took > 2*time.Second {
+		t.Errorf("shutdown took %v with an idle WebSocket open", took)
+	}
+	if err := <-ended; websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("the idle connection ended with %v, want going away", err)
+	}
+}
