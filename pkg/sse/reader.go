@@ -20,9 +20,11 @@ var ErrEventTooLarge = errors.New("sse: event larger than the limit")
 // which stays far below this even for long tool-heavy turns.
 const DefaultMaxEvent = 16 << 20
 
-// initialBufSize fits every delta event; the buffer grows for the final
-// response.completed event, which carries the whole output.
-const initialBufSize = 16 << 10
+// initialBufSize fits every delta event (a few hundred bytes each) and
+// matches the transport's own read buffer; the buffer grows for the final
+// response.completed event, which carries the whole output. It is held for
+// the stream's whole life, so it counts in the memory of every open stream.
+const initialBufSize = 4 << 10
 
 // Reader splits an event stream into events. It holds at most one event
 // plus what has already arrived of the next, never the whole stream.
