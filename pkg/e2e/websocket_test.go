@@ -578,3 +578,22 @@ func TestWebSocketShutdown(t *testing.T) {
 		t.Errorf("the idle connection ended with %v, want going away", err)
 	}
 }
+
+// TestWebSocketUpstreamRefusesTokenInBand: an upstream WebSocket that
+// answers a request with an in-band 401 (the token it was opened with
+// expired) is let go, and the request goes over HTTP, where a refused
+// token gets the usual refresh and classification.
+func TestWebSocketUpstreamRefusesTokenInBand(t *testing.T) {
+	chat := startUpstream(t, "chat", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+	chat.Script(fakeupstream.Fault{Status: http.StatusUnauthorized})
+	p := startProxy(t, "accounts:\n"+chatgptAccount("chat", chat, "ACCESS", "acct-123", 1), env)
+	c := wsDial(t, p.URL, "", "sess-401")
+	a := wsSend(t, c, createFrame("", "["+userItem+"]"))
+	if got := a.text(); got != "Hello from chat." {
+		t.Fatalf("answer = %s", a.last().raw)
+	}
+	if f, posts := len(frames(chat)), len(postsOf(chat)); f != 1 || posts != 1 {
+		t.Errorf("upstream got %d WebSocket requests and %d POSTs, want 1 and 1", f, posts)
+	}
+	waitFor(t, func() bool { return chat.OpenWebSockets() == 0 })
+}

@@ -92,10 +92,13 @@ func (rl *Relay) WaitWebSockets(ctx context.Context) bool {
 }
 
 // CloseWebSockets ends every client WebSocket connection now, requests in
-// flight included (past the shutdown grace).
+// flight included (past the shutdown grace), and returns once their
+// handlers have (each waits at most 5 s for its client's close reply).
+// After it, no WebSocket request starts: call it before Wait.
 func (rl *Relay) CloseWebSockets() {
 	rl.DrainWebSockets()
 	rl.ws.killAll()
+	rl.ws.open.Wait()
 }
 
 // OpenWebSockets is how many client WebSocket connections are open.
@@ -222,6 +225,9 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 	for {
 		select {
 		case data := <-msgs:
+			if cn.ctx.Err() != nil {
+				return websocket.StatusGoingAway, "proxy shutting down"
+			}
 			if cn.rl.o.Now().Sub(cn.opened) >= lim.MaxAge {
 				cn.answerError(connectionLimitError(lim.MaxAge))
 				return websocket.StatusNormalClosure, "connection limit reached"

@@ -61,8 +61,6 @@ type upstreamWS struct {
 	account string      // whose connection conn is
 	header  http.Header // its upgrade answer's headers
 	lastID  string      // the last response it completed
-	opened  int         // connections opened, for tests and logs
-	sent    int64       // bytes of requests sent on it, all connections
 }
 
 // close ends the connection, if any.
@@ -98,8 +96,16 @@ func (u *upstreamWS) roundTrip(ctx context.Context, a *account.Account, up *http
 			return nil, err
 		}
 		first, err := u.send(ctx, msg)
-		if err == nil && jsonType(first) == "error" && jsonscan.Equal(member(member(first, "error"), "code"), "websocket_connection_limit_reached") {
-			err = errors.New("websocket_connection_limit_reached")
+		if err == nil && jsonType(first) == "error" {
+			switch {
+			case jsonscan.Equal(member(member(first, "error"), "code"), "websocket_connection_limit_reached"):
+				err = errors.New("websocket_connection_limit_reached")
+			case refusesCredential(first):
+				// The token the connection was opened with is no longer
+				// good: HTTP serves this request, with its refresh.
+				u.close()
+				return nil, errUseHTTP
+			}
 		}
 		if err != nil {
 			u.close()
@@ -119,7 +125,7 @@ func (u *upstreamWS) roundTrip(ctx context.Context, a *account.Account, up *http
 		return &http.Response{
 			StatusCode: http.StatusOK,
 			Header:     h,
-			Body:       &wsEvents{u: u, ctx: ctx, first: first},
+			Body:       &wsEvents{u: u, conn: u.conn, ctx: ctx, first: first},
 			Request:    up,
 		}, nil
 	}
@@ -154,7 +160,6 @@ func (u *upstreamWS) dial(ctx context.Context, a *account.Account, up *http.Requ
 	}
 	c.SetReadLimit(int64(u.rl.o.MaxEventBytes))
 	u.conn, u.account, u.header, u.lastID = c, a.Name, resp.Header.Clone(), ""
-	u.opened++
 	return nil
 }
 
@@ -192,14 +197,13 @@ func (u *upstreamWS) send(ctx context.Context, msg []byte) ([]byte, error) {
 	if err := u.conn.Write(ctx, websocket.MessageText, msg); err != nil {
 		return nil, fmt.Errorf("sending over the upstream WebSocket: %w", err)
 	}
-	u.sent += int64(len(msg))
-	return u.next(ctx)
+	return u.read(ctx, u.conn)
 }
 
-// next reads one text message.
-func (u *upstreamWS) next(ctx context.Context) ([]byte, error) {
+// read reads one text message from c.
+func (u *upstreamWS) read(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 	for {
-		typ, data, err := u.conn.Read(ctx)
+		typ, data, err := c.Read(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("upstream WebSocket: %w", err)
 		}
@@ -209,11 +213,21 @@ func (u *upstreamWS) next(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// refusesCredential reports an in-band error event with status 401 or 403.
+func refusesCredential(ev []byte) bool {
+	s := member(ev, "status")
+	if s == nil {
+		s = member(ev, "status_code")
+	}
+	return string(s) == "401" || string(s) == "403"
+}
+
 // wsEvents is an upstream WebSocket answer read as an SSE stream: each
 // message becomes one event, and the answer ends after its terminal event.
 // Closed before that, the connection is mid-answer and is let go.
 type wsEvents struct {
 	u     *upstreamWS
+	conn  *websocket.Conn // the connection the answer comes on
 	ctx   context.Context
 	first []byte
 	buf   []byte
@@ -233,16 +247,18 @@ func (b *wsEvents) Read(p []byte) (int, error) {
 		b.first = nil
 		if data == nil {
 			var err error
-			if data, err = b.u.next(b.ctx); err != nil {
+			if data, err = b.u.read(b.ctx, b.conn); err != nil {
 				b.err = err
-				b.u.close()
+				b.drop()
 				continue
 			}
 		}
 		typ := jsonType(data)
 		switch typ {
 		case "response.completed":
-			b.u.lastID = responseID(data)
+			if b.u.conn == b.conn {
+				b.u.lastID = responseID(data)
+			}
 			b.done = true
 		case "response.incomplete", "response.failed", "error":
 			b.done = true
@@ -256,10 +272,21 @@ func (b *wsEvents) Read(p []byte) (int, error) {
 
 // Close lets a connection that is mid-answer go.
 func (b *wsEvents) Close() error {
-	if !b.done && b.u.conn != nil {
-		b.u.close()
+	if !b.done {
+		b.drop()
 	}
 	return nil
+}
+
+// drop ends the answer's connection, which may no longer be the client
+// connection's current one (a failover moved on while this answer was
+// held).
+func (b *wsEvents) drop() {
+	if b.u.conn == b.conn {
+		b.u.close()
+		return
+	}
+	_ = b.conn.CloseNow()
 }
 
 // appendSSE frames data as one SSE event.
