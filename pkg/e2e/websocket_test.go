@@ -235,6 +235,11 @@ func TestWebSocketIncrementalToChatGPTAccount(t *testing.T) {
 	if got := tool.text(); got != "Hello from chat." {
 		t.Errorf("tool turn text = %q", got)
 	}
+	// The account's windows, which an HTTP client reads in the answer's
+	// x-codex-* headers, arrive in-band.
+	if turn.count("codex.rate_limits") != 1 || !strings.Contains(string(turn[0].raw), `"used_percent":10`) {
+		t.Errorf("no codex.rate_limits event first; the answer began with %s", turn[0].raw)
+	}
 
 	got := frames(chat)
 	if len(got) != 2 {

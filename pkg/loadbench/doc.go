@@ -22,5 +22,13 @@
 // through the proxy, reports the heap in use, then releases them and checks
 // that every stream was served and no goroutine is left.
 //
+// BenchmarkWebSocketSession plays a 20-request Codex tool session three
+// ways (WebSocket to a ChatGPT account over an upstream WebSocket,
+// WebSocket to an HTTP-only account, plain HTTP) against the fake upstream
+// (pkg/fakeupstream) and reports the bytes sent upstream per request and
+// the latency the proxy adds per request; BenchmarkWebSocketConnMemory
+// reports the memory of an open WebSocket connection, idle and holding a
+// conversation.
+//
 // Absolute times vary by machine and load; compare the ratios.
 package loadbench

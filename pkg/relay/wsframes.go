@@ -30,6 +30,7 @@ type frameWriter struct {
 	pending []byte // an SSE event not yet complete
 	errBody []byte // a non-2xx answer's body, bounded by maxErrorBody
 	err     error  // the first write that failed
+	limits  bool   // the serving account's windows went out in-band
 
 	// The write deadline the relay sets (ResponseController): a client
 	// that stops reading is dropped. The context only changes when the
@@ -73,6 +74,12 @@ func (fw *frameWriter) Write(p []byte) (int, error) {
 		// A JSON answer (the client asked for stream:false): one message.
 		fw.send(p)
 		return len(p), fw.err
+	}
+	if !fw.limits {
+		fw.limits = true
+		if ev := rateLimitsEvent(fw.header); ev != nil {
+			fw.send(ev)
+		}
 	}
 	buf := p
 	if len(fw.pending) > 0 {
@@ -152,6 +159,44 @@ func (fw *frameWriter) end() error {
 		fw.send(errorEvent(fw.status, fw.header, fw.errBody))
 	}
 	return fw.err
+}
+
+// rateLimitsEvent is the serving account's rate-limit windows (its
+// x-codex-* answer headers) as the codex.rate_limits event Codex reads
+// over a WebSocket, where it has no answer headers; nil when the account
+// sent none.
+func rateLimitsEvent(h http.Header) []byte {
+	window := func(prefix string) map[string]any {
+		used, err := strconv.ParseFloat(h.Get(prefix+"-Used-Percent"), 64)
+		if err != nil {
+			return nil
+		}
+		w := map[string]any{"used_percent": used}
+		if m, err := strconv.ParseInt(h.Get(prefix+"-Window-Minutes"), 10, 64); err == nil {
+			w["window_minutes"] = m
+		}
+		if r, err := strconv.ParseInt(h.Get(prefix+"-Reset-At"), 10, 64); err == nil {
+			w["reset_at"] = r
+		}
+		return w
+	}
+	primary, secondary := window("X-Codex-Primary"), window("X-Codex-Secondary")
+	if primary == nil && secondary == nil {
+		return nil
+	}
+	limits := map[string]any{}
+	if primary != nil {
+		limits["primary"] = primary
+	}
+	if secondary != nil {
+		limits["secondary"] = secondary
+	}
+	ev := map[string]any{"type": "codex.rate_limits", "rate_limits": limits}
+	if plan := h.Get("X-Codex-Plan-Type"); plan != "" {
+		ev["plan_type"] = plan
+	}
+	out, _ := json.Marshal(ev)
+	return out
 }
 
 // errorHeaders are the answer headers an error event carries: those that
