@@ -17,7 +17,7 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 		{"time", d.Time.Local().Format("2006-01-02 15:04:05.000")},
 		{"request", d.RequestID},
 		{"client", orDash(d.Client)},
-		{"path", d.Path},
+		{"path", d.Path + transportOf(d.Transport)},
 		{"session", orDash(d.Session) + " (from " + orDash(d.Source) + ")"},
 		{"model", orDash(d.Model)},
 		{"stream", fmt.Sprint(d.Stream)},
@@ -70,4 +70,12 @@ func statusText(code int) string {
 		return "no answer"
 	}
 	return fmt.Sprint(code)
+}
+
+// transportOf names a request's transport when it was not a plain POST.
+func transportOf(t string) string {
+	if t == "" {
+		return ""
+	}
+	return " (" + t + ")"
 }
