@@ -194,9 +194,10 @@ func (cv *conversation) warmed(id string) {
 }
 
 // completeRequest is the frame as a POST body: every member but the
-// frame's own (type, previous_response_id, generate), then input: the
-// history's items followed by the frame's. in is the input's span within
-// body. One pass, one allocation.
+// frame's own (type, previous_response_id, generate), stream:true (a
+// WebSocket answer is always a stream of events, asked for or not), then
+// input: the history's items followed by the frame's. in is the input's
+// span within body. One pass, one allocation.
 func completeRequest(frame []byte, history [][]byte, input []byte) (body, in []byte) {
 	n := len(frame) + len(input) + 16
 	for _, h := range history {
@@ -206,7 +207,7 @@ func completeRequest(frame []byte, history [][]byte, input []byte) (body, in []b
 	out = append(out, '{')
 	_ = jsonscan.ObjectFields(frame, func(k, v []byte) bool {
 		switch string(k) {
-		case "type", "previous_response_id", "generate", "input":
+		case "type", "previous_response_id", "generate", "input", "stream":
 			return true
 		}
 		out = appendJSONString(out, k)
@@ -215,7 +216,7 @@ func completeRequest(frame []byte, history [][]byte, input []byte) (body, in []b
 		out = append(out, ',')
 		return true
 	})
-	out = append(out, `"input":`...)
+	out = append(out, `"stream":true,"input":`...)
 	start := len(out)
 	out = append(out, '[')
 	items := 0

@@ -78,6 +78,9 @@ func TestConversationCompletesIncrementalRequests(t *testing.T) {
 	if _, ok := turn["type"]; ok {
 		t.Errorf("type kept: %v", turn)
 	}
+	if turn["stream"] != true {
+		t.Errorf("stream = %v, want true: a WebSocket answer is always events", turn["stream"])
+	}
 
 	tool := exchange(t, cv, `{"type":"response.create","model":"gpt-5","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"c1","output":"ok"}]}`)
 	if got, want := inputTypes(t, tool), "message/developer message/user function_call/c1 function_call_output/c1"; got != want {
