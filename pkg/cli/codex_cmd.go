@@ -50,7 +50,9 @@ const (
 // (exact case) makes Codex treat the provider as OpenAI: it compacts on the
 // server ("remote compaction v2": a /responses request ending in a
 // compaction_trigger item) instead of running a local summary turn, and,
-// with a ChatGPT login, sends zstd request bodies.
+// with a ChatGPT login, sends zstd request bodies over HTTP.
+// supports_websockets puts Codex on its preferred transport, the proxy's
+// WebSocket gateway.
 func CodexProviderBlock(baseURL string, auth CodexAuth) string {
 	var b strings.Builder
 	b.WriteString("# Codex CLI through the proxy; `proxy codex config --write` keeps this up to date.\n")
@@ -63,6 +65,7 @@ func CodexProviderBlock(baseURL string, auth CodexAuth) string {
 	line(`name = "OpenAI"`, `exactly "OpenAI": Codex then compacts on the server and may send zstd bodies`)
 	line(fmt.Sprintf("base_url = %q", baseURL), `the proxy's address; Codex POSTs base_url + "/responses"`)
 	line(`wire_api = "responses"`, "the Responses API, the only wire API Codex speaks")
+	line("supports_websockets = true", "Codex's preferred transport: one WebSocket per session")
 	switch auth {
 	case CodexAuthLogin:
 		line("requires_openai_auth = true", "with `codex login`: Codex sends that login and lists models from the proxy")

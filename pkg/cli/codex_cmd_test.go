@@ -143,9 +143,9 @@ func TestCodexConfigWrite(t *testing.T) {
 		{name: "commented config without the provider", existing: ptr(commentedCodexConfig), golden: "codex-write-commented.golden",
 			wantMsg: "added TMP/codex/config.toml: [model_providers.proxy] added; model_provider = \"proxy\" added"},
 		{name: "older provider table", existing: ptr(oldProviderConfig), golden: "codex-write-old.golden",
-			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url, env_key, requires_openai_auth set; model_provider "openai" -> "proxy"`},
+			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url, env_key, supports_websockets, requires_openai_auth set; model_provider "openai" -> "proxy"`},
 		{name: "older provider table, client keys", existing: ptr(oldProviderConfig), keys: true, golden: "codex-write-old-keys.golden",
-			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url set; model_provider "openai" -> "proxy"`},
+			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url, supports_websockets set; model_provider "openai" -> "proxy"`},
 		{name: "CRLF line ends", existing: ptr(strings.ReplaceAll(commentedCodexConfig, "\n", "\r\n")), crlf: true, golden: "codex-write-crlf.golden",
 			wantMsg: "added TMP/codex/config.toml"},
 	}

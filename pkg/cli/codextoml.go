@@ -17,7 +17,7 @@ import (
 
 // codexManagedKeys are the provider keys the block owns: they are replaced
 // or removed to match the block; any other key of the table is the user's.
-var codexManagedKeys = []string{"name", "base_url", "wire_api", "env_key", "requires_openai_auth"}
+var codexManagedKeys = []string{"name", "base_url", "wire_api", "supports_websockets", "env_key", "requires_openai_auth"}
 
 // codexEdit is the outcome of setCodexProvider.
 type codexEdit struct {

@@ -229,8 +229,9 @@ func lineWith(s, sub string) string {
 //   - without a Codex login, two turns of one conversation: Codex compacts
 //     on the server (name = "OpenAI"), and the compaction request and the
 //     turn carrying its result both reach the conversation's account;
-//   - with a ChatGPT login (requires_openai_auth), also zstd request
-//     bodies and the model list in Codex's shape;
+//   - with a ChatGPT login (requires_openai_auth), also the model list in
+//     Codex's shape, over the WebSocket (supports_websockets) and, without
+//     that line, over HTTP with zstd request bodies;
 //   - with client_keys and that login among the proxy's accounts, the
 //     proxy admits Codex by the login's token, no env_key needed.
 func TestCodexProviderBlockFromReadme(t *testing.T) {
@@ -259,49 +260,64 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 		assertNoSecrets(t, "proxy logs", p.Logs.String(), keyA, accessToken)
 	})
 
-	t.Run("ChatGPT login: zstd bodies, the model list, compaction", func(t *testing.T) {
-		chat := startUpstream(t, "chatgpt", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithModels("gpt-5.5", "gpt-5"))
-		ups := map[string]*fakeupstream.Server{"chatgpt": chat}
-		p := startProxy(t, "accounts:\n"+chatgptAccount("chatgpt", chat, "ACCESS", "acct-123", 1), env)
-		front := startRecorder(t, p.URL)
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("proxy logs:\n%s", p.Logs)
-				t.Logf("Codex sent %+v", front.requests())
+	// The block as users copy it goes over the WebSocket; without its
+	// supports_websockets line Codex POSTs, zstd-compressed.
+	for _, transport := range []string{"WebSocket", "HTTP"} {
+		t.Run("ChatGPT login over "+transport+": the model list, compaction", func(t *testing.T) {
+			chat := startUpstream(t, "chatgpt", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithModels("gpt-5.5", "gpt-5"))
+			ups := map[string]*fakeupstream.Server{"chatgpt": chat}
+			p := startProxy(t, "accounts:\n"+chatgptAccount("chatgpt", chat, "ACCESS", "acct-123", 1), env)
+			front := startRecorder(t, p.URL)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("proxy logs:\n%s", p.Logs)
+					t.Logf("Codex sent %+v", front.requests())
+				}
+			})
+			home := codexHomeFromReadme(t, front.URL, front.URL+"/backend-api/")
+			if transport == "HTTP" {
+				editCodexConfig(t, home, "supports_websockets = true", "")
 			}
-		})
-		home := codexHomeFromReadme(t, front.URL, front.URL+"/backend-api/")
-		writeCodexLogin(t, home)
-		work := t.TempDir()
-		runCodex(t, bin, home, work, "", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
-		second := runCodex(t, bin, home, work, "", "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")
-		checkServerCompaction(t, second, "chatgpt", ups)
+			writeCodexLogin(t, home)
+			work := t.TempDir()
+			runCodex(t, bin, home, work, "", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
+			second := runCodex(t, bin, home, work, "", "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")
+			checkServerCompaction(t, second, "chatgpt", ups)
 
-		var zstd, models int
-		for _, r := range front.requests() {
-			switch {
-			case r.Method == http.MethodPost && r.Path == "/v1/responses":
-				if r.Encoding == "zstd" {
-					zstd++
+			var posts, zstd, upgrades, models int
+			for _, r := range front.requests() {
+				switch {
+				case r.Path == "/v1/responses" && (r.Method == http.MethodPost || r.Method == http.MethodGet):
+					if r.Method == http.MethodPost {
+						posts++
+					} else {
+						upgrades++
+					}
+					if r.Encoding == "zstd" {
+						zstd++
+					}
+					if r.Auth != "login" {
+						t.Errorf("Codex sent %s credentials, want its login's token", r.Auth)
+					}
+				case r.Method == http.MethodGet && r.Path == "/v1/models" && strings.HasPrefix(r.Query, "client_version="):
+					models++
 				}
-				if r.Auth != "login" {
-					t.Errorf("Codex sent %s credentials, want its login's token", r.Auth)
-				}
-			case r.Method == http.MethodGet && r.Path == "/v1/models" && strings.HasPrefix(r.Query, "client_version="):
-				models++
 			}
-		}
-		if zstd != 3 {
-			t.Errorf("%d of 3 POST /v1/responses came zstd-compressed", zstd)
-		}
-		if models == 0 {
-			t.Errorf("Codex never asked for the model list")
-		}
-		if logs := codexLogs(t, home); strings.Contains(logs, "failed to refresh available models") {
-			t.Errorf("Codex could not use the proxy's model list:\n%s", logs)
-		}
-		assertNoSecrets(t, "proxy logs", p.Logs.String(), accessToken, codexLoginToken)
-	})
+			switch {
+			case transport == "WebSocket" && (upgrades == 0 || posts != 0):
+				t.Errorf("Codex made %d WebSocket connections and %d POSTs, want its requests over WebSockets", upgrades, posts)
+			case transport == "HTTP" && (zstd != 3 || upgrades != 0):
+				t.Errorf("%d of 3 POST /v1/responses came zstd-compressed (%d WebSocket connections)", zstd, upgrades)
+			}
+			if models == 0 {
+				t.Errorf("Codex never asked for the model list")
+			}
+			if logs := codexLogs(t, home); strings.Contains(logs, "failed to refresh available models") {
+				t.Errorf("Codex could not use the proxy's model list:\n%s", logs)
+			}
+			assertNoSecrets(t, "proxy logs", p.Logs.String(), accessToken, codexLoginToken)
+		})
+	}
 
 	t.Run("client keys: the login is a proxy account, its token admits Codex", func(t *testing.T) {
 		// The proxy's account is Codex's own login: the same token, as when
