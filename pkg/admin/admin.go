@@ -59,6 +59,9 @@ type Options struct {
 	// status document carries both for `proxy accounts list`.
 	PID  int
 	Demo bool
+	// WebSockets counts the client WebSocket connections open now; nil:
+	// no gauge.
+	WebSockets func() int
 }
 
 // Admin is the handler of the admin endpoints. It runs one goroutine that
@@ -105,7 +108,7 @@ func New(o Options) *Admin {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	a.metrics = metrics.New(metrics.Sources{Accounts: o.Accounts, Health: o.Health, Dropped: a.Dropped})
+	a.metrics = metrics.New(metrics.Sources{Accounts: o.Accounts, Health: o.Health, Dropped: a.Dropped, WebSockets: o.WebSockets})
 	a.sub = o.Bus.Subscribe(busBuffer)
 	go a.run()
 

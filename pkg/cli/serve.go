@@ -229,7 +229,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	adm := admin.New(admin.Options{
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
 		Version: Build().Version, Started: time.Now(), Logger: logger, Redact: secrets,
-		PID: os.Getpid(), Demo: opts.Demo,
+		PID: os.Getpid(), Demo: opts.Demo, WebSockets: rl.OpenWebSockets,
 	})
 	defer adm.Close()
 	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger})

@@ -29,6 +29,8 @@ type Sources struct {
 	Health *health.Tracker
 	// Dropped counts decisions lost to slow subscribers.
 	Dropped func() uint64
+	// WebSockets counts the client WebSocket connections open now.
+	WebSockets func() int
 }
 
 // Metrics holds the proxy's collectors in their own registry.
@@ -71,7 +73,7 @@ func New(src Sources) *Metrics {
 		}, []string{"account", "kind"}),
 		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_sticky_total",
-			Help: "Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover.",
+			Help: "Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
 		}, []string{"result"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_failovers_total",
@@ -84,6 +86,12 @@ func New(src Sources) *Metrics {
 			Name: "proxy_events_dropped_total",
 			Help: "Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).",
 		}, func() float64 { return float64(src.Dropped()) }))
+	}
+	if src.WebSockets != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "proxy_websockets_open",
+			Help: "Client WebSocket connections open now (limits.websocket_connections bounds them).",
+		}, func() float64 { return float64(src.WebSockets()) }))
 	}
 	return m
 }

@@ -32,7 +32,7 @@ func TestFailoverReason(t *testing.T) {
 }
 
 func TestObserve(t *testing.T) {
-	m := New(Sources{Dropped: func() uint64 { return 7 }})
+	m := New(Sources{Dropped: func() uint64 { return 7 }, WebSockets: func() int { return 3 }})
 	m.Observe(event.Decision{Account: "a", Reason: "new", Status: 200, TTFB: 300 * time.Millisecond, Duration: 2 * time.Second,
 		Usage: event.Usage{InputTokens: 100, CachedTokens: 80, OutputTokens: 10}})
 	m.Observe(event.Decision{Account: "b", Reason: "failover", Status: 200, Duration: time.Second,
@@ -53,7 +53,7 @@ proxy_failovers_total{from="a",reason="rate_limit"} 1
 proxy_tokens_total{account="a",kind="cached"} 80
 proxy_tokens_total{account="a",kind="input"} 100
 proxy_tokens_total{account="a",kind="output"} 10
-# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover.
+# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
 # TYPE proxy_sticky_total counter
 proxy_sticky_total{result="failover"} 1
 proxy_sticky_total{result="new"} 1
@@ -61,9 +61,12 @@ proxy_sticky_total{result="unsticky"} 1
 # HELP proxy_events_dropped_total Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).
 # TYPE proxy_events_dropped_total counter
 proxy_events_dropped_total 7
+# HELP proxy_websockets_open Client WebSocket connections open now (limits.websocket_connections bounds them).
+# TYPE proxy_websockets_open gauge
+proxy_websockets_open 3
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		"proxy_requests_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total"); err != nil {
+		"proxy_requests_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total", "proxy_websockets_open"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.ttfb); n != 1 {
