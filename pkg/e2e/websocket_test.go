@@ -602,3 +602,23 @@ func TestWebSocketUpstreamRefusesTokenInBand(t *testing.T) {
 	}
 	waitFor(t, func() bool { return chat.OpenWebSockets() == 0 })
 }
+
+// TestWebSocketUpstreamSilentBeforeFirstEvent: an upstream WebSocket that
+// takes a request and says nothing is given up after timeouts.stream_idle,
+// as a silent HTTP upstream is, and the request goes over HTTP.
+func TestWebSocketUpstreamSilentBeforeFirstEvent(t *testing.T) {
+	chat := startUpstream(t, "chat", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+	never := make(chan struct{})
+	defer close(never)
+	chat.Script(fakeupstream.Fault{Hang: never, HangBeforeHeaders: true})
+	p := startProxy(t, "timeouts:\n  stream_idle: 300ms\naccounts:\n"+chatgptAccount("chat", chat, "ACCESS", "acct-123", 1), env)
+	c := wsDial(t, p.URL, "", "sess-silent")
+	a := wsSend(t, c, createFrame("", "["+userItem+"]"))
+	if got := a.text(); got != "Hello from chat." {
+		t.Fatalf("answer = %s\n%s", a.last().raw, p.Logs)
+	}
+	if f, posts := len(frames(chat)), len(postsOf(chat)); f != 1 || posts != 1 {
+		t.Errorf("upstream got %d WebSocket requests and %d POSTs, want 1 and 1", f, posts)
+	}
+	waitForLog(t, p, "upstream sent nothing for 300ms")
+}

@@ -249,7 +249,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 				return websocket.StatusGoingAway, "no pong within " + lim.Ping.String()
 			}
 		case <-idle.C:
-			return websocket.StatusNormalClosure, fmt.Sprintf("idle for %s (limits.websocket_idle)", lim.Idle)
+			return websocket.StatusNormalClosure, fmt.Sprintf("idle for %s (timeouts.websocket_idle)", lim.Idle)
 		case <-cn.rl.ws.draining:
 			return websocket.StatusGoingAway, "proxy shutting down"
 		case err := <-readErr:

@@ -192,12 +192,19 @@ func nonNull(v []byte) string {
 func quoteString(s string) string { return string(appendJSONString(nil, []byte(s))) }
 
 // send writes the request and reads the answer's first message.
+// Both are bounded by the stream idle timeout, as silence is on HTTP.
 func (u *upstreamWS) send(ctx context.Context, msg []byte) ([]byte, error) {
 	u.lastID = ""
+	ctx, cancel := context.WithTimeout(ctx, u.rl.o.StreamIdle)
+	defer cancel()
 	if err := u.conn.Write(ctx, websocket.MessageText, msg); err != nil {
 		return nil, fmt.Errorf("sending over the upstream WebSocket: %w", err)
 	}
-	return u.read(ctx, u.conn)
+	first, err := u.read(ctx, u.conn)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Errorf("upstream sent nothing for %s", u.rl.o.StreamIdle)
+	}
+	return first, err
 }
 
 // read reads one text message from c.
