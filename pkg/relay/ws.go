@@ -142,6 +142,7 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 	rl.ws.open.Add(1)
 	defer rl.ws.open.Done()
 
+	opened := rl.o.Now() // the connection's age counts from its upgrade
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionNoContextTakeover})
 	if err != nil {
 		rl.o.Logger.Warn("WebSocket upgrade failed", "path", r.URL.Path, "err", err)
@@ -154,13 +155,18 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 	defer stop()
 
 	cn := &wsConn{
-		rl: rl, c: c, ctx: ctx, upgrade: r, opened: rl.o.Now(),
+		rl: rl, c: c, ctx: ctx, upgrade: r, opened: opened,
 		conv: &conversation{max: rl.o.MaxBodyBytes, budget: rl.o.Bodies},
 		up:   &upstreamWS{rl: rl},
 	}
 	defer cn.conv.close()
 	defer cn.up.close()
 	code, reason := cn.run(cancel)
+	if code == websocket.StatusGoingAway && strings.HasPrefix(reason, "no pong") {
+		// A client that answers no ping will not answer a close.
+		_ = c.CloseNow()
+		return
+	}
 	_ = c.Close(code, reason)
 }
 
