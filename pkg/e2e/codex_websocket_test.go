@@ -122,3 +122,46 @@ func TestCodexWebSocketToolTurn(t *testing.T) {
 		assertNoSecrets(t, "proxy logs", p.Logs.String(), keyA, clientKey)
 	})
 }
+
+// TestCodexWebSocketOverloadAfterOpening: the real Codex over the
+// WebSocket, its retries off; the conversation's account (heavy, the only
+// one with weight) overloads after response.created and
+// response.in_progress. Codex must see nothing of it: a spare account gets
+// the complete request over its own upstream WebSocket, then the tool
+// turn's follow-up as an increment there.
+func TestCodexWebSocketOverloadAfterOpening(t *testing.T) {
+	bin := codexBinary(t)
+	ups := map[string]*fakeupstream.Server{}
+	accounts := "accounts:\n"
+	for i, name := range []string{"heavy", "spare-a", "spare-b"} {
+		ups[name] = startUpstream(t, name, fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket(), fakeupstream.WithToolCall("get_goal", "{}"))
+		accounts += chatgptAccount(name, ups[name], "ACCESS", "acct-123", map[bool]int{true: 1}[i == 0])
+	}
+	ups["heavy"].Script(fakeupstream.Repeat(10, fakeupstream.OverloadedAfterOpening())...)
+	p := startProxy(t, accounts, env)
+	logOnFailure(t, p, ups)
+	home := codexHome(t, p.URL) // request_max_retries = stream_max_retries = 0
+	editCodexConfig(t, home, `wire_api = "responses"`, "wire_api = \"responses\"\nsupports_websockets = true")
+	run := runCodex(t, bin, home, t.TempDir(), "any-key", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "what is the goal?")
+	logRun(t, "tool turn", run, p, ups)
+	spare := spareServing(t, run)
+	assertCodexSawNoFailure(t, "tool turn", run)
+	checkNoWebSocketFallback(t, run, home)
+
+	if got := frames(ups["heavy"]); len(got) != 1 {
+		t.Fatalf("heavy got %d WebSocket requests, want the conversation's first", len(got))
+	}
+	got := frames(ups[spare])
+	if len(got) != 2 {
+		t.Fatalf("%s got %d WebSocket requests, want the failover and the tool's follow-up", spare, len(got))
+	}
+	if got[0].PreviousResponseID != "" || !strings.Contains(inputOf(t, got[0].Body), "message/user") {
+		t.Errorf("%s's first request: previous_response_id %q, input %s; want complete", spare, got[0].PreviousResponseID, inputOf(t, got[0].Body))
+	}
+	if !got[1].Incremental || inputOf(t, got[1].Body) != "function_call_output" {
+		t.Errorf("%s's second request: incremental %v, input %s; want the increment", spare, got[1].Incremental, inputOf(t, got[1].Body))
+	}
+	if !strings.Contains(p.Logs.String(), "failover from heavy: overloaded") {
+		t.Errorf("no failover from heavy in the proxy's log")
+	}
+}

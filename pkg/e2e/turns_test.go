@@ -60,18 +60,19 @@ func logOnFailure(t *testing.T, p *running, ups map[string]*fakeupstream.Server)
 	})
 }
 
-// turnPosts returns the POST /responses requests s received.
+// turnPosts returns the turns s received: POST /responses requests and
+// WebSocket requests.
 func turnPosts(s *fakeupstream.Server) []fakeupstream.Request {
 	var out []fakeupstream.Request
 	for _, r := range s.Requests() {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/responses") {
+		if (r.Method == http.MethodPost || r.WebSocket) && strings.HasSuffix(r.Path, "/responses") {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// routes lists, per account, every POST /responses it received with its
+// routes lists, per account, every turn (POST or WebSocket) it received with its
 // session id and turn state: which account got which request.
 func routes(ups map[string]*fakeupstream.Server) string {
 	var b strings.Builder
@@ -82,7 +83,11 @@ func routes(ups map[string]*fakeupstream.Server) string {
 			b.WriteString(" nothing")
 		}
 		for i, r := range posts {
-			fmt.Fprintf(&b, " #%d session-id=%s turn-state=%q;", i+1, r.Header.Get("Session-Id"), r.Header.Get("X-Codex-Turn-State"))
+			fmt.Fprintf(&b, " #%d session-id=%s turn-state=%q", i+1, r.Header.Get("Session-Id"), r.Header.Get("X-Codex-Turn-State"))
+			if r.WebSocket {
+				fmt.Fprintf(&b, " websocket previous_response_id=%q %d bytes", r.PreviousResponseID, len(r.Body))
+			}
+			b.WriteString(";")
 		}
 		b.WriteString("\n")
 	}
