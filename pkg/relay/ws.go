@@ -238,8 +238,8 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 				cn.answerError(connectionLimitError(lim.MaxAge))
 				return websocket.StatusNormalClosure, "connection limit reached"
 			}
-			if !cn.serve(data) {
-				return websocket.StatusPolicyViolation, "client key no longer valid"
+			if end := cn.serve(data); end != nil {
+				return end.code, end.reason
 			}
 			idle.Reset(lim.Idle)
 			select {
@@ -272,8 +272,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 // connectionLimitError is the answer to a request on a connection past its
 // lifetime; Codex retries it on a new connection.
 func connectionLimitError(age time.Duration) *apierror.Error {
-	return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
-		fmt.Sprintf("Responses websocket connection limit reached (%s). Create a new websocket connection to continue.", age)).WithCode("websocket_connection_limit_reached")
+	return reconnectError(fmt.Sprintf("Responses websocket connection limit reached (%s). Create a new websocket connection to continue.", age))
 }
 
 // answerError sends an error event the proxy made itself.
@@ -283,25 +282,33 @@ func (cn *wsConn) answerError(e *apierror.Error) {
 	_ = fw.end()
 }
 
-// serve answers one message. It reports false when the client's key is no
-// longer valid (rotated by a reload), which ends the connection.
-func (cn *wsConn) serve(data []byte) bool {
+// wsEnd is how a connection ends after a message: its close code and
+// reason.
+type wsEnd struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// serve answers one message. It returns how to end the connection when the
+// message ends it: the client's key is no longer valid (a reload removed
+// it), or the client must continue on a new connection.
+func (cn *wsConn) serve(data []byte) *wsEnd {
 	rl := cn.rl
 	rl.active.Add(1)
 	defer rl.active.Done()
 	if check := clientCheckFrom(cn.ctx); check != nil && !check() {
 		cn.answerError(apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication,
 			"invalid client key: the key this connection was opened with is no longer one of the proxy's client_keys; reconnect with a current key").WithCode("invalid_api_key"))
-		return false
+		return &wsEnd{websocket.StatusPolicyViolation, "client key no longer valid"}
 	}
 	if data == nil {
 		cn.answerError(apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			`binary WebSocket messages are not supported; send {"type":"response.create", ...} as text`).WithCode("unsupported_message_type"))
-		return true
+		return nil
 	}
 	f, kind, apiErr := cn.conv.read(data)
 	if kind == frameProcessed && apiErr == nil {
-		return true
+		return nil
 	}
 	start := rl.o.Now()
 	rec := &event.Decision{
@@ -323,7 +330,10 @@ func (cn *wsConn) serve(data []byte) bool {
 	}()
 	if apiErr != nil {
 		rl.fail(fw, rec, apiErr)
-		return true
+		if apiErr.Code != nil && *apiErr.Code == codeReconnect {
+			return &wsEnd{websocket.StatusNormalClosure, "continue on a new connection"}
+		}
+		return nil
 	}
 	r := frameRequest(cn.ctx, cn.upgrade)
 	req, err := session.Parse(r.Header, f.body)
@@ -331,12 +341,12 @@ func (cn *wsConn) serve(data []byte) bool {
 		cn.conv.drop()
 		rl.fail(fw, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			"the request is not a valid JSON object; send the Responses API request as JSON").WithCode("invalid_json"))
-		return true
+		return nil
 	}
 	rec.Session, rec.Source, rec.Model = req.Key.Short(), string(req.Key.Source), req.Model
 	if f.warmup {
 		cn.warmup(fw, rec, req.Model)
-		return true
+		return nil
 	}
 	body := f.body
 	f.body = nil
@@ -347,7 +357,7 @@ func (cn *wsConn) serve(data []byte) bool {
 		// The record shows the upstream leg as it went: ws:// or wss://.
 		rec.Target = "ws" + strings.TrimPrefix(rec.Target, "http")
 	}
-	return true
+	return nil
 }
 
 // warmup answers a warmup (generate:false) itself: it produces nothing,

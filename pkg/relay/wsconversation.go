@@ -28,6 +28,7 @@ type conversation struct {
 	lastOut  [][]byte // its output items, in order
 	held     int64    // bytes reserved in budget for lastIn and lastOut
 	tooLarge bool     // lastID's exchange outgrew max and was let go
+	noMemory bool     // lastID's exchange found the body budget full and was let go
 
 	// The exchange under way: recorded as its events reach the client,
 	// kept once it completes.
@@ -93,6 +94,10 @@ func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.E
 		switch {
 		case f.prevID == cv.lastID && cv.tooLarge:
 			return f, kind, cv.tooLargeError()
+		case f.prevID == cv.lastID && cv.noMemory:
+			// On a new connection Codex sends the complete input, which
+			// the proxy can take as any request.
+			return f, kind, reconnectError(fmt.Sprintf("the proxy could not keep this connection's conversation: the memory it holds for requests is full (limits.body_memory, %d bytes); continue on a new connection", cv.budget.Limit()))
 		case f.prevID != cv.lastID:
 			return f, kind, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 				fmt.Sprintf("previous response %q is not known on this connection: the proxy continues only the last response answered on the same WebSocket; send the complete input without previous_response_id", f.prevID)).
@@ -119,6 +124,15 @@ func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.E
 	cv.curIn, cv.curLen, cv.curHeld = in, int64(len(body)), int64(len(body))
 	return f, kind, nil
 }
+
+// reconnectError makes Codex continue on a new connection, where it sends
+// the complete input: the code is the one Codex retries that way.
+func reconnectError(msg string) *apierror.Error {
+	return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, msg).WithCode(codeReconnect)
+}
+
+// codeReconnect is the error code upon which Codex opens a new connection.
+const codeReconnect = "websocket_connection_limit_reached"
 
 func (cv *conversation) tooLargeError() *apierror.Error {
 	return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeInvalidRequest,
@@ -156,13 +170,19 @@ func (cv *conversation) commit() {
 	in, out, id, n, reserved := cv.curIn, cv.curOut, cv.curID, cv.curLen, cv.curHeld
 	cv.curIn, cv.curOut, cv.curID, cv.curLen, cv.curHeld = nil, nil, "", 0, 0
 	cv.release()
-	cv.lastID, cv.tooLarge = id, false
-	if n > cv.max || !cv.budget.take(n-reserved) {
-		// Too large to continue from, or no memory for it: a frame that
-		// continues this response gets a clear refusal, and the client
-		// starts over with the complete input.
+	cv.lastID, cv.tooLarge, cv.noMemory = id, false, false
+	switch {
+	case n > cv.max:
+		// Too large to continue from: a frame that continues this
+		// response is refused as a POST of it would be.
 		cv.budget.give(reserved)
 		cv.tooLarge = true
+		return
+	case !cv.budget.take(n - reserved):
+		// No memory for it now: a frame that continues this response
+		// is told to reconnect, and comes back complete.
+		cv.budget.give(reserved)
+		cv.noMemory = true
 		return
 	}
 	cv.lastIn, cv.lastOut, cv.held = in, out, n

@@ -191,3 +191,21 @@ func TestErrorEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestConversationNoMemoryAsksToReconnect: when the body budget cannot
+// hold a finished exchange, a message continuing it is told to go on on a
+// new connection (where Codex sends the complete input), not refused as
+// too large.
+func TestConversationNoMemoryAsksToReconnect(t *testing.T) {
+	b := NewBudget(150)
+	cv := &conversation{max: 1 << 20, budget: b}
+	exchange(t, cv, `{"type":"response.create","input":[{"type":"message","role":"user","content":"hi"}]}`,
+		itemDone(`{"type":"message","role":"assistant","content":"`+strings.Repeat("y", 200)+`"}`), completed("resp_1"))
+	_, _, apiErr := cv.read([]byte(`{"type":"response.create","previous_response_id":"resp_1","input":[]}`))
+	if apiErr == nil || *apiErr.Code != codeReconnect || !strings.Contains(apiErr.Message, "limits.body_memory") {
+		t.Fatalf("continuing = %+v, want %s naming limits.body_memory", apiErr, codeReconnect)
+	}
+	if b.Used() != 0 {
+		t.Errorf("budget used = %d, want 0 (nothing held)", b.Used())
+	}
+}
