@@ -120,19 +120,27 @@ func startBare(upstreamURL string) (string, func() error, error) {
 // startProxy runs `proxy serve` in-process, as pkg/e2e does, with one
 // openai account on the upstream and the embedded store.
 func startProxy(tb testing.TB, upstreamURL string) (string, func() error, error) {
-	dir, err := os.MkdirTemp("", "loadbench")
+	return startProxyConfig(proxyConfig(upstreamURL), io.Discard)
+}
+
+// startProxyConfig runs `proxy serve` in-process with configYAML, its log
+// written to logs; the upstream credentials come from the environment it
+// is given ($BENCH_UPSTREAM_KEY, $BENCH_CHATGPT_TOKEN).
+func startProxyConfig(configYAML string, logs io.Writer) (string, func() error, error) {
+	dir, err := os.MkdirTemp("", "loadbench-ws")
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("making the proxy's directory: %w", err)
 	}
 	path := filepath.Join(dir, "proxy.yaml")
-	if err := os.WriteFile(path, []byte(proxyConfig(upstreamURL)), 0o600); err != nil {
-		return "", nil, err
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("writing the proxy's config: %w", err)
 	}
-	env := map[string]string{"BENCH_UPSTREAM_KEY": upstreamKey, "HOME": dir, "XDG_CONFIG_HOME": dir}
+	env := map[string]string{"BENCH_UPSTREAM_KEY": upstreamKey, "BENCH_CHATGPT_TOKEN": chatgptToken, "HOME": dir, "XDG_CONFIG_HOME": dir}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ios := &cli.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard, Getenv: func(k string) string { return env[k] }}
+	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
 	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: logLevel(), LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }}
 	go func() { done <- cli.RunServe(ctx, opts) }()

@@ -25,7 +25,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 )
 
@@ -1330,45 +1329,6 @@ func openaiAccountYAML(name, fakeURL string) string {
     base_url: %s/v1
     api_key: ${BENCH_UPSTREAM_KEY}
 `, name, fakeURL)
-}
-
-// startProxyConfig is startProxy with a config of the caller's and its
-// log kept in logs.
-func startProxyConfig(configYAML string, logs io.Writer) (string, func() error, error) {
-	dir, err := os.MkdirTemp("", "loadbench-ws")
-	if err != nil {
-		return "", nil, fmt.Errorf("making the proxy's directory: %w", err)
-	}
-	path := filepath.Join(dir, "proxy.yaml")
-	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("writing the proxy's config: %w", err)
-	}
-	env := map[string]string{"BENCH_UPSTREAM_KEY": upstreamKey, "BENCH_CHATGPT_TOKEN": chatgptToken, "HOME": dir, "XDG_CONFIG_HOME": dir}
-	ready := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
-	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: logLevel(), LogFormat: "text",
-		Ready: func(addr string) { ready <- addr }}
-	go func() { done <- cli.RunServe(ctx, opts) }()
-	stop := func() error {
-		cancel()
-		err := <-done
-		_ = os.RemoveAll(dir)
-		return err
-	}
-	select {
-	case addr := <-ready:
-		return "http://" + addr, stop, nil
-	case err := <-done:
-		cancel()
-		_ = os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("proxy serve stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		_ = stop()
-		return "", nil, errors.New("proxy serve did not start in 30s")
-	}
 }
 
 // logTail keeps the end of the proxy's log, for a failure's message.
