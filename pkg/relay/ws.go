@@ -57,12 +57,37 @@ func (l WebSocketLimits) withDefaults() WebSocketLimits {
 
 // wsGate is the gateway's process-wide state.
 type wsGate struct {
-	slots     chan struct{}   // one per open client connection
-	draining  chan struct{}   // closed when shutdown starts
-	drainOnce sync.Once       // closes draining
-	kill      context.Context // cancelled to end every connection now
-	killAll   context.CancelFunc
-	open      sync.WaitGroup // open client connections
+	slots    chan struct{}   // one per open client connection
+	draining chan struct{}   // closed when shutdown starts
+	kill     context.Context // cancelled to end every connection now
+	killAll  context.CancelFunc
+
+	// mu orders connections entering against shutdown: once drained, none
+	// enters, so waiting on open can begin.
+	mu      sync.Mutex
+	drained bool
+	open    sync.WaitGroup // open client connections
+}
+
+// enter counts a connection in, unless shutdown has begun.
+func (g *wsGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.drained {
+		return false
+	}
+	g.open.Add(1)
+	return true
+}
+
+// drain stops new connections and tells open ones to end.
+func (g *wsGate) drain() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.drained {
+		g.drained = true
+		close(g.draining)
+	}
 }
 
 func newWSGate(l WebSocketLimits) *wsGate {
@@ -74,13 +99,14 @@ func newWSGate(l WebSocketLimits) *wsGate {
 // closed now (going away), busy ones once their request ends. Register it
 // with http.Server.RegisterOnShutdown: the server does not track
 // connections it handed over.
-func (rl *Relay) DrainWebSockets() {
-	rl.ws.drainOnce.Do(func() { close(rl.ws.draining) })
-}
+func (rl *Relay) DrainWebSockets() { rl.ws.drain() }
 
-// WaitWebSockets waits until every client WebSocket connection has ended,
-// or ctx does; it reports whether they all ended.
+// WaitWebSockets drains the gateway (the server runs its shutdown hooks in
+// goroutines of their own, so this one may not have run yet) and waits
+// until every client WebSocket connection has ended, or ctx does; it
+// reports whether they all ended.
 func (rl *Relay) WaitWebSockets(ctx context.Context) bool {
+	rl.ws.drain()
 	done := make(chan struct{})
 	go func() { rl.ws.open.Wait(); close(done) }()
 	select {
@@ -133,13 +159,10 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 		return
 	}
 	defer func() { <-rl.ws.slots }()
-	select {
-	case <-rl.ws.draining:
+	if !rl.ws.enter() {
 		apierror.New(http.StatusServiceUnavailable, apierror.TypeServer, "the proxy is shutting down; retry against its next instance").WithCode("proxy_shutting_down").Write(w)
 		return
-	default:
 	}
-	rl.ws.open.Add(1)
 	defer rl.ws.open.Done()
 
 	opened := rl.o.Now() // the connection's age counts from its upgrade
