@@ -482,6 +482,7 @@ func TestWebSocketBounds(t *testing.T) {
 		return fmt.Sprintf(`client_keys:
   - name: laptop
     key: %s
+max_body_bytes: 65536
 limits:
   websocket_connections: 1
 timeouts:
@@ -525,6 +526,19 @@ accounts:
 		if websocket.CloseStatus(err) != websocket.StatusNormalClosure || !strings.Contains(err.Error(), "websocket_idle") {
 			t.Fatalf("idle connection ended with %v, want a normal close naming websocket_idle", err)
 		}
+	})
+
+	t.Run("message larger than max_body_bytes", func(t *testing.T) {
+		c := dial("sess-too-large")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		big := createFrame("", `[{"type":"message","role":"user","content":"`+strings.Repeat("x", 70000)+`"}]`)
+		_ = c.Write(ctx, websocket.MessageText, []byte(big))
+		_, _, err := c.Read(ctx)
+		if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+			t.Fatalf("connection ended with %v, want 1009 (message too big)", err)
+		}
+		waitForLog(t, p, "WebSocket message larger than max_body_bytes")
 	})
 
 	t.Run("unknown previous response", func(t *testing.T) {
@@ -621,4 +635,28 @@ func TestWebSocketUpstreamSilentBeforeFirstEvent(t *testing.T) {
 		t.Errorf("upstream got %d WebSocket requests and %d POSTs, want 1 and 1", f, posts)
 	}
 	waitForLog(t, p, "upstream sent nothing for 300ms")
+}
+
+// TestWebSocketUpstreamEventTooLarge: an upstream WebSocket message past
+// limits.max_event_bytes ends the answer as an oversized SSE event does:
+// after output, response.failed with upstream_event_too_large.
+func TestWebSocketUpstreamEventTooLarge(t *testing.T) {
+	reply := strings.Repeat("word ", 16000) // 80 KB: output_text.done and response.completed carry it whole
+	chat := startUpstream(t, "chat", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket(), fakeupstream.WithReply(reply))
+	p := startProxy(t, "limits:\n  max_event_bytes: 65536\naccounts:\n"+chatgptAccount("chat", chat, "ACCESS", "acct-123", 1), env)
+	c := wsDial(t, p.URL, "", "sess-big-event")
+	a := wsSend(t, c, createFrame("", "["+userItem+"]"))
+	last := a.last()
+	var failed struct {
+		Response struct {
+			Error struct{ Code string }
+		}
+	}
+	_ = json.Unmarshal(last.raw, &failed)
+	if last.Type != "response.failed" || failed.Response.Error.Code != "upstream_event_too_large" {
+		t.Fatalf("answer ended with %.300s", last.raw)
+	}
+	if a.count("response.output_text.delta") == 0 {
+		t.Errorf("no output reached the client before the oversized event")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -282,7 +283,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 		case <-cn.rl.ws.draining:
 			return websocket.StatusGoingAway, "proxy shutting down"
 		case err := <-readErr:
-			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
 				cn.rl.o.Logger.Warn("WebSocket message larger than max_body_bytes; connection closed", "path", cn.upgrade.URL.Path)
 			}
 			return websocket.StatusNormalClosure, ""

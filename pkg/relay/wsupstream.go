@@ -15,6 +15,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
+	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
 // websocketBeta is the OpenAI-Beta value of the Responses WebSocket
@@ -211,6 +212,10 @@ func (u *upstreamWS) send(ctx context.Context, msg []byte) ([]byte, error) {
 func (u *upstreamWS) read(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 	for {
 		typ, data, err := c.Read(ctx)
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// The same bound, and the same answer, as an SSE event's.
+			return nil, fmt.Errorf("upstream WebSocket: %w", sse.ErrEventTooLarge)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("upstream WebSocket: %w", err)
 		}
