@@ -142,6 +142,11 @@ func (a *Account) Serves(model string) bool {
 	return false
 }
 
+// WebSocketBeta is the OpenAI-Beta value of the Responses WebSocket
+// protocol (the one Codex speaks, shared/CODEX.md), sent when a WebSocket
+// is opened to a ChatGPT account.
+const WebSocketBeta = "responses_websockets=2026-02-06"
+
 // Target is the upstream URL for an API path suffix such as "/responses" or
 // "/responses/compact". Both client prefixes (/responses and /v1/responses)
 // map to {base_url}/responses, so the base URL decides whether /v1 is used.

@@ -34,7 +34,7 @@ var testEnv = map[string]string{"API_KEY": testAPIKey, "ACCESS_TOKEN": testAcces
 func failureModes(t *testing.T) string {
 	t.Helper()
 	api := serve(t, fakeupstream.New("api", fakeupstream.WithAPIKey(testAPIKey)))
-	chat := serve(t, fakeupstream.New("chat", fakeupstream.WithChatGPT(testAccessToken, testAccountID), fakeupstream.WithClock(fixedNow)))
+	chat := serve(t, fakeupstream.New("chat", fakeupstream.WithChatGPT(testAccessToken, testAccountID), fakeupstream.WithClock(fixedNow), fakeupstream.WithWebSocket()))
 
 	limited := fakeupstream.New("limited", fakeupstream.WithChatGPT(testAccessToken, testAccountID), fakeupstream.WithClock(fixedNow))
 	limited.Script(fakeupstream.QuotaExceeded(testClock.Add(10*time.Hour + 10*time.Minute)))

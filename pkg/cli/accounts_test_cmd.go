@@ -171,6 +171,9 @@ func printTestResults(w io.Writer, results []probe.Result, now time.Time, loc *t
 		if r.OK && r.Refreshed {
 			detail = strings.TrimSuffix("access token renewed and saved; "+detail, "; ")
 		}
+		if r.OK && r.WebSocket != "" {
+			detail = strings.TrimPrefix(detail+"; websocket "+r.WebSocket, "; ")
+		}
 		if !r.OK {
 			result, detail = "FAIL", r.Error
 			if l := probe.FormatLimits(r.Limits, now, loc); l != "" {

@@ -94,7 +94,8 @@ func TestCheckThroughProxy(t *testing.T) {
 }
 
 // TestCheckRefreshesThroughProxy checks that the token refresh a check
-// makes for a ChatGPT account goes through the account's proxy_url.
+// makes for a ChatGPT account, and its WebSocket check, go through the
+// account's proxy_url.
 func TestCheckRefreshesThroughProxy(t *testing.T) {
 	p, err := fakeproxy.StartHTTP("", "")
 	if err != nil {
@@ -111,7 +112,8 @@ func TestCheckRefreshesThroughProxy(t *testing.T) {
 	if !r.OK || !r.Refreshed {
 		t.Fatalf("result ok=%v refreshed=%v: %s", r.OK, r.Refreshed, r.Error)
 	}
-	want := []string{"POST " + te.url, "POST " + up.URL + "/backend-api/codex/responses"}
+	// The WebSocket check goes the same way (refused: this fake takes none).
+	want := []string{"POST " + te.url, "POST " + up.URL + "/backend-api/codex/responses", "GET " + up.URL + "/backend-api/codex/responses"}
 	if got := p.Seen(); !slices.Equal(got, want) {
 		t.Errorf("the proxy carried %q, want %q", got, want)
 	}

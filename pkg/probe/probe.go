@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -95,6 +97,10 @@ type Result struct {
 	// Outcome is the classified result, in the terms the proxy's health
 	// tracking uses, so a caller can record it as a running proxy would.
 	Outcome health.Outcome `json:"-"`
+	// WebSocket says whether a ChatGPT account that passed takes the
+	// Responses WebSocket the proxy prefers for it: "ok", or why not (the
+	// proxy then serves it over HTTP); "" when not checked.
+	WebSocket string `json:"websocket,omitempty"`
 }
 
 // MarshalJSON adds the latencies in milliseconds, the unit scripts expect.
@@ -167,6 +173,7 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 	tag := a.AccessTag()
 	attempt(ctx, o, a, model, start, &r)
 	if !refresh || r.Refreshed || r.Outcome.Class != health.Unauthorized {
+		checkWebSocket(ctx, o, a, &r)
 		return r
 	}
 	// Refused: the token may have been revoked early, or replaced by
@@ -178,7 +185,28 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 	}
 	retry := Result{Name: r.Name, Type: r.Type, Model: model, Refreshed: true}
 	attempt(ctx, o, a, model, start, &retry)
+	checkWebSocket(ctx, o, a, &retry)
 	return retry
+}
+
+// checkWebSocket opens and closes a Responses WebSocket to a ChatGPT
+// account that passed, as the proxy would for a client on a WebSocket.
+func checkWebSocket(ctx context.Context, o Options, a *account.Account, r *Result) {
+	if !r.OK || a.Type != account.OpenAIResponses {
+		return
+	}
+	h := http.Header{"Openai-Beta": {account.WebSocketBeta}}
+	a.Authorize(h)
+	c, resp, err := websocket.Dial(ctx, a.Target("/responses", ""), &websocket.DialOptions{HTTPClient: o.egress.Client(a), HTTPHeader: h})
+	switch {
+	case err == nil:
+		_ = c.CloseNow()
+		r.WebSocket = "ok"
+	case resp != nil:
+		r.WebSocket = fmt.Sprintf("refused (%d): the proxy serves it over HTTP", resp.StatusCode)
+	default:
+		r.WebSocket = "failed (" + describeNetError(err, o.Timeout) + "): the proxy serves it over HTTP"
+	}
 }
 
 // attempt sends the request once and fills r with the answer.

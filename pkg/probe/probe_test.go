@@ -287,3 +287,32 @@ func TestFormatLimits(t *testing.T) {
 		t.Errorf("FormatLimits = %q, want %q", got, want)
 	}
 }
+
+// TestCheckWebSocket: a ChatGPT account that passed is also checked for
+// the Responses WebSocket the proxy prefers for it; an API account is not.
+func TestCheckWebSocket(t *testing.T) {
+	chat := func(opts ...fakeupstream.Option) *account.Account {
+		f := fakeupstream.New("chat", append([]fakeupstream.Option{fakeupstream.WithChatGPT(accessToken, accountID)}, opts...)...)
+		return newAccount(t, config.Account{Name: "chat", Type: config.TypeOpenAIResponses,
+			BaseURL: startFake(t, f).URL + "/backend-api/codex", AccessToken: accessToken, AccountID: accountID, Weight: 1})
+	}
+	cases := []struct {
+		name    string
+		account func() *account.Account
+		want    string
+	}{
+		{"takes WebSockets", func() *account.Account { return chat(fakeupstream.WithWebSocket()) }, "ok"},
+		{"refuses them", func() *account.Account { return chat() }, "refused (426): the proxy serves it over HTTP"},
+		{"API account", func() *account.Account {
+			return apiAccount(t, startFake(t, fakeupstream.New("api", fakeupstream.WithAPIKey(apiKey))).URL+"/v1", apiKey)
+		}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probe.Check(context.Background(), tc.account(), probe.Options{Now: fixedNow})
+			if !r.OK || r.WebSocket != tc.want {
+				t.Errorf("ok %v, websocket %q; want ok, %q", r.OK, r.WebSocket, tc.want)
+			}
+		})
+	}
+}

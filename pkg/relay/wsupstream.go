@@ -18,10 +18,6 @@ import (
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
-// websocketBeta is the OpenAI-Beta value of the Responses WebSocket
-// protocol Codex speaks (shared/CODEX.md).
-const websocketBeta = "responses_websockets=2026-02-06"
-
 // errUseHTTP says: send this request over HTTP instead (the account does
 // not take WebSockets, or its connection could not be made).
 var errUseHTTP = errors.New("send over HTTP")
@@ -138,7 +134,7 @@ func (u *upstreamWS) roundTrip(ctx context.Context, a *account.Account, up *http
 // HTTP-only for a while.
 func (u *upstreamWS) dial(ctx context.Context, a *account.Account, up *http.Request) error {
 	h := up.Header.Clone()
-	h.Set("OpenAI-Beta", websocketBeta)
+	h.Set("OpenAI-Beta", account.WebSocketBeta)
 	h.Del("Content-Type")
 	h.Del("Accept")
 	c, resp, err := websocket.Dial(ctx, a.Target("/responses", up.URL.RawQuery), &websocket.DialOptions{
