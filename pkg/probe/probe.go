@@ -149,6 +149,7 @@ func Check(ctx context.Context, a *account.Account, o Options) Result {
 	hide := redact.New(append(secrets, a.Secrets()...))
 	r.Error = hide.String(r.Error)
 	r.Outcome.Message = hide.String(r.Outcome.Message)
+	r.WebSocket = hide.String(r.WebSocket)
 	return r
 }
 
