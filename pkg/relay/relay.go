@@ -5,8 +5,6 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
@@ -210,8 +208,4 @@ func ClientFrom(ctx context.Context) string {
 	return name
 }
 
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
-}
+func newRequestID() string { return "req_" + randomHex(8) }

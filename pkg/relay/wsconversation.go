@@ -9,6 +9,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
+	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
 // conversation is what one client WebSocket connection has sent and been
@@ -58,7 +59,10 @@ const (
 // before its own input; one that names any other response is refused,
 // since the proxy cannot know what it held. kind is the frame's type.
 func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.Error) {
+	// One pass over the message: its own members apart, the request's kept
+	// for the complete body.
 	var typ, prev, input, generate []byte
+	var rest []member
 	err := jsonscan.ObjectFields(data, func(k, v []byte) bool {
 		switch string(k) {
 		case "type":
@@ -69,6 +73,9 @@ func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.E
 			input = v
 		case "generate":
 			generate = v
+		case "stream":
+		default:
+			rest = append(rest, member{k, v})
 		}
 		return true
 	})
@@ -106,7 +113,7 @@ func (cv *conversation) read(data []byte) (f wsFrame, kind string, _ *apierror.E
 		history = append(append(history, cv.lastIn), cv.lastOut...)
 	}
 	cv.drop()
-	body, in := completeRequest(data, history, input)
+	body, in := completeRequest(rest, history, input)
 	if int64(len(body)) > cv.max {
 		cv.release()
 		cv.tooLarge = true
@@ -146,13 +153,13 @@ func (cv *conversation) observe(data []byte) {
 	if cv.curIn == nil {
 		return // a warmup's or an answer the proxy made
 	}
-	switch jsonType(data) {
+	switch sse.JSONType(data) {
 	case "response.created", "response.in_progress":
 		if cv.curID == "" {
 			cv.curID = responseID(data)
 		}
 	case "response.output_item.done":
-		item := member(data, "item")
+		item := jsonscan.Member(data, "item")
 		cv.curLen += int64(len(item))
 		if item != nil && cv.curLen <= cv.max {
 			cv.curOut = append(cv.curOut, bytes.Clone(item))
@@ -213,29 +220,31 @@ func (cv *conversation) warmed(id string) {
 	cv.commit()
 }
 
-// completeRequest is the frame as a POST body: every member but the
-// frame's own (type, previous_response_id, generate), stream:true (a
-// WebSocket answer is always a stream of events, asked for or not), then
-// input: the history's items followed by the frame's. in is the input's
-// span within body. One pass, one allocation.
-func completeRequest(frame []byte, history [][]byte, input []byte) (body, in []byte) {
-	n := len(frame) + len(input) + 16
+// member is one top-level member of a JSON object: its name (unescaped)
+// and raw value.
+type member struct{ name, value []byte }
+
+// completeRequest is the frame as a POST body: the request's members (all
+// but the frame's own: type, previous_response_id, generate), stream:true
+// (a WebSocket answer is always a stream of events, asked for or not),
+// then input: the history's items followed by the frame's. in is the
+// input's span within body. One allocation.
+func completeRequest(rest []member, history [][]byte, input []byte) (body, in []byte) {
+	n := len(input) + 32
+	for _, m := range rest {
+		n += len(m.name) + len(m.value) + 4
+	}
 	for _, h := range history {
 		n += len(h) + 1
 	}
 	out := make([]byte, 0, n)
 	out = append(out, '{')
-	_ = jsonscan.ObjectFields(frame, func(k, v []byte) bool {
-		switch string(k) {
-		case "type", "previous_response_id", "generate", "input", "stream":
-			return true
-		}
-		out = appendJSONString(out, k)
+	for _, m := range rest {
+		out = appendJSONString(out, m.name)
 		out = append(out, ':')
-		out = append(out, v...)
+		out = append(out, m.value...)
 		out = append(out, ',')
-		return true
-	})
+	}
 	out = append(out, `"stream":true,"input":`...)
 	start := len(out)
 	out = append(out, '[')
@@ -291,28 +300,8 @@ func appendJSONString(out, s []byte) []byte {
 	return append(out, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
-// jsonType is the top-level "type" of a JSON event.
-func jsonType(data []byte) string {
-	t, _ := jsonscan.String(member(data, "type"))
-	return t
-}
-
 // responseID is response.id of a response event.
 func responseID(data []byte) string {
-	id, _ := jsonscan.String(member(member(data, "response"), "id"))
+	id, _ := jsonscan.String(jsonscan.Member(jsonscan.Member(data, "response"), "id"))
 	return id
-}
-
-// member is the raw value of a top-level member of a JSON object; nil when
-// absent.
-func member(obj []byte, name string) []byte {
-	var out []byte
-	_ = jsonscan.ObjectFields(obj, func(k, v []byte) bool {
-		if string(k) == name {
-			out = v
-			return false
-		}
-		return true
-	})
-	return out
 }

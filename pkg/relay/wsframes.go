@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/proxy-dev/proxy/pkg/jsonscan"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
@@ -207,7 +208,7 @@ var errorHeaders = []string{"Retry-After", "X-Codex-Primary-Used-Percent", "X-Co
 // errorEvent is an HTTP error answer as the in-band event Codex reads:
 // the body's error object, its status, and the headers that matter.
 func errorEvent(status int, h http.Header, body []byte) []byte {
-	errObj := member(body, "error")
+	errObj := jsonscan.Member(body, "error")
 	if len(errObj) == 0 || errObj[0] != '{' {
 		msg := strings.TrimSpace(string(bytes.ToValidUTF8(body, nil)))
 		if len(msg) > 512 {

@@ -93,9 +93,9 @@ func (u *upstreamWS) roundTrip(ctx context.Context, a *account.Account, up *http
 			return nil, err
 		}
 		first, err := u.send(ctx, msg)
-		if err == nil && jsonType(first) == "error" {
+		if err == nil && sse.JSONType(first) == "error" {
 			switch {
-			case jsonscan.Equal(member(member(first, "error"), "code"), "websocket_connection_limit_reached"):
+			case jsonscan.Equal(jsonscan.Member(jsonscan.Member(first, "error"), "code"), "websocket_connection_limit_reached"):
 				err = errors.New("websocket_connection_limit_reached")
 			case refusesCredential(first):
 				// The token the connection was opened with is no longer
@@ -223,9 +223,9 @@ func (u *upstreamWS) read(ctx context.Context, c *websocket.Conn) ([]byte, error
 
 // refusesCredential reports an in-band error event with status 401 or 403.
 func refusesCredential(ev []byte) bool {
-	s := member(ev, "status")
+	s := jsonscan.Member(ev, "status")
 	if s == nil {
-		s = member(ev, "status_code")
+		s = jsonscan.Member(ev, "status_code")
 	}
 	return string(s) == "401" || string(s) == "403"
 }
@@ -261,7 +261,7 @@ func (b *wsEvents) Read(p []byte) (int, error) {
 				continue
 			}
 		}
-		typ := jsonType(data)
+		typ := sse.JSONType(data)
 		switch typ {
 		case "response.completed":
 			if b.u.conn == b.conn {

@@ -21,14 +21,14 @@ func Type(event []byte) string {
 	if len(name) > 0 {
 		return intern(name)
 	}
-	var typ []byte
-	_ = jsonscan.ObjectFields(Data(event), func(k, v []byte) bool {
-		if string(k) == "type" {
-			typ = v
-			return false
-		}
-		return true
-	})
+	return JSONType(Data(event))
+}
+
+// JSONType returns the top-level "type" of an event's JSON (an SSE
+// event's data, or a WebSocket message), "" if none. Only the JSON up to
+// "type" is scanned, and the common types return without allocating.
+func JSONType(data []byte) string {
+	typ := jsonscan.Member(data, "type")
 	if len(typ) == 0 || typ[0] != '"' {
 		return ""
 	}
