@@ -1,0 +1,369 @@
+package items
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Store is where a Ledger keeps its records, shared by every instance.
+// *store.Store implements it.
+type Store interface {
+	// ItemRecords returns the records kept for sums, nil where none: one
+	// round trip.
+	ItemRecords(ctx context.Context, sums []string) ([][]byte, error)
+	// SetItemRecords keeps records by sum for ttl.
+	SetItemRecords(ctx context.Context, records map[string][]byte, ttl time.Duration) error
+	// NoteConversation adds member to the notes of the conversation whose
+	// session hash is session (its binding's Minters), for ttl.
+	NoteConversation(ctx context.Context, session, member string, ttl time.Duration) error
+	// KeepCompaction keeps data (a compressed request) under sum for ttl,
+	// evicting the oldest kept ones while all of them take more than
+	// budget bytes; it returns how many it evicted.
+	KeepCompaction(ctx context.Context, sum string, data []byte, ttl time.Duration, budget int64) (int, error)
+	// KeptCompaction is what KeepCompaction kept under sum; nil when
+	// gone.
+	KeptCompaction(ctx context.Context, sum string) ([]byte, error)
+	// SetRemade keeps account's own compaction item made for the history
+	// of the compaction sum.
+	SetRemade(ctx context.Context, sum, account string, item []byte, ttl time.Duration) error
+	// Remade is what SetRemade kept; nil when none.
+	Remade(ctx context.Context, sum, account string) ([]byte, error)
+}
+
+// Options tune a Ledger; zero values take the defaults.
+type Options struct {
+	// TTL is how long who minted an item is remembered: as long as a user
+	// may resume a conversation. Default 7 days.
+	TTL time.Duration
+	// KeptTTL is how long the request behind a compaction is kept;
+	// default TTL.
+	KeptTTL time.Duration
+	// KeptBudget bounds the kept compaction requests, compressed, in the
+	// store (limits.kept_compactions); past it the oldest go first. 0 keeps
+	// none.
+	KeptBudget int64
+	// MaxKept bounds one kept request, decompressed (max_body_bytes);
+	// default 32 MiB.
+	MaxKept int64
+	// Queue is how many writes may wait; past it a write is dropped and
+	// logged. Default 4096.
+	Queue  int
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultTTL     = 7 * 24 * time.Hour
+	defaultMaxKept = 32 << 20
+	defaultQueue   = 4096
+	// writeTimeout bounds one write to the store, off the request path.
+	writeTimeout = 3 * time.Second
+)
+
+// Ledger remembers, in the store, who minted each account-bound item, the
+// request behind each compaction, and each account's own remake of a
+// compaction. Reads are the request path's; writes are queued and made off
+// it, on the Ledger's own lifetime. It is safe for concurrent use.
+type Ledger struct {
+	st  Store
+	o   Options
+	dec *zstd.Decoder
+
+	mu     sync.RWMutex // guards closed against sends on a closed queue
+	closed bool
+	jobs   chan job
+	done   chan struct{}
+}
+
+type job struct {
+	what string
+	run  func(ctx context.Context, enc *zstd.Encoder) error
+	// after runs once the job is done or dropped (a kept body's budget
+	// share goes back then).
+	after func()
+}
+
+// NewLedger returns a ledger on st and starts its writer; Close stops it.
+func NewLedger(st Store, o Options) *Ledger {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.KeptTTL <= 0 {
+		o.KeptTTL = o.TTL
+	}
+	if o.MaxKept <= 0 {
+		o.MaxKept = defaultMaxKept
+	}
+	if o.Queue <= 0 {
+		o.Queue = defaultQueue
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	// DecodeAll is safe for concurrent use; the bound keeps a corrupt or
+	// hostile record from asking for more than a request may be.
+	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(uint64(o.MaxKept)))
+	l := &Ledger{st: st, o: o, dec: dec, jobs: make(chan job, o.Queue), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// TTL is how long records are kept.
+func (l *Ledger) TTL() time.Duration { return l.o.TTL }
+
+func (l *Ledger) run() {
+	defer close(l.done)
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	for j := range l.jobs {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		if err := j.run(ctx, enc); err != nil {
+			l.o.Logger.Warn("recording conversation items", "what", j.what, "err", err)
+		}
+		cancel()
+		if j.after != nil {
+			j.after()
+		}
+	}
+}
+
+// queue hands a job to the writer; it never blocks.
+func (l *Ledger) queue(j job) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.closed {
+		select {
+		case l.jobs <- j:
+			return
+		default:
+		}
+		l.o.Logger.Warn("conversation item writes are queued past their bound; one is dropped", "what", j.what, "queue", cap(l.jobs))
+	}
+	if j.after != nil {
+		j.after()
+	}
+}
+
+// Close writes what is queued and stops the writer. Calling it again does
+// nothing.
+func (l *Ledger) Close() {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.jobs)
+	}
+	l.mu.Unlock()
+	<-l.done
+}
+
+// storedRecord is a record's value in the store.
+type storedRecord struct {
+	Account string `json:"a"`
+	At      int64  `json:"t"`
+	Items   int    `json:"n,omitempty"`
+}
+
+// Records returns the store's records of sums (one round trip); a sum
+// with no record is missing from the map.
+func (l *Ledger) Records(ctx context.Context, sums []Sum) (map[Sum]Record, error) {
+	out := make(map[Sum]Record, len(sums))
+	keys := make([]string, 0, len(sums))
+	for _, s := range sums {
+		if s != "" {
+			keys = append(keys, string(s))
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := l.st.ItemRecords(ctx, keys)
+	if err != nil {
+		return out, fmt.Errorf("reading who minted %d items: %w", len(keys), err)
+	}
+	for i, v := range vals {
+		var r storedRecord
+		if v == nil || json.Unmarshal(v, &r) != nil || r.Account == "" {
+			continue
+		}
+		out[Sum(keys[i])] = Record{Account: r.Account, At: time.Unix(r.At, 0), Items: r.Items}
+	}
+	return out, nil
+}
+
+// Note records that account minted items in the answer to a request of
+// the conversation session ("" when it has none). known are the
+// conversation's minters as its binding had them, so an account already
+// among them is not written again. It never blocks.
+func (l *Ledger) Note(session, account string, minted []Minted, known []string, items int) {
+	if len(minted) == 0 || account == "" {
+		return
+	}
+	at := l.o.Now().Unix()
+	recs := make(map[string][]byte, len(minted))
+	for _, m := range minted {
+		r := storedRecord{Account: account, At: at}
+		if m.Kind == Compaction {
+			r.Items = items
+		}
+		v, _ := json.Marshal(r) // plain data
+		recs[string(m.Sum)] = v
+	}
+	addMinter := session != "" && !slices.Contains(known, account)
+	ttl := l.o.TTL
+	l.queue(job{what: "minted items", run: func(ctx context.Context, _ *zstd.Encoder) error {
+		if err := l.st.SetItemRecords(ctx, recs, ttl); err != nil {
+			return err
+		}
+		if addMinter {
+			return l.st.NoteConversation(ctx, session, account, ttl)
+		}
+		return nil
+	}})
+}
+
+// NoteRefused remembers that account refused items of kind in the
+// conversation session although nothing showed another account minted
+// them, so its next turns are cleaned before they are sent. It never
+// blocks.
+func (l *Ledger) NoteRefused(session, account string, kind Kind) {
+	if session == "" {
+		return
+	}
+	member := refusedPrefix + kind.String() + ":" + account
+	ttl := l.o.TTL
+	l.queue(job{what: "refused items", run: func(ctx context.Context, _ *zstd.Encoder) error {
+		return l.st.NoteConversation(ctx, session, member, ttl)
+	}})
+}
+
+// Keep keeps the request that asked for a compaction (the client's body,
+// compaction_trigger and all) under the compaction item the answer
+// minted, compressed, off the request path. release runs once the body is
+// no longer needed (written, or dropped).
+func (l *Ledger) Keep(m Minted, body []byte, release func()) {
+	if l.o.KeptBudget <= 0 {
+		if release != nil {
+			release()
+		}
+		return
+	}
+	if int64(len(body)) > l.o.MaxKept {
+		l.o.Logger.Warn("a compacted request is larger than the bound of a kept one; it is not kept", "bytes", len(body), "max", l.o.MaxKept)
+		if release != nil {
+			release()
+		}
+		return
+	}
+	ttl, budget := l.o.KeptTTL, l.o.KeptBudget
+	l.queue(job{what: "kept compaction", after: release, run: func(ctx context.Context, enc *zstd.Encoder) error {
+		data := enc.EncodeAll(body, make([]byte, 0, len(body)/4))
+		evicted, err := l.st.KeepCompaction(ctx, string(m.Sum), data, ttl, budget)
+		if evicted > 0 {
+			l.o.Logger.Info("kept compactions past their memory budget; the oldest were let go", "evicted", evicted, "budget", budget)
+		}
+		return err
+	}})
+}
+
+// ErrNotKept is returned by Kept when the request behind a compaction is
+// no longer kept.
+var ErrNotKept = errors.New("the request behind this compaction is no longer kept")
+
+// Kept returns the request that asked for the compaction sum, as the
+// client sent it; ErrNotKept when it is gone.
+func (l *Ledger) Kept(ctx context.Context, sum Sum) ([]byte, error) {
+	data, err := l.st.KeptCompaction(ctx, string(sum))
+	if err != nil {
+		return nil, fmt.Errorf("reading a kept compaction: %w", err)
+	}
+	if data == nil {
+		return nil, ErrNotKept
+	}
+	body, err := l.dec.DecodeAll(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decoding a kept compaction: %w", err)
+	}
+	return body, nil
+}
+
+// Remade returns account's own compaction item for the history of the
+// compaction sum, nil when it has made none.
+func (l *Ledger) Remade(ctx context.Context, sum Sum, account string) ([]byte, error) {
+	item, err := l.st.Remade(ctx, string(sum), account)
+	if err != nil {
+		return nil, fmt.Errorf("reading a compaction made again: %w", err)
+	}
+	return item, nil
+}
+
+// NoteRemade records account's own compaction item (as minted) for the
+// history of the compaction sum, and that account minted it. It never
+// blocks.
+func (l *Ledger) NoteRemade(session string, sum Sum, account string, remade Minted, items int, known []string) {
+	ttl := l.o.KeptTTL
+	item := remade.Raw
+	l.queue(job{what: "remade compaction", run: func(ctx context.Context, _ *zstd.Encoder) error {
+		return l.st.SetRemade(ctx, string(sum), account, item, ttl)
+	}})
+	l.Note(session, account, []Minted{remade}, known, items)
+}
+
+// refusedPrefix starts the conversation notes that say an account refused
+// items of a kind.
+const refusedPrefix = "refused:"
+
+// Summary is what a conversation's notes (its binding's Minters) say.
+type Summary struct {
+	// Minters minted items in the conversation.
+	Minters []string
+	// Refused: kinds each account refused without a known foreign minter.
+	Refused map[string]Kind
+}
+
+// ParseNotes reads a conversation's notes.
+func ParseNotes(notes []string) Summary {
+	var s Summary
+	for _, n := range notes {
+		rest, ok := strings.CutPrefix(n, refusedPrefix)
+		if !ok {
+			s.Minters = append(s.Minters, n)
+			continue
+		}
+		kind, account, ok := strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		if s.Refused == nil {
+			s.Refused = map[string]Kind{}
+		}
+		s.Refused[account] |= ParseKind(kind)
+	}
+	return s
+}
+
+// OnlyBy reports whether nothing in the conversation is known to come from
+// another account than account, and account refused nothing: a request
+// for it needs no look at its items.
+func (s Summary) OnlyBy(account string) bool {
+	if s.Refused[account] != 0 {
+		return false
+	}
+	for _, m := range s.Minters {
+		if m != account {
+			return false
+		}
+	}
+	return true
+}
