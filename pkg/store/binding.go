@@ -21,6 +21,11 @@ type Binding struct {
 	Client   string // client key name ("" when no client keys)
 	Created  time.Time
 	LastUsed time.Time
+	// Minters are the conversation's notes kept beside the binding (see
+	// NoteConversation): the accounts that minted account-bound items in
+	// it, and which refused what. They outlive the binding, so a
+	// conversation that comes back finds them.
+	Minters []string
 }
 
 // A binding is two string keys with the same TTL:
@@ -90,9 +95,11 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 	// at once, and SET XX touches LastUsed only if it exists, so a miss
 	// writes nothing and no interleaving can make the pair inconsistent.
 	var get *redis.StringCmd
+	var minters *redis.StringSliceCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.GetEx(ctx, key, ttl)
 		p.SetXX(ctx, s.lastUsedKey(session), now.UnixMilli(), ttl)
+		minters = p.SMembers(ctx, s.mintersKey(session))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -110,6 +117,7 @@ func (s *Store) Lookup(ctx context.Context, session string, ttl time.Duration) (
 		return Binding{}, false, fmt.Errorf("store: lookup %s: %w", session, err)
 	}
 	b.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
+	b.Minters = membersOf(minters)
 	if s.local != nil {
 		s.local.put(b, ttl, m)
 	}
@@ -134,9 +142,11 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 	m := s.localMark()
 	var setNX *redis.BoolCmd
 	var get *redis.StringCmd
+	var minters *redis.StringSliceCmd
 	err = s.tx(ctx, func(p redis.Pipeliner) error {
 		setNX = p.SetNX(ctx, key, v, ttl)
 		get = p.Get(ctx, key)
+		minters = p.SMembers(ctx, s.mintersKey(b.Session))
 		p.PExpire(ctx, key, ttl)
 		// An existing binding is being used now; a new one starts at
 		// b.LastUsed. The lastused key exists exactly when the binding
@@ -151,6 +161,7 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 	if err := setNX.Err(); err != nil {
 		return Binding{}, false, fmt.Errorf("store: bind %s: %w", b.Session, err)
 	}
+	b.Minters = membersOf(minters)
 	if setNX.Val() {
 		if s.local != nil {
 			s.local.put(b, ttl, m)
@@ -168,6 +179,7 @@ func (s *Store) Bind(ctx context.Context, b Binding, ttl time.Duration) (Binding
 		return Binding{}, false, fmt.Errorf("store: bind %s: %w", b.Session, err)
 	}
 	got.LastUsed = time.UnixMilli(now.UnixMilli()).UTC()
+	got.Minters = b.Minters
 	if s.local != nil {
 		s.local.put(got, ttl, m)
 	}
@@ -188,15 +200,19 @@ func (s *Store) Rebind(ctx context.Context, b Binding, ttl time.Duration) error 
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
 	}
 	done := s.lockLocal(b.Session)
+	var minters *redis.StringSliceCmd
 	err = s.tx(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.sessionKey(b.Session), v, ttl)
 		p.Set(ctx, s.lastUsedKey(b.Session), b.LastUsed.UnixMilli(), ttl)
+		minters = p.SMembers(ctx, s.mintersKey(b.Session))
 		return nil
 	})
 	if err != nil {
 		done(nil, ttl)
 		return fmt.Errorf("store: rebind %s: %w", b.Session, err)
 	}
+	// The conversation's notes stay: its items are as they were.
+	b.Minters = membersOf(minters)
 	done(&b, ttl)
 	return nil
 }

@@ -82,6 +82,9 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"Windows", testWindows},
 		{"Lock", testLock},
 		{"Secrets", testSecrets},
+		{"ItemRecords", testItemRecords},
+		{"ConversationNotes", testConversationNotes},
+		{"KeptCompactions", testKeptCompactions},
 	}
 	run := runID(t)
 	for _, c := range cases {
