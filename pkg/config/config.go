@@ -69,6 +69,11 @@ const (
 	// DefaultBodyMemory bounds the request bodies held in memory at once,
 	// decompressed ones included, across all requests.
 	DefaultBodyMemory = 256 << 20
+	// DefaultItemsTTL: a week, as long as users resume a conversation.
+	DefaultItemsTTL = 7 * 24 * time.Hour
+	// DefaultKeptCompactions bounds the kept compaction requests: a
+	// compressed Codex history is a few hundred KiB.
+	DefaultKeptCompactions = 256 << 20
 	// DefaultSlotWait: long enough for a stream to end, short enough not
 	// to be felt.
 	DefaultSlotWait = 2 * time.Second
@@ -133,6 +138,10 @@ type Sessions struct {
 	// conversation moves to the account that serves it; a shorter outage is
 	// served elsewhere and the binding stays.
 	MoveAfter time.Duration
+	// ItemsTTL is how long the proxy remembers which account minted each
+	// encrypted reasoning and compaction item, and keeps the request
+	// behind each compaction: as long as a user may resume a conversation.
+	ItemsTTL time.Duration
 }
 
 // Headroom controls how new conversations avoid accounts that have used
@@ -174,6 +183,10 @@ type Limits struct {
 	// WebSocketConnections bounds the client WebSocket connections open at
 	// once; past it an upgrade gets 503 and Codex uses HTTP.
 	WebSocketConnections int
+	// KeptCompactions bounds the requests behind compactions kept in the
+	// store (compressed), so a compacted conversation can take its history
+	// to another account; past it the oldest go.
+	KeptCompactions int64
 }
 
 // OAuth configures ChatGPT sign-in and token refresh.

@@ -64,12 +64,12 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	want := Config{
 		Listen:       DefaultListen,
 		Redis:        Redis{KeyPrefix: DefaultKeyPrefix},
-		Sessions:     Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter},
+		Sessions:     Sessions{TTL: 30 * time.Minute, MoveAfter: DefaultMoveAfter, ItemsTTL: DefaultItemsTTL},
 		MaxAttempts:  DefaultMaxAttempts,
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Timeouts: Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait,
 			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout, WebSocketIdle: DefaultWebSocketIdle, WebSocketMaxAge: DefaultWebSocketMaxAge},
-		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections, KeptCompactions: DefaultKeptCompactions},
 		OAuth:  OAuth{Issuer: DefaultIssuer, TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||
@@ -205,7 +205,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{
 			name: "file only",
 			env:  env{},
-			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter}},
+			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter, ItemsTTL: DefaultItemsTTL}},
 		},
 		{
 			name: "every key from env",
@@ -213,12 +213,12 @@ func TestLoadEnvOverrides(t *testing.T) {
 				"PROXY_LISTEN": "127.0.0.1:2222", "PROXY_REDIS_URL": "redis://localhost:6379",
 				"PROXY_REDIS_KEY_PREFIX": "env:", "PROXY_SESSIONS_TTL": "2h",
 			},
-			want: Config{Listen: "127.0.0.1:2222", Redis: Redis{URL: "redis://localhost:6379", KeyPrefix: "env:"}, Sessions: Sessions{TTL: 2 * time.Hour, MoveAfter: DefaultMoveAfter}},
+			want: Config{Listen: "127.0.0.1:2222", Redis: Redis{URL: "redis://localhost:6379", KeyPrefix: "env:"}, Sessions: Sessions{TTL: 2 * time.Hour, MoveAfter: DefaultMoveAfter, ItemsTTL: DefaultItemsTTL}},
 		},
 		{
 			name: "env value is expanded too",
 			env:  env{"PROXY_REDIS_URL": "redis://${REDIS_HOST}:6379", "REDIS_HOST": "cache"},
-			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{URL: "redis://cache:6379", KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter}},
+			want: Config{Listen: "127.0.0.1:1111", Redis: Redis{URL: "redis://cache:6379", KeyPrefix: "file:"}, Sessions: Sessions{TTL: 5 * time.Minute, MoveAfter: DefaultMoveAfter, ItemsTTL: DefaultItemsTTL}},
 		},
 	}
 	for _, tt := range tests {

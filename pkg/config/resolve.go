@@ -13,7 +13,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	cfg := &Config{
 		Listen:   raw.Listen,
 		Redis:    Redis{URL: raw.Redis.URL, KeyPrefix: raw.Redis.KeyPrefix},
-		Sessions: Sessions{TTL: DefaultSessionTTL, MoveAfter: DefaultMoveAfter},
+		Sessions: Sessions{TTL: DefaultSessionTTL, MoveAfter: DefaultMoveAfter, ItemsTTL: DefaultItemsTTL},
 		Path:     path,
 
 		MaxAttempts:  DefaultMaxAttempts,
@@ -28,8 +28,9 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			WebSocketIdle:   durationOr(raw.Timeouts.WebSocketIdle, DefaultWebSocketIdle),
 			WebSocketMaxAge: durationOr(raw.Timeouts.WebSocketAge, DefaultWebSocketMaxAge),
 		},
-		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections},
-		OAuth:  OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections,
+			KeptCompactions: DefaultKeptCompactions},
+		OAuth: OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
 	}
 	if raw.MaxAttempts != nil {
 		cfg.MaxAttempts = *raw.MaxAttempts
@@ -46,7 +47,11 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	if raw.Limits.WebSockets != nil {
 		cfg.Limits.WebSocketConnections = *raw.Limits.WebSockets
 	}
+	if raw.Limits.Kept != nil {
+		cfg.Limits.KeptCompactions = *raw.Limits.Kept
+	}
 	cfg.Sessions.MoveAfter = durationOr(raw.Sessions.MoveAfter, DefaultMoveAfter)
+	cfg.Sessions.ItemsTTL = durationOr(raw.Sessions.ItemsTTL, DefaultItemsTTL)
 	cfg.Headroom.Threshold = DefaultHeadroomThreshold
 	if raw.Headroom.Threshold != nil {
 		cfg.Headroom.Threshold = *raw.Headroom.Threshold

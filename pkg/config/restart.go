@@ -33,6 +33,8 @@ var restartSettings = []struct {
 	{"redis.key_prefix", func(c *Config) any { return c.Redis.KeyPrefix }},
 	{"sessions.ttl", func(c *Config) any { return c.Sessions.TTL }},
 	{"sessions.move_after", func(c *Config) any { return c.Sessions.MoveAfter }},
+	{"sessions.items_ttl", func(c *Config) any { return c.Sessions.ItemsTTL }},
+	{"limits.kept_compactions", func(c *Config) any { return c.Limits.KeptCompactions }},
 	{"headroom.threshold", func(c *Config) any { return c.Headroom.Threshold }},
 }
 

@@ -36,6 +36,7 @@ type fileLimits struct {
 	MaxEventBytes *int   `mapstructure:"max_event_bytes"`
 	BodyMemory    *int64 `mapstructure:"body_memory"`
 	WebSockets    *int   `mapstructure:"websocket_connections"`
+	Kept          *int64 `mapstructure:"kept_compactions"`
 }
 
 type fileOAuth struct {
@@ -52,6 +53,7 @@ type fileRedis struct {
 type fileSessions struct {
 	TTL       string `mapstructure:"ttl"`
 	MoveAfter string `mapstructure:"move_after"`
+	ItemsTTL  string `mapstructure:"items_ttl"`
 }
 
 type fileHeadroom struct {

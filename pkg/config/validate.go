@@ -20,6 +20,10 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateRedis(cfg.Redis)
 	c.validateTTL(raw.Sessions.TTL)
 	c.validateDuration("sessions.move_after", raw.Sessions.MoveAfter)
+	c.validateDuration("sessions.items_ttl", raw.Sessions.ItemsTTL)
+	if cfg.Sessions.ItemsTTL < cfg.Sessions.TTL {
+		c.add("sessions.items_ttl", "must be at least sessions.ttl (%s): a conversation's items must outlive its binding, got %s", cfg.Sessions.TTL, cfg.Sessions.ItemsTTL)
+	}
 	c.validateDuration("timeouts.connect", raw.Timeouts.Connect)
 	c.validateDuration("timeouts.response_header", raw.Timeouts.ResponseHeader)
 	c.validateDuration("timeouts.stream_idle", raw.Timeouts.StreamIdle)
@@ -33,6 +37,9 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	}
 	if cfg.Limits.MaxEventBytes < 64<<10 {
 		c.add("limits.max_event_bytes", "must be at least 65536, got %d", cfg.Limits.MaxEventBytes)
+	}
+	if cfg.Limits.KeptCompactions < 0 {
+		c.add("limits.kept_compactions", "must be 0 (keep no compaction's history) or more, got %d", cfg.Limits.KeptCompactions)
 	}
 	if cfg.Limits.BodyMemory < cfg.MaxBodyBytes {
 		c.add("limits.body_memory", "must be at least max_body_bytes (%d), got %d", cfg.MaxBodyBytes, cfg.Limits.BodyMemory)
