@@ -146,7 +146,7 @@ func (p *Pool) Lease(ctx context.Context, r scheduler.Request, stickyWait time.D
 		return &Lease{Decision: d}, nil
 	}
 	wait := time.Duration(0)
-	if d.Reason == scheduler.ReasonSticky {
+	if d.Reason == scheduler.ReasonSticky || d.Reason == scheduler.ReasonResumed {
 		wait = stickyWait
 	}
 	release, ok := p.health.Acquire(ctx, d.Account, wait)

@@ -72,6 +72,10 @@ const (
 	// because that one had used more of its rate limits; Detail names it
 	// and its used share.
 	ReasonHeadroom Reason = "headroom"
+	// ReasonResumed: a conversation without a binding carried items only
+	// one account can read (encrypted reasoning, a compaction), and went
+	// back to the account that minted them; Detail says so.
+	ReasonResumed Reason = "resumed"
 )
 
 // Request is what the scheduler needs to know about a request.
@@ -80,6 +84,11 @@ type Request struct {
 	Model   string
 	Client  string          // client key name, recorded in new bindings
 	Exclude map[string]bool // accounts already tried by this request
+	// Owner, when set, names the account that minted the account-bound
+	// items the request carries (its latest), "" when none or unknown. It
+	// is asked only when the conversation has no binding, so the lookup
+	// it may make costs nothing on a sticky hit.
+	Owner func(ctx context.Context) string
 }
 
 // Decision is the outcome of Select.
@@ -89,6 +98,9 @@ type Decision struct {
 	Detail     string   // why, in words, when the reason alone does not say
 	Candidates []string // names of the accounts that could serve the request
 	Bound      string   // the account the conversation was bound to before, if any
+	// Minters are the notes kept beside the conversation's binding: who
+	// minted account-bound items in it (see package items).
+	Minters []string
 }
 
 // Scheduler selects accounts. It is safe for concurrent use.
@@ -178,7 +190,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		return s.bindNew(ctx, r, d, ready, eligible)
 	}
 
-	d.Bound = b.Account
+	d.Bound, d.Minters = b.Account, b.Minters
 	bound := find(eligible, b.Account)
 	switch {
 	case bound != nil:
@@ -206,7 +218,11 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 
 // bindNew binds a conversation seen for the first time.
 func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account) (Decision, error) {
-	d, err := s.choose(r.Session.Hash, d, ready, eligible, ReasonNew, "")
+	d = s.resume(ctx, r, d, ready)
+	var err error
+	if d.Account == nil {
+		d, err = s.choose(r.Session.Hash, d, ready, eligible, ReasonNew, "")
+	}
 	if err != nil {
 		return d, err
 	}
@@ -215,7 +231,9 @@ func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, e
 	case err != nil:
 		d.Reason, d.Detail = ReasonUnsticky, storeDetail(s.storeFailed(ctx, err))
 	case created:
+		d.Minters = won.Minters
 	default:
+		d.Minters = won.Minters
 		// Another request of this conversation bound it first: follow it
 		// when it can serve.
 		d.Bound = won.Account
@@ -228,6 +246,22 @@ func (s *Scheduler) bindNew(ctx context.Context, r Request, d Decision, ready, e
 	return d, nil
 }
 
+// resume sends a conversation without a binding that carries items only
+// one account can read back to that account, when it can serve: whatever
+// the weights or the headroom would choose, only there does the model see
+// its own reasoning and compacted history. d.Account stays nil otherwise.
+func (s *Scheduler) resume(ctx context.Context, r Request, d Decision, ready []*account.Account) Decision {
+	if r.Owner == nil {
+		return d
+	}
+	if owner := r.Owner(ctx); owner != "" {
+		if a := find(ready, owner); a != nil {
+			d.Account, d.Reason, d.Detail = a, ReasonResumed, "the conversation's items were minted by "+owner
+		}
+	}
+	return d
+}
+
 // rebind moves a conversation whose account cannot serve it any more.
 func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, eligible []*account.Account, old store.Binding, why string) (Decision, error) {
 	d, err := s.choose(r.Session.Hash, d, ready, eligible, ReasonRebound, why)
@@ -236,6 +270,7 @@ func (s *Scheduler) rebind(ctx context.Context, r Request, d Decision, ready, el
 	}
 	nb := s.binding(r, d.Account)
 	nb.Created = old.Created
+	d.Minters = old.Minters
 	if err := s.bindings.Rebind(ctx, nb, s.ttl); err != nil {
 		s.storeFailed(ctx, err)
 	}
