@@ -28,6 +28,24 @@ type Decision struct {
 	Duration   time.Duration `json:"duration_ns"`
 	Usage      Usage         `json:"usage"`
 	Error      string        `json:"error,omitempty"`
+	// Items says what the serving account was not sent, or got in place
+	// of items it could not read (encrypted reasoning and compaction
+	// items another account minted): "removed 3 reasoning items minted
+	// by acct-a; compaction of 14:02 by acct-a re-made on acct-b". ""
+	// when the request went as it came.
+	Items string `json:"items,omitempty"`
+	// ItemCounts counts the same, for metrics; nil when nothing changed.
+	ItemCounts *ItemCounts `json:"item_counts,omitempty"`
+}
+
+// ItemCounts counts what cleaning a request did to its account-bound
+// items.
+type ItemCounts struct {
+	Removed int `json:"removed,omitempty"` // reasoning items left out
+	Remade  int `json:"remade,omitempty"`  // compactions made again by the serving account, now
+	Reused  int `json:"reused,omitempty"`  // compactions replaced by one the account made before
+	Lost    int `json:"lost,omitempty"`    // compactions left out: their history was gone
+	Refused int `json:"refused,omitempty"` // requests sent again after the upstream refused items
 }
 
 // Attempt is one upstream try within a request.

@@ -42,6 +42,7 @@ type Metrics struct {
 	tokens    *prometheus.CounterVec
 	sticky    *prometheus.CounterVec
 	failovers *prometheus.CounterVec
+	items     *prometheus.CounterVec
 }
 
 // latencyBuckets span a fast first byte (tens of ms) to a long reasoning
@@ -73,14 +74,18 @@ func New(src Sources) *Metrics {
 		}, []string{"account", "kind"}),
 		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_sticky_total",
-			Help: "Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
+			Help: "Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
 		}, []string{"result"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_failovers_total",
 			Help: "Attempts that failed and moved the request to another account, by the account left and why.",
 		}, []string{"from", "reason"}),
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_conversation_items_total",
+			Help: "What the serving account could not read and was not sent, by account and what: reasoning_removed (items another account minted), compaction_remade (the account compacted the kept history now), compaction_reused (its own remake, made before), compaction_lost (the history was gone: left out), refused (the upstream refused items and the request was sent again without them).",
+		}, []string{"account", "what"}),
 	}
-	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, &live{src: src})
+	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, m.items, &live{src: src})
 	if src.Dropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "proxy_events_dropped_total",
@@ -131,6 +136,19 @@ func (m *Metrics) Observe(d event.Decision) {
 	}
 	if d.Reason != "" {
 		m.sticky.WithLabelValues(d.Reason).Inc()
+	}
+	if n := d.ItemCounts; n != nil {
+		for _, c := range []struct {
+			what string
+			n    int
+		}{
+			{"reasoning_removed", n.Removed}, {"compaction_remade", n.Remade}, {"compaction_reused", n.Reused},
+			{"compaction_lost", n.Lost}, {"refused", n.Refused},
+		} {
+			if c.n > 0 {
+				m.items.WithLabelValues(acct, c.what).Add(float64(c.n))
+			}
+		}
 	}
 	// Every failed attempt followed by another one is a failover; the last
 	// attempt, failed or not, is where the request ended.

@@ -38,13 +38,24 @@ func TestObserve(t *testing.T) {
 	m.Observe(event.Decision{Account: "b", Reason: "failover", Status: 200, Duration: time.Second,
 		Attempts: []event.Attempt{{Account: "a", Status: 429, Class: "rate_limit", Error: "rate_limit (429 slow down)"}, {Account: "b", Status: 200}}})
 	m.Observe(event.Decision{Reason: "unsticky", Status: 503})
+	m.Observe(event.Decision{Account: "b", Reason: "rebound", Status: 200, Items: "removed 3 reasoning items minted by a; compaction of 14:02 by a re-made on b",
+		ItemCounts: &event.ItemCounts{Removed: 3, Remade: 1}})
+	m.Observe(event.Decision{Account: "b", Reason: "sticky", Status: 200, ItemCounts: &event.ItemCounts{Removed: 1, Reused: 1}})
+	m.Observe(event.Decision{Account: "a", Reason: "sticky", Status: 200, ItemCounts: &event.ItemCounts{Lost: 1, Refused: 1}})
 
 	want := `
 # HELP proxy_requests_total Requests answered, by the account that served them (none: no account) and HTTP status.
 # TYPE proxy_requests_total counter
-proxy_requests_total{account="a",status="200"} 1
-proxy_requests_total{account="b",status="200"} 1
+proxy_requests_total{account="a",status="200"} 2
+proxy_requests_total{account="b",status="200"} 3
 proxy_requests_total{account="none",status="503"} 1
+# HELP proxy_conversation_items_total What the serving account could not read and was not sent, by account and what: reasoning_removed (items another account minted), compaction_remade (the account compacted the kept history now), compaction_reused (its own remake, made before), compaction_lost (the history was gone: left out), refused (the upstream refused items and the request was sent again without them).
+# TYPE proxy_conversation_items_total counter
+proxy_conversation_items_total{account="a",what="compaction_lost"} 1
+proxy_conversation_items_total{account="a",what="refused"} 1
+proxy_conversation_items_total{account="b",what="compaction_remade"} 1
+proxy_conversation_items_total{account="b",what="compaction_reused"} 1
+proxy_conversation_items_total{account="b",what="reasoning_removed"} 4
 # HELP proxy_failovers_total Attempts that failed and moved the request to another account, by the account left and why.
 # TYPE proxy_failovers_total counter
 proxy_failovers_total{from="a",reason="rate_limit"} 1
@@ -53,10 +64,12 @@ proxy_failovers_total{from="a",reason="rate_limit"} 1
 proxy_tokens_total{account="a",kind="cached"} 80
 proxy_tokens_total{account="a",kind="input"} 100
 proxy_tokens_total{account="a",kind="output"} 10
-# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
+# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
 # TYPE proxy_sticky_total counter
 proxy_sticky_total{result="failover"} 1
 proxy_sticky_total{result="new"} 1
+proxy_sticky_total{result="rebound"} 1
+proxy_sticky_total{result="sticky"} 2
 proxy_sticky_total{result="unsticky"} 1
 # HELP proxy_events_dropped_total Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).
 # TYPE proxy_events_dropped_total counter
@@ -66,7 +79,7 @@ proxy_events_dropped_total 7
 proxy_websockets_open 3
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		"proxy_requests_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total", "proxy_websockets_open"); err != nil {
+		"proxy_requests_total", "proxy_conversation_items_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total", "proxy_websockets_open"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.ttfb); n != 1 {

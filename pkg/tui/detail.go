@@ -27,6 +27,9 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 		{"reason", orDash(d.Reason)},
 		{"detail", orDash(d.Detail)},
 	}
+	if d.Items != "" {
+		fields = append(fields, field{"items", d.Items})
+	}
 	for i, a := range d.Attempts {
 		v := fmt.Sprintf("%s → %s", a.Account, statusText(a.Status))
 		if a.Error != "" {

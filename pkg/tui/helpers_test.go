@@ -106,6 +106,7 @@ func traffic() []tea.Msg {
 	failover := decision("req-4", "chatgpt-main", "failover", 5*time.Second, 24000, 0, 310)
 	failover.Detail = "failover from coordcode: rate_limit (429 Rate limit reached)"
 	failover.Attempts = []event.Attempt{{Account: "coordcode", Status: 429, Error: "rate_limit (429 Rate limit reached)"}, {Account: "chatgpt-main", Status: 200}}
+	failover.Items = "removed 2 reasoning items minted by coordcode"
 	noAccount := DecisionMsg(event.Decision{Time: t0.Add(-2 * time.Second), RequestID: "req-5", Path: "/v1/responses",
 		Source: "none", Model: "gpt-5", Reason: "unsticky", Status: 503, Error: "no available account", Duration: time.Millisecond})
 	return []tea.Msg{
