@@ -55,7 +55,16 @@ type Fault struct {
 	// without response.completed (it is capped so response.completed is
 	// never sent); CutAfter < 0 closes right after the headers. On JSON
 	// replies any non-zero CutAfter sends the headers and half the body.
+	// It counts events, whatever they are; to cut after so many words of
+	// the reply, use CutBeforeTextDelta (CutAfterDeltas).
 	CutAfter int
+	// CutBeforeTextDelta > 0 streams every event before the
+	// CutBeforeTextDelta-th response.output_text.delta (so one fewer
+	// deltas, and whatever items came before the message), then closes the
+	// connection as CutAfter does; with fewer deltas than that it sends
+	// every event but response.completed. It applies when CutAfter is 0,
+	// and on JSON replies it cuts as CutAfter does.
+	CutBeforeTextDelta int
 
 	// Hang makes the handler block until Hang is closed, the request's
 	// context is done (the client went away) or the Server is closed. Once
@@ -155,6 +164,9 @@ func (f Fault) waitBeforeHeaders(ctx context.Context, closing <-chan struct{}, h
 	}
 	return f.hang(ctx, closing, hanging)
 }
+
+// cuts reports whether the fault truncates the reply.
+func (f Fault) cuts() bool { return f.CutAfter != 0 || f.CutBeforeTextDelta > 0 }
 
 // applyHeader copies the fault's headers over the reply's.
 func (f Fault) applyHeader(h http.Header) {

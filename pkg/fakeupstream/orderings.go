@@ -36,13 +36,11 @@ func ErrorEventFirst(code, message string) Fault {
 // CutAfterDeltas is a 200 stream that sends its opening events and n
 // output_text deltas, then closes the connection without
 // response.completed: output already reached the client, so the relay can
-// no longer fail over. n larger than the reply's word count sends every
-// event but response.completed.
+// no longer fail over. Whatever comes before the message's text is sent
+// whole: the count is of text deltas, not of events. n larger than the
+// reply's word count sends every event but response.completed.
 func CutAfterDeltas(n int) Fault {
-	// response.created, response.in_progress, output_item.added and
-	// content_part.added come before the first delta.
-	const opening = 4
-	return Fault{CutAfter: opening + max(n, 0)}
+	return Fault{CutBeforeTextDelta: max(n, 0) + 1}
 }
 
 // QuotaInStream is a 200 stream that sends its opening events, then a nested

@@ -98,6 +98,11 @@ func TestOrderings(t *testing.T) {
 			wantClass: health.Quota,
 		},
 		{
+			name: "cut before the first delta", fault: CutAfterDeltas(0),
+			wantEvents: wantEvents[:4], wantCut: true,
+			wantData: map[string]any{"type": "response.content_part.added"},
+		},
+		{
 			name: "cut after one delta", fault: CutAfterDeltas(1),
 			wantEvents: wantEvents[:5], wantCut: true,
 			wantData: map[string]any{"type": "response.output_text.delta", "delta": "Hello "},

@@ -12,7 +12,7 @@ func (s *Server) deliverJSON(w http.ResponseWriter, r *http.Request, status int,
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	f.applyHeader(h)
-	if f.CutAfter != 0 {
+	if f.cuts() {
 		// A declared length the body never reaches is how a client notices
 		// a truncated JSON reply.
 		h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -24,7 +24,7 @@ func (s *Server) deliverJSON(w http.ResponseWriter, r *http.Request, status int,
 			return
 		}
 	}
-	if f.CutAfter != 0 {
+	if f.cuts() {
 		_, _ = w.Write(body[:len(body)/2])
 		cut(w)
 		return

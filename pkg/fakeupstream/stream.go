@@ -101,8 +101,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 }
 
 // plan is what a turn sends under f, whatever the transport: its events and
-// how many of them go out before a CutAfter drops the connection (limit ==
-// len(events) when nothing is cut).
+// how many of them go out before a CutAfter or CutBeforeTextDelta drops the
+// connection (limit == len(events) when nothing is cut).
 func (t *turn) plan(f Fault) (events []event, limit int) {
 	if f.FirstEventFailed {
 		events = t.failure(f)
@@ -115,8 +115,24 @@ func (t *turn) plan(f Fault) (events []event, limit int) {
 		limit = 0
 	case f.CutAfter > 0:
 		limit = min(f.CutAfter, len(events)-1)
+	case f.CutBeforeTextDelta > 0:
+		limit = min(textDeltaIndex(events, f.CutBeforeTextDelta), len(events)-1)
 	}
 	return events, limit
+}
+
+// textDeltaIndex is the index in events of the n-th (from 1)
+// response.output_text.delta, len(events) when there are fewer.
+func textDeltaIndex(events []event, n int) int {
+	for i, e := range events {
+		if e.Type == "response.output_text.delta" {
+			n--
+			if n == 0 {
+				return i
+			}
+		}
+	}
+	return len(events)
 }
 
 // emit numbers and sends the first limit events, blocking on the fault's Hang

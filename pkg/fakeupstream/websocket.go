@@ -302,7 +302,7 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 		if f.Hang != nil && !f.HangBeforeHeaders && !f.hang(ctx, s.closing, s.hanging) {
 			return false
 		}
-		if f.CutAfter != 0 {
+		if f.cuts() {
 			_ = c.CloseNow() // a truncated reply: the connection dies instead
 			return false
 		}
