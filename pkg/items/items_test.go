@@ -356,23 +356,31 @@ func TestWatch(t *testing.T) {
 }
 
 func TestNotes(t *testing.T) {
-	s := items.ParseNotes([]string{"acct-a", "refused:reasoning:acct-b", "refused:compaction:acct-b", "refused:bad"})
-	if len(s.Minters) != 1 || s.Minters[0] != "acct-a" {
-		t.Errorf("Minters = %q", s.Minters)
+	notes := []string{"acct-a", "refused:reasoning:acct-b", "refused:compaction:acct-b", "refused:bad"}
+	if k := items.RefusedBy(notes, "acct-b"); k != items.Reasoning|items.Compaction {
+		t.Errorf("RefusedBy(acct-b) = %v", k)
 	}
-	if s.Refused["acct-b"] != items.Reasoning|items.Compaction {
-		t.Errorf("Refused = %v", s.Refused)
+	if k := items.RefusedBy(notes, "acct-a"); k != 0 {
+		t.Errorf("RefusedBy(acct-a) = %v", k)
 	}
 	tests := []struct {
+		name    string
+		notes   []string
 		account string
 		want    bool
-	}{{"acct-a", true}, {"acct-b", false}, {"acct-c", false}}
+	}{
+		{"only its own", []string{"acct-a"}, "acct-a", true},
+		{"none", nil, "acct-a", true},
+		{"another minter", []string{"acct-a", "acct-b"}, "acct-a", false},
+		{"a refusal", []string{"acct-a", "refused:reasoning:acct-a"}, "acct-a", false},
+		{"someone else's refusal still means a closer look", []string{"acct-a", "refused:reasoning:acct-b"}, "acct-a", false},
+	}
 	for _, tt := range tests {
-		if got := s.OnlyBy(tt.account); got != tt.want {
-			t.Errorf("OnlyBy(%s) = %v, want %v", tt.account, got, tt.want)
+		if got := items.OnlyBy(tt.notes, tt.account); got != tt.want {
+			t.Errorf("%s: OnlyBy = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if !(items.Summary{}).OnlyBy("anyone") {
-		t.Error("an empty summary: OnlyBy = false")
+	if n := testing.AllocsPerRun(100, func() { items.OnlyBy([]string{"acct-a"}, "acct-a") }); n != 0 {
+		t.Errorf("OnlyBy allocates %v times", n)
 	}
 }

@@ -324,46 +324,31 @@ func (l *Ledger) NoteRemade(session string, sum Sum, account string, remade Mint
 // items of a kind.
 const refusedPrefix = "refused:"
 
-// Summary is what a conversation's notes (its binding's Minters) say.
-type Summary struct {
-	// Minters minted items in the conversation.
-	Minters []string
-	// Refused: kinds each account refused without a known foreign minter.
-	Refused map[string]Kind
-}
-
-// ParseNotes reads a conversation's notes.
-func ParseNotes(notes []string) Summary {
-	var s Summary
+// OnlyBy reports whether a conversation's notes (its binding's Minters)
+// show nothing from another account than account, and no refusal by it: a
+// request for it then needs no look at its items. It allocates nothing:
+// it runs on every sticky turn.
+func OnlyBy(notes []string, account string) bool {
 	for _, n := range notes {
-		rest, ok := strings.CutPrefix(n, refusedPrefix)
-		if !ok {
-			s.Minters = append(s.Minters, n)
-			continue
-		}
-		kind, account, ok := strings.Cut(rest, ":")
-		if !ok {
-			continue
-		}
-		if s.Refused == nil {
-			s.Refused = map[string]Kind{}
-		}
-		s.Refused[account] |= ParseKind(kind)
-	}
-	return s
-}
-
-// OnlyBy reports whether nothing in the conversation is known to come from
-// another account than account, and account refused nothing: a request
-// for it needs no look at its items.
-func (s Summary) OnlyBy(account string) bool {
-	if s.Refused[account] != 0 {
-		return false
-	}
-	for _, m := range s.Minters {
-		if m != account {
+		if n != account {
 			return false
 		}
 	}
 	return true
+}
+
+// RefusedBy is the kinds account refused in a conversation, by its notes,
+// although nothing showed another account minted them.
+func RefusedBy(notes []string, account string) Kind {
+	var k Kind
+	for _, n := range notes {
+		rest, ok := strings.CutPrefix(n, refusedPrefix)
+		if !ok {
+			continue
+		}
+		if kind, who, ok := strings.Cut(rest, ":"); ok && who == account {
+			k |= ParseKind(kind)
+		}
+	}
+	return k
 }
