@@ -63,6 +63,9 @@ type requestFields struct {
 	Store          *bool           `json:"store"`
 	PromptCacheKey string          `json:"prompt_cache_key"`
 	Input          json.RawMessage `json:"input"`
+	// Include is read leniently (wantsReasoning): a value the fake does
+	// not understand mints no reasoning item rather than failing the body.
+	Include json.RawMessage `json:"include"`
 }
 
 var errNotObject = errors.New("the body must be a JSON object")

@@ -9,7 +9,7 @@ import (
 // serveCompact answers POST /responses/compact the way the real endpoint does:
 // a JSON object whose output replaces the history. It keeps the user messages
 // and adds a summary message and an opaque compaction item, which Codex sends
-// back on the next turn (and which only this account could read upstream).
+// back on the next turn and which only this account can read (items.go).
 func (s *Server) serveCompact(w http.ResponseWriter, r *http.Request, body []byte, f Fault) {
 	req, berr := parseRequest(body)
 	if berr != nil {
@@ -31,10 +31,7 @@ func (s *Server) serveCompact(w http.ResponseWriter, r *http.Request, body []byt
 				"text": "Summary of the conversation so far, compacted by " + s.name + ".",
 			}},
 		},
-		map[string]any{
-			"type":              "compaction",
-			"encrypted_content": s.compactionContent(),
-		},
+		s.newCompactionItem(),
 	)
 	input := max(1, len(body)/4)
 	reply := map[string]any{
@@ -82,11 +79,12 @@ func keptUserMessages(input json.RawMessage) []any {
 	return kept
 }
 
-// compactionContent is the opaque content of a new compaction item. It names
-// this account, so a test can see which account compacted a conversation
-// and that the item came back to it.
-func (s *Server) compactionContent() string {
-	return "fake-compaction:" + s.name + ":" + s.nextID("cmp")
+// newCompactionItem is a new compaction item, {"id","type","encrypted_content"},
+// its content a blob only this account's organisation can read (items.go);
+// MintedBy tells a test which account compacted a conversation.
+func (s *Server) newCompactionItem() outputItem {
+	id := s.nextID("cmp")
+	return outputItem{ID: id, Type: "compaction", EncryptedContent: s.mint(kindCompaction, id)}
 }
 
 // compactionTriggered reports whether a /responses input ends with a

@@ -52,8 +52,10 @@ func TestCompactionTrigger(t *testing.T) {
 				typ, _ := get(item, "type").(string)
 				enc, _ := get(item, "encrypted_content").(string)
 				if tc.compaction {
-					if typ != "compaction" || !strings.HasPrefix(enc, "fake-compaction:alpha:") || get(item, "role") != nil || get(item, "content") != nil {
-						t.Errorf("item %v, want only a compaction item from alpha", item)
+					id, _ := get(item, "id").(string)
+					acct, minted, ok := MintedBy(enc)
+					if typ != "compaction" || !strings.HasPrefix(id, "cmp_") || !ok || acct != "alpha" || minted != id || get(item, "role") != nil || get(item, "content") != nil {
+						t.Errorf("item %v, want only a compaction item alpha minted for its id", item)
 					}
 				} else if typ != "message" || enc != "" {
 					t.Errorf("item %v, want the usual message", item)

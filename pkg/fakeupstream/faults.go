@@ -55,15 +55,24 @@ type Fault struct {
 	// without response.completed (it is capped so response.completed is
 	// never sent); CutAfter < 0 closes right after the headers. On JSON
 	// replies any non-zero CutAfter sends the headers and half the body.
-	// It counts events, whatever they are; to cut after so many words of
-	// the reply, use CutBeforeTextDelta (CutAfterDeltas).
+	// It counts events, whatever they are. Every successful turn opens
+	// with response.created and response.in_progress, so CutAfter 1 or 2
+	// always cuts inside the opening. Next comes the answer's
+	// output_item.added, unless the turn mints a reasoning item first (the
+	// request's include asks for reasoning.encrypted_content): then eight
+	// events of that item come between (output_item.added,
+	// reasoning_summary_part.added, three reasoning_summary_text.delta,
+	// reasoning_summary_text.done, reasoning_summary_part.done,
+	// output_item.done). To cut after so many words of the reply, use
+	// CutBeforeTextDelta (CutAfterDeltas).
 	CutAfter int
 	// CutBeforeTextDelta > 0 streams every event before the
 	// CutBeforeTextDelta-th response.output_text.delta (so one fewer
-	// deltas, and whatever items came before the message), then closes the
-	// connection as CutAfter does; with fewer deltas than that it sends
-	// every event but response.completed. It applies when CutAfter is 0,
-	// and on JSON replies it cuts as CutAfter does.
+	// deltas, and whatever items came before the message, a reasoning item
+	// included), then closes the connection as CutAfter does; with fewer
+	// deltas than that it sends every event but response.completed. It
+	// applies when CutAfter is 0, and on JSON replies it cuts as CutAfter
+	// does.
 	CutBeforeTextDelta int
 
 	// Hang makes the handler block until Hang is closed, the request's

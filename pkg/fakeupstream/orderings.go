@@ -36,9 +36,9 @@ func ErrorEventFirst(code, message string) Fault {
 // CutAfterDeltas is a 200 stream that sends its opening events and n
 // output_text deltas, then closes the connection without
 // response.completed: output already reached the client, so the relay can
-// no longer fail over. Whatever comes before the message's text is sent
-// whole: the count is of text deltas, not of events. n larger than the
-// reply's word count sends every event but response.completed.
+// no longer fail over. Whatever comes before the message's text (a
+// reasoning item, when the request asks for one) is sent whole. n larger
+// than the reply's word count sends every event but response.completed.
 func CutAfterDeltas(n int) Fault {
 	return Fault{CutBeforeTextDelta: max(n, 0) + 1}
 }

@@ -37,33 +37,58 @@ type response struct {
 }
 
 // responseError is response.error of a failed response; Codex reads its code
-// to decide whether to retry.
+// to decide whether to retry. An empty Code is written as null.
 type responseError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
+}
+
+// MarshalJSON writes code as null when it is empty, as the real API does
+// for a refusal it gives no code.
+func (e responseError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+	}{nullable(e.Code), e.Message})
 }
 
 // outputItem is an item of response.output: an assistant message, the
-// compaction item that answers a compaction_trigger (see compact.go), or a
-// function call (see toolcall.go).
+// compaction item that answers a compaction_trigger (see compact.go), a
+// function call (see toolcall.go), or the reasoning item that comes first
+// when the request asks for reasoning.encrypted_content (see items.go).
 type outputItem struct {
 	ID      string        `json:"id"`
 	Type    string        `json:"type"`
 	Status  string        `json:"status"`
 	Role    string        `json:"role"`
 	Content []contentPart `json:"content"`
-	// EncryptedContent is the compaction item's opaque history.
+	// EncryptedContent is the compaction item's opaque history, or the
+	// reasoning item's opaque reasoning ("" while it is in progress): a
+	// blob only this account can read back (items.go).
 	EncryptedContent string `json:"-"`
+	// Summary is the reasoning item's summary parts.
+	Summary []summaryPart `json:"-"`
 	// CallID, Name and Arguments are the function call's.
 	CallID    string `json:"-"`
 	Name      string `json:"-"`
 	Arguments string `json:"-"`
 }
 
-// MarshalJSON writes a compaction item or a function call with only the
-// fields the real one has, and a message with all of its own.
+// MarshalJSON writes a compaction item, a reasoning item or a function call
+// with only the fields the real one has, and a message with all of its own.
 func (o outputItem) MarshalJSON() ([]byte, error) {
 	switch o.Type {
+	case "reasoning":
+		summary := o.Summary
+		if summary == nil {
+			summary = []summaryPart{}
+		}
+		return json.Marshal(struct {
+			ID               string        `json:"id"`
+			Type             string        `json:"type"`
+			Summary          []summaryPart `json:"summary"`
+			EncryptedContent string        `json:"encrypted_content,omitempty"`
+		}{o.ID, o.Type, summary, o.EncryptedContent})
 	case "compaction":
 		return json.Marshal(struct {
 			ID               string `json:"id"`
@@ -92,6 +117,17 @@ type contentPart struct {
 	Text        string `json:"text"`
 }
 
+// summaryPart is one summary_text part of a reasoning item.
+type summaryPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// reasoningSummary is what a minted reasoning item's summary says. It names
+// no account, so a test that looks for an account's name in a body finds
+// only the reply's.
+const reasoningSummary = "Thinking it over."
+
 // turn is everything one /responses request produces, computed up front so the
 // stream and the JSON reply describe the same response.
 type turn struct {
@@ -110,6 +146,12 @@ type turn struct {
 	callID string
 	// warmup marks a WebSocket generate:false turn: no output, zero usage.
 	warmup bool
+	// reasoningID and reasoningBlob, when set, are the reasoning item this
+	// turn answers with first (output_index 0), before its message or
+	// function call: minted when the request's include asks for
+	// reasoning.encrypted_content.
+	reasoningID   string
+	reasoningBlob string
 }
 
 func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
@@ -122,13 +164,17 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 	output := t.text
 	switch {
 	case compactionTriggered(f.Input):
-		t.compaction = s.compactionContent()
 		t.msgID = s.nextID("cmp")
+		t.compaction = s.mint(kindCompaction, t.msgID)
 	case s.answersWithToolCall(f.Input):
 		t.call = s.tool
 		t.msgID = s.nextID("fc")
 		t.callID = s.nextID("call")
 		output = t.call.arguments
+	}
+	if t.compaction == "" && f.wantsReasoning() {
+		t.reasoningID = s.nextID("rs")
+		t.reasoningBlob = s.mint(kindReasoning, t.reasoningID)
 	}
 	t.usage = s.account(body, f, h, output)
 	t.base = s.baseResponse(t.respID, f)
@@ -170,7 +216,40 @@ func (s *Server) baseResponse(id string, f requestFields) response {
 // show it: no output, no usage yet.
 func (t *turn) inProgress() response { return t.base }
 
-// outputDone is the turn's one finished output item.
+// answerIndex is the output_index of the turn's message, function call or
+// compaction item: 1 behind a reasoning item, else 0.
+func (t *turn) answerIndex() int {
+	if t.reasoningID != "" {
+		return 1
+	}
+	return 0
+}
+
+// reasoning is the turn's reasoning item: in progress (no summary, no
+// content yet) or done.
+func (t *turn) reasoning(done bool) outputItem {
+	item := outputItem{ID: t.reasoningID, Type: "reasoning", Summary: []summaryPart{}}
+	if done {
+		item.Summary = []summaryPart{{Type: "summary_text", Text: reasoningSummary}}
+		item.EncryptedContent = t.reasoningBlob
+	}
+	return item
+}
+
+// output is response.output of the finished turn: the reasoning item, if
+// any, then the answer.
+func (t *turn) output() []outputItem {
+	if t.warmup {
+		return []outputItem{}
+	}
+	if t.reasoningID != "" {
+		return []outputItem{t.reasoning(true), t.outputDone()}
+	}
+	return []outputItem{t.outputDone()}
+}
+
+// outputDone is the turn's finished answer: its message, function call or
+// compaction item.
 func (t *turn) outputDone() outputItem {
 	if t.compaction != "" {
 		return outputItem{ID: t.msgID, Type: "compaction", EncryptedContent: t.compaction}
@@ -195,10 +274,7 @@ func textPart(text string) contentPart {
 func (t *turn) completed() response {
 	r := t.base
 	r.Status = "completed"
-	r.Output = []outputItem{}
-	if !t.warmup {
-		r.Output = []outputItem{t.outputDone()}
-	}
+	r.Output = t.output()
 	u := t.usage
 	r.Usage = &u
 	return r

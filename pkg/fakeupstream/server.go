@@ -28,6 +28,7 @@ type Server struct {
 	idPrefix      string    // random per server, so ids of two accounts never collide
 	modelsStatus  int       // set by FailModels: what GET /models answers instead of a list
 	windowStart   time.Time // start of the simulated rate-limit windows
+	key           []byte    // signs the blobs this account mints: random per server (items.go)
 
 	turns turnStates // WithTurnState: the turn states issued (orderings.go)
 	ws    wsState    // WithWebSocket: the transport's settings and open connections (websocket.go)
@@ -86,6 +87,7 @@ func New(name string, opts ...Option) *Server {
 		primaryUsed:   10,
 		secondaryUsed: 5,
 		idPrefix:      randomHex(4),
+		key:           []byte(randomHex(32)),
 		cache:         promptCache{},
 		closing:       make(chan struct{}),
 	}

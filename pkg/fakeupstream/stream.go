@@ -12,19 +12,20 @@ import (
 // real API writes them in (type first), and are omitted where that event type
 // has none.
 type event struct {
-	Type           string       `json:"type"`
-	SequenceNumber int          `json:"sequence_number"`
-	Response       *response    `json:"response,omitempty"`
-	ItemID         string       `json:"item_id,omitempty"`
-	OutputIndex    *int         `json:"output_index,omitempty"`
-	ContentIndex   *int         `json:"content_index,omitempty"`
-	Item           *outputItem  `json:"item,omitempty"`
-	Part           *contentPart `json:"part,omitempty"`
-	Delta          *string      `json:"delta,omitempty"`
-	Text           *string      `json:"text,omitempty"`
-	Name           *string      `json:"name,omitempty"`      // function_call_arguments.done
-	Arguments      *string      `json:"arguments,omitempty"` // function_call_arguments.done
-	Logprobs       *[]any       `json:"logprobs,omitempty"`
+	Type           string      `json:"type"`
+	SequenceNumber int         `json:"sequence_number"`
+	Response       *response   `json:"response,omitempty"`
+	ItemID         string      `json:"item_id,omitempty"`
+	OutputIndex    *int        `json:"output_index,omitempty"`
+	ContentIndex   *int        `json:"content_index,omitempty"`
+	SummaryIndex   *int        `json:"summary_index,omitempty"` // reasoning summary events
+	Item           *outputItem `json:"item,omitempty"`
+	Part           any         `json:"part,omitempty"` // a contentPart, or a reasoning item's summaryPart
+	Delta          *string     `json:"delta,omitempty"`
+	Text           *string     `json:"text,omitempty"`
+	Name           *string     `json:"name,omitempty"`      // function_call_arguments.done
+	Arguments      *string     `json:"arguments,omitempty"` // function_call_arguments.done
+	Logprobs       *[]any      `json:"logprobs,omitempty"`
 	// Code, Message and Param are the flat error event's; Error is the
 	// nested one's error object.
 	Code    *string          `json:"code,omitempty"`
@@ -186,56 +187,96 @@ func (t *turn) failure(f Fault) []event {
 	return append(events, ev)
 }
 
-// events is the full event sequence of a successful turn: one assistant
-// message whose text arrives word by word (or the one item of a compaction
-// or tool-call turn, or no item at all for a warmup).
+// events is the full event sequence of a successful turn: the opening, the
+// reasoning item when the request asked for one (reasoningEvents), then one
+// assistant message whose text arrives word by word (or the one item of a
+// compaction or tool-call turn), then response.completed. A warmup has no
+// item at all.
 func (t *turn) events() []event {
-	zero := 0
-	if t.warmup {
-		started := t.inProgress()
-		completed := t.completed()
-		return []event{
-			{Type: "response.created", Response: &started},
-			{Type: "response.completed", Response: &completed},
-		}
-	}
-	if t.compaction != "" {
-		started := t.inProgress()
-		item := t.outputDone()
-		completed := t.completed()
-		return []event{
-			{Type: "response.created", Response: &started},
-			{Type: "response.in_progress", Response: &started},
-			{Type: "response.output_item.added", OutputIndex: &zero, Item: &item},
-			{Type: "response.output_item.done", OutputIndex: &zero, Item: &item},
-			{Type: "response.completed", Response: &completed},
-		}
-	}
-	if t.call != nil {
-		return t.callEvents() // toolcall.go
-	}
-	emptyLogprobs := []any{}
 	started := t.inProgress()
+	completed := t.completed()
+	if t.warmup {
+		return []event{
+			{Type: "response.created", Response: &started},
+			{Type: "response.completed", Response: &completed},
+		}
+	}
+	events := []event{
+		{Type: "response.created", Response: &started},
+		{Type: "response.in_progress", Response: &started},
+	}
+	events = append(events, t.reasoningEvents()...)
+	switch {
+	case t.compaction != "":
+		events = append(events, t.compactionEvents()...)
+	case t.call != nil:
+		events = append(events, t.callEvents()...) // toolcall.go
+	default:
+		events = append(events, t.messageEvents()...)
+	}
+	return append(events, event{Type: "response.completed", Response: &completed})
+}
+
+// reasoningEvents stream the turn's reasoning item as the real API does:
+// the item opens with an empty summary, its one summary part opens, the
+// summary's text arrives word by word and closes, the part closes, and the
+// item closes with its summary and encrypted_content. None when the turn
+// has no reasoning item.
+func (t *turn) reasoningEvents() []event {
+	if t.reasoningID == "" {
+		return nil
+	}
+	zero := 0
+	added := t.reasoning(false)
+	done := t.reasoning(true)
+	text := reasoningSummary
+	events := []event{
+		{Type: "response.output_item.added", OutputIndex: &zero, Item: &added},
+		{Type: "response.reasoning_summary_part.added", ItemID: t.reasoningID, OutputIndex: &zero, SummaryIndex: &zero, Part: summaryPart{Type: "summary_text", Text: ""}},
+	}
+	for _, d := range deltas(text) {
+		events = append(events, event{Type: "response.reasoning_summary_text.delta", ItemID: t.reasoningID, OutputIndex: &zero, SummaryIndex: &zero, Delta: &d})
+	}
+	return append(events,
+		event{Type: "response.reasoning_summary_text.done", ItemID: t.reasoningID, OutputIndex: &zero, SummaryIndex: &zero, Text: &text},
+		event{Type: "response.reasoning_summary_part.done", ItemID: t.reasoningID, OutputIndex: &zero, SummaryIndex: &zero, Part: done.Summary[0]},
+		event{Type: "response.output_item.done", OutputIndex: &zero, Item: &done},
+	)
+}
+
+// compactionEvents are the events of a compaction turn's one item, which
+// arrives whole.
+func (t *turn) compactionEvents() []event {
+	idx := t.answerIndex()
+	item := t.outputDone()
+	return []event{
+		{Type: "response.output_item.added", OutputIndex: &idx, Item: &item},
+		{Type: "response.output_item.done", OutputIndex: &idx, Item: &item},
+	}
+}
+
+// messageEvents are the events of the turn's assistant message, its text
+// arriving word by word.
+func (t *turn) messageEvents() []event {
+	zero := 0
+	idx := t.answerIndex()
+	emptyLogprobs := []any{}
 	empty := textPart("")
 	full := textPart(t.text)
 	added := t.message("in_progress", []contentPart{})
 	done := t.message("completed", []contentPart{full})
-	completed := t.completed()
 	text := t.text
 
 	events := []event{
-		{Type: "response.created", Response: &started},
-		{Type: "response.in_progress", Response: &started},
-		{Type: "response.output_item.added", OutputIndex: &zero, Item: &added},
-		{Type: "response.content_part.added", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Part: &empty},
+		{Type: "response.output_item.added", OutputIndex: &idx, Item: &added},
+		{Type: "response.content_part.added", ItemID: t.msgID, OutputIndex: &idx, ContentIndex: &zero, Part: &empty},
 	}
 	for _, d := range deltas(t.text) {
-		events = append(events, event{Type: "response.output_text.delta", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Delta: &d, Logprobs: &emptyLogprobs})
+		events = append(events, event{Type: "response.output_text.delta", ItemID: t.msgID, OutputIndex: &idx, ContentIndex: &zero, Delta: &d, Logprobs: &emptyLogprobs})
 	}
 	return append(events,
-		event{Type: "response.output_text.done", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Text: &text, Logprobs: &emptyLogprobs},
-		event{Type: "response.content_part.done", ItemID: t.msgID, OutputIndex: &zero, ContentIndex: &zero, Part: &full},
-		event{Type: "response.output_item.done", OutputIndex: &zero, Item: &done},
-		event{Type: "response.completed", Response: &completed},
+		event{Type: "response.output_text.done", ItemID: t.msgID, OutputIndex: &idx, ContentIndex: &zero, Text: &text, Logprobs: &emptyLogprobs},
+		event{Type: "response.content_part.done", ItemID: t.msgID, OutputIndex: &idx, ContentIndex: &zero, Part: &full},
+		event{Type: "response.output_item.done", OutputIndex: &idx, Item: &done},
 	)
 }

@@ -55,24 +55,19 @@ func (t *turn) functionCall(status, arguments string) outputItem {
 	}
 }
 
-// callEvents is the event sequence of a tool-call turn, in the order the
-// real API streams one: the item opens with empty arguments, the arguments
-// arrive (in one delta: clients act on the done events only), and the item
-// closes.
+// callEvents are the events of a tool-call turn's function call, in the
+// order the real API streams one: the item opens with empty arguments, the
+// arguments arrive (in one delta: clients act on the done events only), and
+// the item closes.
 func (t *turn) callEvents() []event {
-	zero := 0
-	started := t.inProgress()
+	idx := t.answerIndex()
 	added := t.functionCall("in_progress", "")
 	done := t.functionCall("completed", t.call.arguments)
-	completed := t.completed()
 	args, name := t.call.arguments, t.call.name
 	return []event{
-		{Type: "response.created", Response: &started},
-		{Type: "response.in_progress", Response: &started},
-		{Type: "response.output_item.added", OutputIndex: &zero, Item: &added},
-		{Type: "response.function_call_arguments.delta", ItemID: t.msgID, OutputIndex: &zero, Delta: &args},
-		{Type: "response.function_call_arguments.done", ItemID: t.msgID, OutputIndex: &zero, Name: &name, Arguments: &args},
-		{Type: "response.output_item.done", OutputIndex: &zero, Item: &done},
-		{Type: "response.completed", Response: &completed},
+		{Type: "response.output_item.added", OutputIndex: &idx, Item: &added},
+		{Type: "response.function_call_arguments.delta", ItemID: t.msgID, OutputIndex: &idx, Delta: &args},
+		{Type: "response.function_call_arguments.done", ItemID: t.msgID, OutputIndex: &idx, Name: &name, Arguments: &args},
+		{Type: "response.output_item.done", OutputIndex: &idx, Item: &done},
 	}
 }
