@@ -9,11 +9,16 @@ import (
 // serveCompact answers POST /responses/compact the way the real endpoint does:
 // a JSON object whose output replaces the history. It keeps the user messages
 // and adds a summary message and an opaque compaction item, which Codex sends
-// back on the next turn and which only this account can read (items.go).
+// back on the next turn and which only this account can read (items.go); its
+// own input is checked as /responses input is (refuse.go).
 func (s *Server) serveCompact(w http.ResponseWriter, r *http.Request, body []byte, f Fault) {
 	req, berr := parseRequest(body)
 	if berr != nil {
 		writeError(w, berr.status, berr.apiError)
+		return
+	}
+	if ref := s.checkItems(req); ref != nil {
+		s.refuse(w, ref, req, false) // a JSON endpoint: RefuseInStream answers 400 here
 		return
 	}
 	if f.FirstEventFailed {

@@ -12,13 +12,27 @@ import (
 // binds the encrypted_content of a reasoning item and of a compaction item
 // to the account (organisation) that minted it: only that account can read
 // it when a client replays the item, and any other answers 400. The fake
-// mints blobs it can verify, so it can keep that rule.
+// keeps that rule by default (refuse.go), so every test of the proxy runs
+// under it.
 //
 // A blob is base64url(JSON payload) + "." + base64url(HMAC-SHA256 of the
 // first part under the Server's secret). The payload,
 // {"acct":<server name>,"id":<item id>,"kind":"reasoning"|"compaction","n":<nonce>},
 // is readable by anyone (MintedBy), so a test can say who minted an item it
 // sees in a request body; only the secret's holder can mint one that verifies.
+
+// WithOrganization makes the server one account of the organisation named
+// by secret: it mints its blobs with a key derived from secret instead of a
+// random one of its own, so two Servers built with the same secret read
+// each other's items (and any other Server still refuses them).
+func WithOrganization(secret string) Option {
+	return func(s *Server) { s.key = organizationKey(secret) }
+}
+
+func organizationKey(secret string) []byte {
+	sum := sha256.Sum256([]byte("fakeupstream organization\x00" + secret))
+	return sum[:]
+}
 
 // MintedBy reads the payload of a blob this package minted, without
 // verifying it: the name of the Server that minted it and the id of the

@@ -25,10 +25,11 @@ type Server struct {
 	models        []string
 	primaryUsed   float64
 	secondaryUsed float64
-	idPrefix      string    // random per server, so ids of two accounts never collide
-	modelsStatus  int       // set by FailModels: what GET /models answers instead of a list
-	windowStart   time.Time // start of the simulated rate-limit windows
-	key           []byte    // signs the blobs this account mints: random per server (items.go)
+	idPrefix      string          // random per server, so ids of two accounts never collide
+	modelsStatus  int             // set by FailModels: what GET /models answers instead of a list
+	windowStart   time.Time       // start of the simulated rate-limit windows
+	key           []byte          // signs the blobs this account mints: random, or WithOrganization's (items.go)
+	foreign       ForeignItemRule // WithForeignItems: how an item this account cannot read is refused
 
 	turns turnStates // WithTurnState: the turn states issued (orderings.go)
 	ws    wsState    // WithWebSocket: the transport's settings and open connections (websocket.go)
@@ -39,6 +40,7 @@ type Server struct {
 	faults   []Fault
 	cache    promptCache
 	seq      int  // counter behind response, message and request ids
+	refusals int  // requests refused for an item this account cannot read (refuse.go)
 	closed   bool // once set, ServeHTTP refuses new requests and the WaitGroup only shrinks
 	inflight sync.WaitGroup
 

@@ -54,6 +54,10 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 			return
 		}
 	}
+	if ref := s.checkItems(req); ref != nil {
+		s.refuse(w, ref, req, req.Stream) // refuse.go
+		return
+	}
 
 	t := s.newTurn(body, req, r.Header)
 	h := w.Header()

@@ -180,13 +180,17 @@ func TestNonStream(t *testing.T) {
 	checkCompletedResponse(t, decode(t, resp.Body), "gpt-5-mini", "Pong from the beta account")
 }
 
-// TestCodexSamples replays real Codex CLI requests, headers included.
+// TestCodexSamples replays real Codex CLI requests, headers included. A
+// sample whose input replays account-bound items (reasoning or compaction
+// items another upstream minted) is refused by default, naming the first
+// such item, and served by a server built to accept foreign items.
 func TestCodexSamples(t *testing.T) {
 	files, err := filepath.Glob("../../testdata/codex-samples/request-*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no samples: %v", err)
 	}
-	s := start(t, New("alpha", WithAPIKey("sk-upstream")))
+	strict := start(t, New("alpha", WithAPIKey("sk-upstream")))
+	lenient := start(t, New("lenient", WithAPIKey("sk-upstream"), WithForeignItems(AcceptForeignItems)))
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			raw, err := os.ReadFile(f)
@@ -210,7 +214,35 @@ func TestCodexSamples(t *testing.T) {
 				}
 			}
 			h.Set("Authorization", "Bearer sk-upstream")
-			resp := do(t, testCtx(t), http.MethodPost, s.URL()+sample.Path, string(sample.Body), h)
+			var body struct {
+				Model string
+				Input []struct {
+					Type             string  `json:"type"`
+					ID               string  `json:"id"`
+					EncryptedContent *string `json:"encrypted_content"`
+				}
+			}
+			_ = json.Unmarshal(sample.Body, &body)
+			foreign := ""
+			for _, it := range body.Input {
+				if it.EncryptedContent != nil {
+					foreign = it.ID
+					break
+				}
+			}
+
+			srv := strict
+			if foreign != "" {
+				resp := do(t, testCtx(t), http.MethodPost, strict.URL()+sample.Path, string(sample.Body), h)
+				b := readBodyBytes(t, resp)
+				e := checkErrorShape(t, b)
+				want := "The encrypted content for item " + foreign + " could not be verified."
+				if resp.StatusCode != http.StatusBadRequest || e["code"] != "invalid_encrypted_content" || !strings.HasPrefix(e["message"].(string), want) {
+					t.Fatalf("foreign items answered %d %s, want the 400 naming %s", resp.StatusCode, b, foreign)
+				}
+				srv = lenient
+			}
+			resp := do(t, testCtx(t), http.MethodPost, srv.URL()+sample.Path, string(sample.Body), h)
 			defer resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				b, _ := io.ReadAll(resp.Body)
@@ -220,8 +252,6 @@ func TestCodexSamples(t *testing.T) {
 			if err != nil || len(evs) == 0 || evs[len(evs)-1].Name != "response.completed" {
 				t.Fatalf("stream ended with %v after %v", err, names(evs))
 			}
-			var body struct{ Model string }
-			_ = json.Unmarshal(sample.Body, &body)
 			if got := get(evs[len(evs)-1].Data, "response.model"); got != body.Model {
 				t.Errorf("model %v, want %s", got, body.Model)
 			}

@@ -331,6 +331,9 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 	if s.auth.mode == authChatGPT && req.Store != nil && *req.Store {
 		return send(wsErrorEvent(http.StatusBadRequest, apiError{Message: "Store must be set to false", Type: "invalid_request_error", Param: "store"}, nil))
 	}
+	if ref := s.checkItems(req); ref != nil {
+		return send(s.wsRefusal(ref, req)) // refuse.go; the connection stays open
+	}
 
 	var t *turn
 	if head.Generate != nil && !*head.Generate {
