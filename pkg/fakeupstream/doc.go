@@ -9,4 +9,32 @@
 // The replies name the account that served them ("Hello from <name>.") and the
 // usage reports prompt-cache hits only for a conversation that stays on one
 // account, so stickiness and failover are visible from the client side.
+//
+// # Account-bound items
+//
+// One Server is one account, and it keeps the real upstreams' rule that
+// encrypted items are bound to the account (organisation) that minted them:
+//
+//   - A turn whose request's include asks for "reasoning.encrypted_content"
+//     (Codex always does) answers with a reasoning item first (output_index
+//     0: output_item.added, reasoning_summary_part.added,
+//     reasoning_summary_text.delta..., reasoning_summary_text.done,
+//     reasoning_summary_part.done, output_item.done) and its message or
+//     function call second (output_index 1). Without that include the
+//     output is the answer alone. A compaction turn (input ending with
+//     compaction_trigger) and POST /responses/compact answer with a
+//     compaction item. Both kinds carry an encrypted_content blob signed
+//     with the Server's secret; MintedBy tells a test which account minted
+//     an item it finds in a request body.
+//   - By default a request (HTTP or WebSocket frame) whose input replays a
+//     reasoning, compaction or compaction_summary item the Server cannot
+//     read (another Server's, even one of the same name; one minted for
+//     another item id; or a reasoning item without content under
+//     store:false) is refused as the real upstreams refuse it.
+//     WithForeignItems picks the refusal's shape or, with
+//     AcceptForeignItems, turns the rule off; WithOrganization makes
+//     Servers that read each other's items; Refusals counts the refusals.
+//
+// So a proxy that sends a conversation's items to an account that did not
+// mint them fails its tests as it would fail its users.
 package fakeupstream

@@ -84,7 +84,10 @@ type Fault struct {
 	// line and headers are sent and flushed first, then HangAfter events.
 	HangBeforeHeaders bool
 	// HangAfter is how many stream events are sent and flushed before
-	// blocking on Hang (0: right after the headers).
+	// blocking on Hang (0: right after the headers). It counts events as
+	// CutAfter does: HangAfter 1 or 2 holds a turn inside its opening, and
+	// HangAfter 3 after the first item's output_item.added, which is the
+	// reasoning item's when the turn mints one.
 	HangAfter int
 }
 
