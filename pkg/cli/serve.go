@@ -25,6 +25,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/items"
 	proxypool "github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/relay"
@@ -197,6 +198,14 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		// ones stay hidden too, since they may still be echoed.
 		OnRotate: func(a *account.Account) { secrets.Add(a.Secrets()...) },
 	})
+	// Who minted each account-bound item, shared through the store; closed
+	// (its queued writes made) after every request has returned, before
+	// the store.
+	ledger := items.NewLedger(st, items.Options{
+		TTL: cfg.Sessions.ItemsTTL, KeptBudget: cfg.Limits.KeptCompactions, MaxKept: cfg.MaxBodyBytes,
+		Now: now, Logger: logger,
+	})
+	defer ledger.Close()
 	accountPool := proxypool.New(life, pool, proxypool.Options{
 		Scheduler: sched, Health: tracker, Refresher: refresher, Usage: st, Logger: logger,
 	})
@@ -218,6 +227,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Bodies:        relay.NewBudget(cfg.Limits.BodyMemory),
 		Redact:        secrets,
 		WebSocket:     webSocketLimits(cfg),
+		Items:         ledger,
 	})
 	defer rl.CloseIdleConnections() // connections through each account's proxy_url
 	// Read on every request, so a reload's new keys apply at once. The

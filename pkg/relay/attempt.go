@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
@@ -66,6 +67,10 @@ type attempt struct {
 	// failureReported: the loop already told the pool this attempt failed;
 	// passing the failed answer on must not count it twice.
 	failureReported bool
+
+	conv   *convItems    // the request's account-bound items; nil without a ledger
+	change *items.Change // what cleaning did to the body this attempt sent
+	watch  items.Watch   // the account-bound items the answer mints
 
 	errBody []byte      // the held body of a non-2xx answer, redacted, to classify it
 	stream  *sse.Reader // set for a 2xx event stream

@@ -9,6 +9,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
 
@@ -55,6 +56,10 @@ func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision
 		if rec.Model == "" {
 			rec.Model = res.Model
 		}
+		if at.conv != nil {
+			at.watch.Response(buf)
+			rl.noteMinted(at)
+		}
 	}
 	if err != nil {
 		rec.Error = "reading upstream answer: " + err.Error()
@@ -93,7 +98,13 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 					return
 				}
 			}
-			switch sse.Type(ev) {
+			typ := sse.Type(ev)
+			if at.conv != nil && items.Watched(typ) {
+				// After the flush: noting who minted what never holds an
+				// event back.
+				at.watch.Event(typ, sse.Data(ev))
+			}
+			switch typ {
 			case "response.completed", "response.incomplete":
 				if res, ok := sse.Completion(ev); ok {
 					rec.Usage = usageOf(res)
@@ -102,6 +113,7 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 					}
 				}
 				rl.avoid.clear(session)
+				rl.noteMinted(at)
 				return
 			case "response.failed", "error":
 				// Output already reached the client, so this failure is

@@ -6,6 +6,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
@@ -20,12 +21,17 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 		ev, err = at.stream.Next()
 	}
 	for {
-		switch sse.Type(ev) {
+		typ := sse.Type(ev)
+		if at.conv != nil && items.Watched(typ) {
+			at.watch.Event(typ, sse.Data(ev))
+		}
+		switch typ {
 		case "response.completed", "response.incomplete":
 			obj := responseObject(ev)
 			if obj == nil {
 				break
 			}
+			rl.noteMinted(at)
 			if res, ok := sse.Completion(ev); ok {
 				rec.Usage = usageOf(res)
 				if res.Model != "" {

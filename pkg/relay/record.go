@@ -63,6 +63,9 @@ func (rl *Relay) log(rec *event.Decision) {
 	if rec.Detail != "" {
 		attrs = append(attrs, slog.String("detail", rec.Detail))
 	}
+	if rec.Items != "" {
+		attrs = append(attrs, slog.String("items", rec.Items))
+	}
 	if rec.Error != "" {
 		attrs = append(attrs, slog.String("error", rec.Error))
 	}

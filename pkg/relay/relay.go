@@ -84,6 +84,9 @@ type Options struct {
 	Redact Redactor
 	// WebSocket bounds the WebSocket gateway.
 	WebSocket WebSocketLimits
+	// Items is the ledger of account-bound conversation items; nil: no
+	// request is cleaned for its account and nothing is recorded.
+	Items Items
 }
 
 // Relay forwards API requests. It is safe for concurrent use.

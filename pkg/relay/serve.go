@@ -13,6 +13,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/session"
@@ -128,6 +129,7 @@ func (rl *Relay) body(w http.ResponseWriter, r *http.Request) (body []byte, held
 // not needed for another attempt after that.
 func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func()) {
 	ctx := r.Context()
+	conv := rl.newConvItems(body, req.Key.Hash)
 	exclude := map[string]bool{}
 	// A turn whose stream failed after output was retried by the client:
 	// serve the retry elsewhere if anything else can.
@@ -147,7 +149,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		}
 	}()
 	for len(rec.Attempts) < rl.o.MaxAttempts {
-		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude}, rl.o.SlotWait)
+		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc()}, rl.o.SlotWait)
 		d := lease.Decision
 		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" && len(rec.Attempts) == 0 {
 			// Only the account to avoid can serve: better it than nothing.
@@ -172,13 +174,14 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			break
 		}
 		a := d.Account
+		conv.decided(d)
 		if len(rec.Attempts) > 0 {
 			rec.Reason = string(scheduler.ReasonFailover)
 			rec.Detail = "failover from " + rec.Attempts[len(rec.Attempts)-1].Account + ": " + why
 		}
 		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), a.DisplayTarget(suffix)
 		own := len(rec.Attempts) == 0 && d.Reason == scheduler.ReasonSticky
-		at := rl.try(ctx, a, suffix, r, body, req, own)
+		at := rl.try(ctx, a, suffix, r, body, req, own, conv)
 		at.lease = lease
 		if ctx.Err() != nil {
 			at.close()
@@ -194,6 +197,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		rl.pool.Report(a, h, out)
 		if !out.Class.Failover() {
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status()})
+			recordItems(rec, at.change)
 			sent()
 			rl.forward(w, at, rec, req.Key.Hash)
 			return
@@ -294,11 +298,7 @@ func unavailableError(e *scheduler.UnavailableError, now time.Time) *apierror.Er
 // refreshed once and the request sent again. own says the account is the
 // conversation's own on its first try, so a turn state without the proxy's
 // tag may go to it.
-func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool) *attempt {
-	body, gather, err := a.Prepare(suffix, body, req)
-	if err != nil {
-		return &attempt{account: a, err: err}
-	}
+func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool, conv *convItems) *attempt {
 	if rl.pool.CanRefresh(a) && a.NeedsRefresh(rl.o.Now()) {
 		if err := rl.pool.Refresh(ctx, a, a.AccessTag()); err != nil && ctx.Err() == nil {
 			rl.o.Logger.Warn("refreshing token before request", "account", a.Name, "err", err)
@@ -306,6 +306,33 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 				return &attempt{account: a, err: err, forced: &health.Outcome{Class: health.Unauthorized, Status: http.StatusUnauthorized, Message: err.Error()}}
 			}
 		}
+	}
+	// Only what a can read goes to it (its own items, kept as minted).
+	clean, change, fail := conv.bodyFor(ctx, a, r, 0)
+	if fail != nil {
+		return fail
+	}
+	if clean != nil {
+		body = clean
+	}
+	if ws := wsRequestFrom(ctx); ws != nil {
+		ws.frame.cleaned = change != nil
+	}
+	at := rl.sendPrepared(ctx, a, suffix, r, body, req, own)
+	at.conv, at.change = conv, change
+	if kind, ok := at.refused(); ok && conv != nil {
+		return rl.retryRefused(ctx, a, suffix, r, req, own, at, kind)
+	}
+	return at
+}
+
+// sendPrepared adapts body to a's upstream and sends it; a credential
+// refused as such (a 401, or a 403 that names the token) is refreshed once
+// and the request sent again.
+func (rl *Relay) sendPrepared(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool) *attempt {
+	body, gather, err := a.Prepare(suffix, body, req)
+	if err != nil {
+		return &attempt{account: a, err: err}
 	}
 	tag := a.AccessTag()
 	at := rl.send(ctx, a, suffix, r, body, own)
@@ -331,6 +358,46 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 	at = rl.send(ctx, a, suffix, r, body, own)
 	at.gather = gather
 	return at
+}
+
+// retryRefused answers an upstream that refused account-bound items it
+// cannot read: the request goes once more to the same account, without
+// every item of the refused kind (a foreign compaction replaced as
+// usual), invisibly to the client. The conversation remembers it, so its
+// next turns are cleaned before they are sent. A refusal is never the
+// account's fault: it is not counted against its health and never
+// rotates accounts; one that stands after the retry is passed on.
+func (rl *Relay) retryRefused(ctx context.Context, a *account.Account, suffix string, r *http.Request, req session.Request, own bool, at *attempt, kind items.Kind) *attempt {
+	conv := at.conv
+	conv.ledger.NoteRefused(conv.session, a.Name, kind)
+	rl.o.Logger.Info("the account refused conversation items it cannot read; sending again without them", "account", a.Name, "kind", kind.String(), "session", shortHash(conv.session))
+	clean, change, fail := conv.bodyFor(ctx, a, r, kind)
+	if fail != nil {
+		at.close()
+		return fail
+	}
+	if change.Empty() {
+		at.forced = refusalStands(at)
+		return at
+	}
+	at.close()
+	change.Refused = kind
+	if ws := wsRequestFrom(ctx); ws != nil {
+		ws.frame.cleaned = true
+	}
+	at = rl.sendPrepared(ctx, a, suffix, r, clean, req, own)
+	at.conv, at.change = conv, change
+	if _, again := at.refused(); again {
+		at.forced = refusalStands(at)
+	}
+	return at
+}
+
+// refusalStands is the outcome of a refusal the proxy cannot cure: the
+// client's to see, as its request's own fault.
+func refusalStands(at *attempt) *health.Outcome {
+	return &health.Outcome{Class: health.ClientError, Status: at.status(), Code: items.CodeInvalidEncryptedContent,
+		Message: "the account refused conversation items it cannot read, even without the ones another account minted"}
 }
 
 // send makes one upstream request and reads ahead.

@@ -46,6 +46,10 @@ type wsFrame struct {
 	newInput []byte // the frame's own input array, as sent
 	warmup   bool   // generate:false: prepare, produce nothing
 	body     []byte // the complete request, as a POST would carry it
+	// cleaned: the attempt under way sends body with account-bound items
+	// changed for its account, so new input that may hold such items
+	// goes complete, never as an increment of the client's bytes.
+	cleaned bool
 }
 
 // Frame types a client sends.

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
 	"github.com/proxy-dev/proxy/pkg/sse"
 )
@@ -165,7 +166,7 @@ func (u *upstreamWS) dial(ctx context.Context, a *account.Account, up *http.Requ
 func (u *upstreamWS) request(body []byte, f *wsFrame) ([]byte, error) {
 	msg := body
 	var err error
-	if f.prevID != "" && f.prevID == u.lastID {
+	if f.prevID != "" && f.prevID == u.lastID && !(f.cleaned && items.MayHold(f.newInput)) {
 		if msg, err = jsonscan.Set(msg, "input", nonNull(f.newInput)); err != nil {
 			return nil, fmt.Errorf("building the incremental request: %w", err)
 		}
