@@ -108,7 +108,7 @@ func TestCodexWebSocketToolTurn(t *testing.T) {
 		if len(posts) != 2 {
 			t.Fatalf("the account got %d POSTs, want 2\n%s", len(posts), describe(api.Requests()))
 		}
-		if got := inputOf(t, posts[1].Body); !strings.HasSuffix(got, "message/user function_call function_call_output") || !strings.HasPrefix(got, "message/developer") {
+		if got := inputOf(t, posts[1].Body); !strings.HasSuffix(got, "message/user reasoning function_call function_call_output") || !strings.HasPrefix(got, "message/developer") {
 			t.Errorf("second POST input = %s; want the whole conversation", got)
 		}
 		for _, name := range []string{"previous_response_id", "type", "generate"} {
