@@ -94,6 +94,16 @@ func turnLines(logs string) []string {
 	return out
 }
 
+// fieldOf is a log line's key=value field's value.
+func fieldOf(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // codexMovesHome is the README's provider block for Codex, retries off,
 // over the transport given, compacting once a conversation passes
 // compactAt tokens.
@@ -177,6 +187,106 @@ func TestCodexConversationMovesAndComesBack(t *testing.T) {
 				if !strings.Contains(lines[i], want) {
 					t.Errorf("turn %d's log line lacks %s: %s", i+1, want, lines[i])
 				}
+			}
+		})
+	}
+}
+
+// TestCodexCompactedConversationMoves: the real Codex CLI compacts its
+// conversation on a (remote compaction: an encrypted item only a can
+// read, standing for the history), then a hits its usage limit. The next
+// turns run on b, which gets b's own compaction of the history the proxy
+// kept, made once and reused; every turn exits 0. With the kept history
+// gone (no budget for it), the item is removed instead, and the log says
+// what b no longer sees.
+func TestCodexCompactedConversationMoves(t *testing.T) {
+	bin := codexBinary(t)
+	tests := []struct {
+		name      string
+		transport string
+		extra     string // more config
+		remade    bool
+	}{
+		{name: "HTTP, remade on b", transport: "HTTP", remade: true},
+		{name: "WebSocket, remade on b", transport: "WebSocket", remade: true},
+		{name: "HTTP, the kept history evicted", transport: "HTTP", extra: "limits:\n  kept_compactions: 0\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startUpstream(t, "a", fakeupstream.WithChatGPT(accessToken, "acct-a"), fakeupstream.WithWebSocket())
+			b := startUpstream(t, "b", fakeupstream.WithChatGPT(accessTokenB, "acct-b"), fakeupstream.WithWebSocket())
+			p := startProxy(t, tt.extra+"accounts:\n"+chatgptAccount("a", a, "ACCESS", "acct-a", 1)+chatgptAccount("b", b, "ACCESS_B", "acct-b", 0), movesEnv())
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("proxy logs:\n%s", p.Logs)
+				}
+			})
+			// Codex compacts before each turn once the conversation passes
+			// 100 tokens: the fake's first turn alone reports thousands.
+			home := codexMovesHome(t, p.URL, tt.transport, 100)
+			work := t.TempDir()
+			turn := func(n int, args ...string) codexRun {
+				t.Helper()
+				run := runCodex(t, bin, home, work, "", append([]string{"exec"}, args...)...)
+				t.Logf("turn %d: exit 0 in %s, Codex printed %q", n, run.Took.Round(time.Millisecond), strings.TrimSpace(run.Stdout))
+				return run
+			}
+			if got := servedBy(turn(1, "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi").Stdout); got != "a" {
+				t.Fatalf("turn 1 served by %q, want a", got)
+			}
+			second := turn(2, "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")
+			if got := servedBy(second.Stdout); got != "a" || !strings.Contains(second.Stderr, "context compacted") {
+				t.Fatalf("turn 2 served by %q, compacted %v; want a, compacted", got, strings.Contains(second.Stderr, "context compacted"))
+			}
+			// a is out for an hour: the conversation moves to b for good.
+			a.Script(fakeupstream.QuotaExceeded(time.Now().Add(time.Hour)))
+			for i, prompt := range []string{"third", "fourth"} {
+				if got := servedBy(turn(3+i, "resume", "--skip-git-repo-check", "--strict-config", "--last", prompt).Stdout); got != "b" {
+					t.Fatalf("turn %d served by %q, want b", 3+i, got)
+				}
+			}
+
+			bGot := itemsMinted(t, b)
+			t.Logf("b received items minted by %v", bGot)
+			if bGot["a"] != 0 {
+				t.Errorf("b received %d items minted by a", bGot["a"])
+			}
+			if a.Refusals() != 0 || b.Refusals() != 0 {
+				t.Errorf("refusals: a %d, b %d; want none", a.Refusals(), b.Refusals())
+			}
+			logs := p.Logs.String()
+			for _, l := range turnLines(logs) {
+				if i := strings.Index(l, "items="); i >= 0 {
+					t.Logf("proxy: account=%s %s", fieldOf(l, "account"), l[i:])
+				}
+			}
+			// Codex asks b for two compactions (before turns 3 and 4); a
+			// remake of a's is one more, made from the history a
+			// compacted: a's words, none of a's items.
+			var compactions []fakeupstream.Request
+			for _, r := range turnRequests(b) {
+				if endsWithCompactionTrigger(r.Body) {
+					compactions = append(compactions, r)
+				}
+			}
+			if tt.remade {
+				if len(compactions) != 3 {
+					t.Fatalf("b got %d compaction requests, want 3: the remake (once, then reused) and Codex's two", len(compactions))
+				}
+				remake := compactions[0]
+				if len(boundItems(t, remake.Body)) != 0 || !strings.Contains(string(remake.Body), "Hello from a.") {
+					t.Errorf("b's first compaction is not the kept history cleaned for it: items %v", boundItems(t, remake.Body))
+				}
+				if !strings.Contains(logs, "by a re-made on b") {
+					t.Errorf("no log line says the compaction was re-made on b")
+				}
+				return
+			}
+			if len(compactions) != 2 {
+				t.Errorf("b got %d compaction requests with no kept history, want Codex's 2", len(compactions))
+			}
+			if !strings.Contains(logs, "removed (the request behind it is no longer kept): b no longer sees the") {
+				t.Errorf("no log line says what b no longer sees")
 			}
 		})
 	}
