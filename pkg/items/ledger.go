@@ -83,6 +83,103 @@ type Ledger struct {
 	closed bool
 	jobs   chan job
 	done   chan struct{}
+
+	recent recent
+}
+
+// recentFor is how long this instance remembers what it noted, so its own
+// next request sees it even before the write reaches the store (a tool
+// turn follows its answer within milliseconds); other instances read the
+// store.
+const recentFor = time.Minute
+
+// maxRecent bounds each of recent's maps; past it the oldest half goes.
+const maxRecent = 8192
+
+// recent is what this instance noted in the last recentFor.
+type recent struct {
+	mu    sync.Mutex
+	notes map[string]recentNotes
+	recs  map[Sum]recentRecord
+}
+
+type recentNotes struct {
+	members []string
+	at      time.Time
+}
+
+type recentRecord struct {
+	r  Record
+	at time.Time
+}
+
+// prune lets entries older than recentFor go, and when a map is still
+// full, any half of it.
+func prune[K comparable, V any](m map[K]V, at func(V) time.Time, now time.Time) {
+	if len(m) < maxRecent {
+		return
+	}
+	for k, v := range m {
+		if now.Sub(at(v)) >= recentFor {
+			delete(m, k)
+		}
+	}
+	for k := range m {
+		if len(m) < maxRecent/2 {
+			return
+		}
+		delete(m, k)
+	}
+}
+
+func (r *recent) note(session, member string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notes == nil {
+		r.notes = map[string]recentNotes{}
+	}
+	prune(r.notes, func(n recentNotes) time.Time { return n.at }, now)
+	n := r.notes[session]
+	if !slices.Contains(n.members, member) {
+		n.members = append(n.members, member)
+	}
+	n.at = now
+	r.notes[session] = n
+}
+
+func (r *recent) record(sum Sum, rec Record, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recs == nil {
+		r.recs = map[Sum]recentRecord{}
+	}
+	prune(r.recs, func(v recentRecord) time.Time { return v.at }, now)
+	r.recs[sum] = recentRecord{rec, now}
+}
+
+// Recent merges into notes (a binding's) what this instance noted for the
+// conversation in the last minute and may not have written yet.
+func (l *Ledger) Recent(session string, notes []string) []string {
+	if session == "" {
+		return notes
+	}
+	now := l.o.Now()
+	l.recent.mu.Lock()
+	defer l.recent.mu.Unlock()
+	n, ok := l.recent.notes[session]
+	if !ok || now.Sub(n.at) >= recentFor {
+		return notes
+	}
+	out := notes
+	for _, m := range n.members {
+		if !slices.Contains(out, m) {
+			if len(out) == len(notes) {
+				out = slices.Clone(notes)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type job struct {
@@ -188,6 +285,7 @@ func (l *Ledger) Records(ctx context.Context, sums []Sum) (map[Sum]Record, error
 	if len(keys) == 0 {
 		return out, nil
 	}
+	l.recentRecords(out, keys)
 	vals, err := l.st.ItemRecords(ctx, keys)
 	if err != nil {
 		return out, fmt.Errorf("reading who minted %d items: %w", len(keys), err)
@@ -202,6 +300,19 @@ func (l *Ledger) Records(ctx context.Context, sums []Sum) (map[Sum]Record, error
 	return out, nil
 }
 
+// recentRecords puts in out what this instance recorded of keys in the
+// last minute; the store's records, read after, win.
+func (l *Ledger) recentRecords(out map[Sum]Record, keys []string) {
+	now := l.o.Now()
+	l.recent.mu.Lock()
+	defer l.recent.mu.Unlock()
+	for _, k := range keys {
+		if v, ok := l.recent.recs[Sum(k)]; ok && now.Sub(v.at) < recentFor {
+			out[Sum(k)] = v.r
+		}
+	}
+}
+
 // Note records that account minted items in the answer to a request of
 // the conversation session ("" when it has none). known are the
 // conversation's minters as its binding had them, so an account already
@@ -210,7 +321,8 @@ func (l *Ledger) Note(session, account string, minted []Minted, known []string, 
 	if len(minted) == 0 || account == "" {
 		return
 	}
-	at := l.o.Now().Unix()
+	now := l.o.Now()
+	at := now.Unix()
 	recs := make(map[string][]byte, len(minted))
 	for _, m := range minted {
 		r := storedRecord{Account: account, At: at}
@@ -219,8 +331,12 @@ func (l *Ledger) Note(session, account string, minted []Minted, known []string, 
 		}
 		v, _ := json.Marshal(r) // plain data
 		recs[string(m.Sum)] = v
+		l.recent.record(m.Sum, Record{Account: account, At: time.Unix(at, 0), Items: r.Items}, now)
 	}
 	addMinter := session != "" && !slices.Contains(known, account)
+	if addMinter {
+		l.recent.note(session, account, now)
+	}
 	ttl := l.o.TTL
 	l.queue(job{what: "minted items", run: func(ctx context.Context, _ *zstd.Encoder) error {
 		if err := l.st.SetItemRecords(ctx, recs, ttl); err != nil {
@@ -242,6 +358,7 @@ func (l *Ledger) NoteRefused(session, account string, kind Kind) {
 		return
 	}
 	member := refusedPrefix + kind.String() + ":" + account
+	l.recent.note(session, member, l.o.Now())
 	ttl := l.o.TTL
 	l.queue(job{what: "refused items", run: func(ctx context.Context, _ *zstd.Encoder) error {
 		return l.st.NoteConversation(ctx, session, member, ttl)

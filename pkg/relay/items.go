@@ -22,6 +22,7 @@ type Items interface {
 	Kept(ctx context.Context, sum items.Sum) ([]byte, error)
 	Remade(ctx context.Context, sum items.Sum, account string) ([]byte, error)
 	Note(session, account string, minted []items.Minted, known []string, n int)
+	Recent(session string, notes []string) []string
 	NoteRefused(session, account string, kind items.Kind)
 	NoteRemade(session string, sum items.Sum, account string, remade items.Minted, n int, known []string)
 	Keep(m items.Minted, body []byte, release func())
@@ -61,7 +62,7 @@ func (c *convItems) decided(d scheduler.Decision) {
 	if c.own == "" {
 		c.own = d.Account.Name
 	}
-	c.known = d.Minters
+	c.known = c.ledger.Recent(c.session, d.Minters)
 }
 
 // scan finds the account-bound items, once. A body that cannot hold any
