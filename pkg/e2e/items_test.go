@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -424,5 +426,49 @@ func TestCompactionRemadeOnceThenReused(t *testing.T) {
 	}
 	if a.Refusals()+b.Refusals()+c.Refusals() != 0 {
 		t.Errorf("refusals: %d %d %d", a.Refusals(), b.Refusals(), c.Refusals())
+	}
+}
+
+// TestResumedConversationGoesBackToItsMinter: a conversation whose binding
+// is gone (it expired, or was cleared) comes back with items only its old
+// account can read. It goes back there, whatever the weights prefer, and
+// nothing is removed.
+func TestResumedConversationGoesBackToItsMinter(t *testing.T) {
+	a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA))
+	b := startUpstream(t, "b", fakeupstream.WithAPIKey(keyB))
+	p := startProxy(t, "accounts:\n"+openaiAccount("a", a, "KEY_A", 1), env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy logs:\n%s", p.Logs)
+		}
+	})
+	r := newReplayer(t, "resumed")
+	if code, who := r.turn(p.URL, "hi"); code != 200 || who != "a" {
+		t.Fatalf("turn 1 = %d %q", code, who)
+	}
+	// b joins, heavily weighted, and the conversation's binding is cleared.
+	if err := p.rewrite(t, "accounts:\n"+openaiAccount("a", a, "KEY_A", 1)+openaiAccount("b", b, "KEY_B", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	waitTurnLines(t, p, 1)
+	sum := sha256.Sum256([]byte(r.session))
+	req, _ := http.NewRequest(http.MethodDelete, p.URL+"/_proxy/sessions/"+hex.EncodeToString(sum[:])[:12], nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("clearing the session: %d", resp.StatusCode)
+	}
+	if code, who := r.turn(p.URL, "again"); code != 200 || who != "a" {
+		t.Fatalf("the resumed turn = %d %q, want a, whose reasoning it carries", code, who)
+	}
+	line := waitTurnLines(t, p, 2)[1]
+	if !strings.Contains(line, "reason=resumed") || !strings.Contains(line, `detail="the conversation's items were minted by a"`) || strings.Contains(line, "items=") {
+		t.Errorf("the resumed turn's log line: %s", line)
+	}
+	if len(b.Requests()) != 0 {
+		t.Errorf("b got %d requests", len(b.Requests()))
 	}
 }

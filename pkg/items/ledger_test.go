@@ -165,3 +165,36 @@ func TestLedgerQueueIsBounded(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestLedgerRecent: what an instance noted is part of its own next
+// request's view at once, before the write reaches the store, and for a
+// minute only.
+func TestLedgerRecent(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st, _ := newStore(t, clock)
+	slow := &slowStore{Store: st, gate: make(chan struct{}), in: make(chan struct{})}
+	l := items.NewLedger(slow, items.Options{Now: clock})
+	defer func() { close(slow.gate); l.Close() }()
+	r1 := items.Minted{Kind: items.Reasoning, Sum: items.SumOf([]byte("R1"))}
+	l.Note("sess", "acct-b", []items.Minted{r1}, []string{"acct-a"}, 0)
+	l.NoteRefused("sess", "acct-a", items.Compaction)
+	<-slow.in // the write is held: only the instance's memory knows
+
+	got := l.Recent("sess", []string{"acct-a"})
+	if strings.Join(got, ",") != "acct-a,acct-b,refused:compaction:acct-a" {
+		t.Errorf("Recent = %q", got)
+	}
+	if got := l.Recent("other", []string{"x"}); strings.Join(got, ",") != "x" {
+		t.Errorf("Recent of another conversation = %q", got)
+	}
+	recs, err := l.Records(ctx, []items.Sum{r1.Sum})
+	if err != nil || recs[r1.Sum].Account != "acct-b" {
+		t.Errorf("Records before the write = %+v, %v", recs, err)
+	}
+	now = now.Add(2 * time.Minute)
+	if got := l.Recent("sess", nil); len(got) != 0 {
+		t.Errorf("Recent a minute on = %q, want nothing", got)
+	}
+}
