@@ -14,7 +14,7 @@ import (
 const samplesDir = "../../testdata/codex-samples"
 
 // sampleBody is the body of a captured Codex request, as it was sent.
-func sampleBody(t *testing.T, name string) []byte {
+func sampleBody(t testing.TB, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(samplesDir, name))
 	if err != nil {
@@ -30,7 +30,7 @@ func sampleBody(t *testing.T, name string) []byte {
 }
 
 // elems are the raw elements of a body's input.
-func elems(t *testing.T, body []byte) [][]byte {
+func elems(t testing.TB, body []byte) [][]byte {
 	t.Helper()
 	var out [][]byte
 	if err := jsonscan.ArrayElems(jsonscan.Member(body, "input"), func(v []byte) bool {
