@@ -12,7 +12,7 @@ import (
 // codexBody is a Codex request of a long conversation: the captured
 // 0.171.0 turn, its history grown to n turns, each with a reasoning item
 // of a 2 KiB blob and an assistant message (as Codex replays them).
-func codexBody(b *testing.B, n int) ([]byte, []items.Sum) {
+func codexBody(b testing.TB, n int) ([]byte, []items.Sum) {
 	b.Helper()
 	var req map[string]json.RawMessage
 	if err := json.Unmarshal(sampleBody(b, "request-0.171-turn2-reasoning-replay.json"), &req); err != nil {
