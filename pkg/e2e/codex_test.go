@@ -19,7 +19,7 @@ import (
 
 // codexVersion is the Codex CLI release the proxy is tested against (pinned in
 // .ci/run as well).
-const codexVersion = "0.169.0"
+const codexVersion = "0.171.0"
 
 // codexBinary finds the Codex CLI: $PROXY_TEST_CODEX, else codex on PATH. Without
 // one the test is skipped, unless PROXY_REQUIRE_E2E=1 makes it mandatory.
@@ -251,6 +251,15 @@ func TestCodexCLITwoTurnsStayOnOneAccount(t *testing.T) {
 		}
 	}
 	logCodexRequest(t, turns[0])
+	// Codex 0.171.0 sends accept-encoding: zstd,gzip. That belongs to its
+	// leg: the proxy reads the upstream's events itself, so the client's
+	// value must not reach the account (Go's transport asks for gzip on its
+	// own, and decodes it).
+	for i, r := range turns {
+		if ae := r.Header.Get("Accept-Encoding"); strings.Contains(ae, "zstd") {
+			t.Errorf("turn %d reached %s with the client's Accept-Encoding %q", i+1, account, ae)
+		}
+	}
 
 	// The other accounts saw nothing of it (nor anything else).
 	for name, s := range ups {
