@@ -98,9 +98,18 @@ const maxRecent = 8192
 
 // recent is what this instance noted in the last recentFor.
 type recent struct {
-	mu    sync.Mutex
-	notes map[string]recentNotes
-	recs  map[Sum]recentRecord
+	mu     sync.Mutex
+	notes  map[string]recentNotes
+	recs   map[Sum]recentRecord
+	remade map[string]recentRemade // by sum and account
+	// kept are the compaction requests queued to be kept and not yet
+	// written: a move right after a compaction finds them here.
+	kept map[Sum][]byte
+}
+
+type recentRemade struct {
+	item []byte
+	at   time.Time
 }
 
 type recentNotes struct {
@@ -155,6 +164,51 @@ func (r *recent) record(sum Sum, rec Record, now time.Time) {
 	}
 	prune(r.recs, func(v recentRecord) time.Time { return v.at }, now)
 	r.recs[sum] = recentRecord{rec, now}
+}
+
+func (r *recent) keep(sum Sum, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kept == nil {
+		r.kept = map[Sum][]byte{}
+	}
+	r.kept[sum] = body
+}
+
+// written forgets a kept request once the store has it (or failed to
+// take it).
+func (r *recent) written(sum Sum, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.kept[sum]; ok && &b[0] == &body[0] {
+		delete(r.kept, sum)
+	}
+}
+
+func (r *recent) pendingKept(sum Sum) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kept[sum]
+}
+
+func (r *recent) remake(sum Sum, account string, item []byte, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.remade == nil {
+		r.remade = map[string]recentRemade{}
+	}
+	prune(r.remade, func(v recentRemade) time.Time { return v.at }, now)
+	r.remade[string(sum)+"\x00"+account] = recentRemade{item, now}
+}
+
+func (r *recent) remadeFor(sum Sum, account string, now time.Time) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.remade[string(sum)+"\x00"+account]
+	if !ok || now.Sub(v.at) >= recentFor {
+		return nil
+	}
+	return v.item
 }
 
 // Recent merges into notes (a binding's) what this instance noted for the
@@ -383,8 +437,20 @@ func (l *Ledger) Keep(m Minted, body []byte, release func()) {
 		}
 		return
 	}
+	if len(body) == 0 {
+		if release != nil {
+			release()
+		}
+		return
+	}
 	ttl, budget := l.o.KeptTTL, l.o.KeptBudget
-	l.queue(job{what: "kept compaction", after: release, run: func(ctx context.Context, enc *zstd.Encoder) error {
+	l.recent.keep(m.Sum, body)
+	l.queue(job{what: "kept compaction", after: func() {
+		l.recent.written(m.Sum, body)
+		if release != nil {
+			release()
+		}
+	}, run: func(ctx context.Context, enc *zstd.Encoder) error {
 		data := enc.EncodeAll(body, make([]byte, 0, len(body)/4))
 		evicted, err := l.st.KeepCompaction(ctx, string(m.Sum), data, ttl, budget)
 		if evicted > 0 {
@@ -401,6 +467,9 @@ var ErrNotKept = errors.New("the request behind this compaction is no longer kep
 // Kept returns the request that asked for the compaction sum, as the
 // client sent it; ErrNotKept when it is gone.
 func (l *Ledger) Kept(ctx context.Context, sum Sum) ([]byte, error) {
+	if body := l.recent.pendingKept(sum); body != nil {
+		return body, nil // queued, not yet in the store
+	}
 	data, err := l.st.KeptCompaction(ctx, string(sum))
 	if err != nil {
 		return nil, fmt.Errorf("reading a kept compaction: %w", err)
@@ -418,6 +487,9 @@ func (l *Ledger) Kept(ctx context.Context, sum Sum) ([]byte, error) {
 // Remade returns account's own compaction item for the history of the
 // compaction sum, nil when it has made none.
 func (l *Ledger) Remade(ctx context.Context, sum Sum, account string) ([]byte, error) {
+	if item := l.recent.remadeFor(sum, account, l.o.Now()); item != nil {
+		return item, nil
+	}
 	item, err := l.st.Remade(ctx, string(sum), account)
 	if err != nil {
 		return nil, fmt.Errorf("reading a compaction made again: %w", err)
@@ -431,6 +503,7 @@ func (l *Ledger) Remade(ctx context.Context, sum Sum, account string) ([]byte, e
 func (l *Ledger) NoteRemade(session string, sum Sum, account string, remade Minted, items int, known []string) {
 	ttl := l.o.KeptTTL
 	item := remade.Raw
+	l.recent.remake(sum, account, item, l.o.Now())
 	l.queue(job{what: "remade compaction", run: func(ctx context.Context, _ *zstd.Encoder) error {
 		return l.st.SetRemade(ctx, string(sum), account, item, ttl)
 	}})

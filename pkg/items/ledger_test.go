@@ -175,7 +175,7 @@ func TestLedgerRecent(t *testing.T) {
 	clock := func() time.Time { return now }
 	st, _ := newStore(t, clock)
 	slow := &slowStore{Store: st, gate: make(chan struct{}), in: make(chan struct{})}
-	l := items.NewLedger(slow, items.Options{Now: clock})
+	l := items.NewLedger(slow, items.Options{Now: clock, KeptBudget: 1 << 20})
 	defer func() { close(slow.gate); l.Close() }()
 	r1 := items.Minted{Kind: items.Reasoning, Sum: items.SumOf([]byte("R1"))}
 	l.Note("sess", "acct-b", []items.Minted{r1}, []string{"acct-a"}, 0)
@@ -192,6 +192,19 @@ func TestLedgerRecent(t *testing.T) {
 	recs, err := l.Records(ctx, []items.Sum{r1.Sum})
 	if err != nil || recs[r1.Sum].Account != "acct-b" {
 		t.Errorf("Records before the write = %+v, %v", recs, err)
+	}
+	// A compaction kept, and a remake made, while the writer is held: a
+	// turn that moves at once finds both.
+	body := []byte(`{"input":[{"type":"compaction_trigger"}]}`)
+	c := items.Minted{Kind: items.Compaction, Sum: items.SumOf([]byte("C"))}
+	l.Keep(c, body, nil)
+	if got, err := l.Kept(ctx, c.Sum); err != nil || string(got) != string(body) {
+		t.Errorf("Kept before the write = %q, %v", got, err)
+	}
+	remade := items.Minted{Kind: items.Compaction, Sum: items.SumOf([]byte("B")), Raw: []byte(`{"type":"compaction","encrypted_content":"B"}`)}
+	l.NoteRemade("sess", c.Sum, "acct-b", remade, 3, nil)
+	if got, err := l.Remade(ctx, c.Sum, "acct-b"); err != nil || string(got) != string(remade.Raw) {
+		t.Errorf("Remade before the write = %q, %v", got, err)
 	}
 	now = now.Add(2 * time.Minute)
 	if got := l.Recent("sess", nil); len(got) != 0 {
