@@ -8,6 +8,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -139,9 +140,107 @@ func special(x uint64) uint64 {
 
 // skipString skips the string starting at the quote b[i]. escaped reports a
 // backslash inside, the only case where the raw bytes differ from the value
-// (besides invalid UTF-8). Strings are the bulk of request bodies, so plain
-// runs are crossed eight bytes at a time.
+// (besides invalid UTF-8). Strings are the bulk of request bodies (a
+// conversation's text, tool output, base64 reasoning). Each run between
+// escapes is first read a word at a time, which decides names, ids and
+// text dense with escapes; a run longer than that is crossed with
+// bytes.IndexByte (vectorised) to its closing quote and next backslash,
+// and checked for control characters. Anything wrong is left to
+// skipStringExact, which says what and where.
 func skipString(b []byte, i int) (end int, escaped bool, err error) {
+	j := i + 1
+	q := -1 // the first quote at or after j, once found
+	for {
+		found := false
+		for n := 0; n < shortRun && j+8 <= len(b); n++ {
+			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				found = true
+				break
+			}
+			j += 8
+		}
+		if !found {
+			// A long run: to the next backslash, or to the quote.
+			if q < j {
+				k := bytes.IndexByte(b[j:], '"')
+				if k < 0 {
+					return skipStringExact(b, i)
+				}
+				q = j + k
+			}
+			run := b[j:q]
+			k := bytes.IndexByte(run, '\\')
+			if k >= 0 {
+				run = run[:k]
+			}
+			if hasControl(run) {
+				return skipStringExact(b, i)
+			}
+			if k < 0 {
+				return q + 1, escaped, nil
+			}
+			j += k
+		}
+		switch b[j] {
+		case '"':
+			return j + 1, escaped, nil
+		case '\\':
+			escaped = true
+			if j+1 >= len(b) {
+				return skipStringExact(b, i)
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if len(b)-j < 6 || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) || !isHex(b[j+5]) {
+					return skipStringExact(b, i)
+				}
+				j += 6
+			default:
+				return skipStringExact(b, i)
+			}
+		default: // a control character
+			return skipStringExact(b, i)
+		}
+	}
+}
+
+// shortRun is how many words of a run skipString reads inline before it
+// turns to bytes.IndexByte, whose calls cost more than a short search.
+const shortRun = 4
+
+// hasControl reports whether s holds a byte below 0x20, which a JSON
+// string may not. A word's flags are only ever set at or above a true
+// match (borrows start there), so any flag means one.
+func hasControl(s []byte) bool {
+	var acc uint64
+	for len(s) >= 32 {
+		w0 := binary.LittleEndian.Uint64(s)
+		w1 := binary.LittleEndian.Uint64(s[8:])
+		w2 := binary.LittleEndian.Uint64(s[16:])
+		w3 := binary.LittleEndian.Uint64(s[24:])
+		acc |= (w0-ones*0x20)&^w0 | (w1-ones*0x20)&^w1 | (w2-ones*0x20)&^w2 | (w3-ones*0x20)&^w3
+		s = s[32:]
+	}
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(s)
+		acc |= (w - ones*0x20) &^ w
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return acc&highs != 0
+}
+
+// skipStringExact is skipString one run of eight bytes at a time, in
+// the order a reader would: it finds the first fault in a string and says
+// where it is. skipString hands it every string it cannot accept.
+func skipStringExact(b []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
 	for {
 		for j+8 <= len(b) {

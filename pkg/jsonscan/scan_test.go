@@ -175,3 +175,49 @@ func TestObjectFieldsDoesNotAllocate(t *testing.T) {
 		t.Fatalf("allocs = %v, model seen %d times; want 0 allocs, 1", allocs, n)
 	}
 }
+
+// TestSkipStringAgreesWithExact checks the run-at-a-time string skipper
+// against the byte-exact one on strings built from the pieces that matter
+// (escapes of every kind, control characters, quotes, runs long and short,
+// cut at every length), so it accepts and refuses the same strings and
+// reports the same ends, escape flags and errors.
+func TestSkipStringAgreesWithExact(t *testing.T) {
+	pieces := []string{"a", "héllo", strings.Repeat("x", 7), strings.Repeat("y", 16), strings.Repeat("z", 33),
+		`\"`, `\\`, `\/`, `\n`, `\t`, `\u00e9`, `\uD83D`, `\u12`, `\u12g4`, `\x`, `\`, "\x01", "\n", "\x1f", "\x7f", "\xff", `"`}
+	check := func(s string) {
+		b := []byte(s)
+		end, esc, err := skipString(b, 0)
+		wend, wesc, werr := skipStringExact(b, 0)
+		if end != wend || esc != wesc || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("skipString(%q) = %d, %v, %v; skipStringExact = %d, %v, %v", s, end, esc, err, wend, wesc, werr)
+		}
+	}
+	for _, a := range pieces {
+		for _, b := range pieces {
+			for _, c := range pieces {
+				s := `"` + a + b + c + `"` + "tail"
+				for n := 1; n <= len(s); n++ {
+					check(s[:n])
+				}
+			}
+		}
+	}
+}
+
+// FuzzSkipString checks the run-at-a-time string skipper against the
+// byte-exact one.
+func FuzzSkipString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b\\"`, "\"" + strings.Repeat("x", 40) + "\x01\"", `"\u00e9\u12"`, `"` + strings.Repeat(`\n`, 20) + `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 || b[0] != '"' {
+			return
+		}
+		end, esc, err := skipString(b, 0)
+		wend, wesc, werr := skipStringExact(b, 0)
+		if end != wend || esc != wesc || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("skipString(%q) = %d, %v, %v; skipStringExact = %d, %v, %v", b, end, esc, err, wend, wesc, werr)
+		}
+	})
+}
