@@ -151,10 +151,15 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 	for len(rec.Attempts) < rl.o.MaxAttempts {
 		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc()}, rl.o.SlotWait)
 		d := lease.Decision
-		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" && len(rec.Attempts) == 0 {
-			// Only the account to avoid can serve: better it than nothing.
+		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" {
+			// Nothing else can serve, or everything else failed: the account
+			// to avoid is the last resort, better than any other's refusal.
 			delete(exclude, avoiding)
+			lastResort := avoiding
 			avoiding = ""
+			if len(rec.Attempts) > 0 {
+				why += "; back to " + lastResort + ", avoided since its last try of this turn failed mid-stream"
+			}
 			continue
 		}
 		if len(rec.Attempts) == 0 {
