@@ -158,16 +158,31 @@ func New(accounts Accounts, bindings Bindings, ttl time.Duration, opts ...Option
 }
 
 // Select chooses the account for r. It returns ErrNoAccount when no
-// account can serve it, as an *UnavailableError when accounts exist but are
-// all cooling down.
+// enabled account serves r's model, and an *UnavailableError (which
+// unwraps to ErrNoAccount) when some do but none can take r now: cooling
+// down, invalid, or already tried by r.
 func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
+	d, err := s.selectFor(ctx, r)
+	if errors.Is(err, errNoneReady) {
+		// Said once, from every account serving the model, so the answer
+		// names each cause whichever path found no account.
+		err = s.unavailable(r)
+	}
+	return d, err
+}
+
+// errNoneReady means accounts serve the request's model but none is ready
+// for it; Select explains it as an *UnavailableError.
+var errNoneReady = errors.New("no account ready")
+
+func (s *Scheduler) selectFor(ctx context.Context, r Request) (Decision, error) {
 	eligible := s.eligible(r)
 	ready := s.ready(eligible)
 	d := Decision{Candidates: names(ready)}
 	if len(eligible) == 0 {
 		if len(r.Exclude) > 0 {
 			// Every account was tried: say whether they are all out.
-			return d, s.unavailable(s.eligible(Request{Model: r.Model}))
+			return d, errNoneReady
 		}
 		return d, ErrNoAccount
 	}
@@ -290,7 +305,7 @@ func storeDetail(outage bool) string {
 // with a free slot, or explains why there is none.
 func (s *Scheduler) choose(key string, d Decision, ready, eligible []*account.Account, reason Reason, detail string) (Decision, error) {
 	if len(ready) == 0 {
-		return d, s.unavailable(eligible)
+		return d, errNoneReady
 	}
 	pool := ready
 	var free []*account.Account
