@@ -273,6 +273,42 @@ func TestLoopFailureAfterOutput(t *testing.T) {
 	}
 }
 
+// TestLoopAvoidedAccountIsTheLastResort: a retry sent away from the
+// account that cut its turn goes back to it when every other account
+// fails, instead of passing on another's refusal.
+func TestLoopAvoidedAccountIsTheLastResort(t *testing.T) {
+	limited := script{status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"error":{"type":"rate_limit_exceeded","message":"slow down"}}`}
+	tests := []struct {
+		name  string
+		other script
+	}{
+		{"the other account is rate limited", limited},
+		{"the other account answers 500", script{status: 500, body: `{"error":{"type":"server_error","message":"boom"}}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newUpstream(t, script{events: []string{evCreated, evItemAdded, fmt.Sprintf(evDelta, "B")}, cut: true})
+			a := newUpstream(t, tt.other)
+			fp := &fakePool{accounts: []*account.Account{testAccount(t, "B", b), testAccount(t, "A", a)}}
+			h := New(fp, nil, Options{}).Handler("/responses")
+			if _, body := post(t, h, "conv-cut", nil); !strings.Contains(body, "upstream_stream_interrupted") {
+				t.Fatalf("want B's cut turn, got:\n%s", body)
+			}
+			b.mu.Lock()
+			b.script = healthy("B")
+			b.mu.Unlock()
+
+			resp, body := post(t, h, "conv-cut", nil)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "hello from B") {
+				t.Fatalf("the retry got %d, want B's answer after A failed:\n%s", resp.StatusCode, body)
+			}
+			if _, leased, _ := fp.snapshot(); fmt.Sprint(leased) != "[B A B]" {
+				t.Fatalf("leased %v, want B (cut), A (failed), then B as the last resort", leased)
+			}
+		})
+	}
+}
+
 func TestLoopTurnStateStaysWithItsAccount(t *testing.T) {
 	a := newUpstream(t, script{status: 429, header: map[string]string{"X-Codex-Turn-State": "ts-A-1"}, body: `{"error":{"type":"rate_limit_exceeded","message":"slow down"}}`})
 	b := newUpstream(t, script{header: map[string]string{"X-Codex-Turn-State": "ts-B-1"}, events: healthy("B").events})

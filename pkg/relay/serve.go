@@ -151,10 +151,15 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 	for len(rec.Attempts) < rl.o.MaxAttempts {
 		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc()}, rl.o.SlotWait)
 		d := lease.Decision
-		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" && len(rec.Attempts) == 0 {
-			// Only the account to avoid can serve: better it than nothing.
+		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" {
+			// Nothing else can serve, or everything else failed: the account
+			// to avoid is the last resort, better than any other's refusal.
 			delete(exclude, avoiding)
+			lastResort := avoiding
 			avoiding = ""
+			if len(rec.Attempts) > 0 {
+				why += "; back to " + lastResort + ", avoided since its last try of this turn failed mid-stream"
+			}
 			continue
 		}
 		if len(rec.Attempts) == 0 {
@@ -219,10 +224,11 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why string) {
 	var unavailable *scheduler.UnavailableError
 	switch {
-	case errors.As(selErr, &unavailable) && (held == nil || held.resp == nil || unavailable.AllQuota):
-		// Every account is known to be out: say until when, so Codex tells
-		// the user when to come back instead of retrying in vain.
-		rl.fail(w, rec, unavailableError(unavailable, rl.o.Now()))
+	case errors.As(selErr, &unavailable) && (held == nil || unavailable.AllQuota || (held.resp == nil && outOrBack(unavailable))):
+		// Every account is known to be out: say why each is, and until
+		// when, so Codex tells the user when to come back instead of
+		// retrying in vain.
+		rl.fail(w, rec, unavailableError(unavailable, rec, rl.o.Now()))
 	case held != nil && heldOut.Class == health.Unauthorized && held.account.Type == account.OpenAIResponses:
 		// The upstream's own "token expired, sign in again" would send the
 		// user to the wrong login: it is the proxy's account that needs one.
@@ -269,27 +275,6 @@ func loginError(a *account.Account, o health.Outcome) *apierror.Error {
 	return apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
 		fmt.Sprintf("the ChatGPT login of account %s has expired or was revoked (%s), and no other account can serve; run `proxy accounts login %s` (or `codex login`, then `proxy accounts import-codex --name %s`), then reload the proxy",
 			a.Name, o.Message, a.Name, a.Name)).WithCode("account_login_expired")
-}
-
-// unavailableError is the answer when every account is cooling down.
-func unavailableError(e *scheduler.UnavailableError, now time.Time) *apierror.Error {
-	var out *apierror.Error
-	if e.AllQuota {
-		out = apierror.New(http.StatusTooManyRequests, "usage_limit_reached",
-			"all accounts are limited until "+e.Until.Local().Format(time.RFC1123)+"; try again then, or add an account to the proxy").WithCode("usage_limit_reached")
-		out.ResetsAt = e.Until.Unix()
-	} else {
-		msg := "no available account: every account is cooling down or invalid"
-		if !e.Until.IsZero() {
-			msg += "; the first is back at " + e.Until.Local().Format(time.TimeOnly)
-		}
-		msg += "; run `proxy accounts list` to see why, and `proxy accounts test` to check them"
-		out = apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount, msg).WithCode(apierror.TypeNoAvailableAccount)
-	}
-	if !e.Until.IsZero() {
-		out.RetryAfter = max(e.Until.Sub(now), time.Second)
-	}
-	return out
 }
 
 // try sends the request to account a and reads ahead what classification

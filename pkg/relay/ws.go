@@ -167,7 +167,9 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 	defer rl.ws.open.Done()
 
 	opened := rl.o.Now() // the connection's age counts from its upgrade
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+	// The guard refuses a frame announcing more than the limit at its
+	// header; the library's own limit is the backstop for what inflates.
+	c, err := websocket.Accept(guardedWriter{ResponseWriter: w, limit: rl.o.MaxBodyBytes}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionNoContextTakeover})
 	if err != nil {
 		rl.o.Logger.Warn("WebSocket upgrade failed", "path", r.URL.Path, "err", err)
 		return
@@ -234,6 +236,11 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 		defer cancel()
 		for {
 			typ, data, err := cn.c.Read(cn.ctx)
+			if errors.Is(err, errFrameTooBig) {
+				// Closed here, before cancel ends the turn in flight, so
+				// the client hears 1009 whatever the connection is doing.
+				_ = cn.c.Close(websocket.StatusMessageTooBig, fmt.Sprintf("message larger than max_body_bytes (%d)", cn.rl.o.MaxBodyBytes))
+			}
 			if err != nil {
 				readErr <- err
 				return
@@ -283,7 +290,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 		case <-cn.rl.ws.draining:
 			return websocket.StatusGoingAway, "proxy shutting down"
 		case err := <-readErr:
-			if errors.Is(err, websocket.ErrMessageTooBig) {
+			if errors.Is(err, websocket.ErrMessageTooBig) || errors.Is(err, errFrameTooBig) {
 				cn.rl.o.Logger.Warn("WebSocket message larger than max_body_bytes; connection closed", "path", cn.upgrade.URL.Path)
 			}
 			return websocket.StatusNormalClosure, ""

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,5 +165,87 @@ func TestFullAccountSkippedForNewSessions(t *testing.T) {
 		if d := f.selectFor(t, "new-"+string(rune('a'+i))); d.Account != big {
 			t.Fatalf("new session went to the full account %s", d.Account.Name)
 		}
+	}
+}
+
+// ending is an Availability whose cooldowns each end after they were seen
+// once: it stands in for a cooldown that expires (or a sync that clears
+// it) while a request is being placed.
+type ending struct {
+	until time.Time
+	seen  map[string]bool
+}
+
+func (e *ending) Cooldown(a *account.Account) (store.Cooldown, bool) {
+	if e.seen[a.Name] {
+		return store.Cooldown{}, false
+	}
+	e.seen[a.Name] = true
+	return store.Cooldown{Account: a.Name, Reason: "rate_limit", Until: e.until}, true
+}
+func (e *ending) HasSlot(*account.Account) bool { return true }
+
+// TestUnavailableNamesEveryCause: when accounts serve the model but none
+// can take the request, the error is an *UnavailableError counting each
+// account by its cause, never the bare ErrNoAccount that reads "no account
+// serves the model".
+func TestUnavailableNamesEveryCause(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	rateLimited := func(f *fixture, a *account.Account) {
+		f.report(a, health.Outcome{Class: health.RateLimit, Status: 429, Until: now.Add(30 * time.Second)})
+	}
+	tests := []struct {
+		name    string
+		setup   func(f *fixture, a, b *account.Account) scheduler.Request
+		avail   scheduler.Availability // replaces the tracker when set
+		want    scheduler.UnavailableError
+		wantErr error // instead of an UnavailableError
+	}{
+		{name: "both cooling", setup: func(f *fixture, a, b *account.Account) scheduler.Request {
+			rateLimited(f, a)
+			f.report(b, health.Outcome{Class: health.Overloaded, Status: 503})
+			return scheduler.Request{Session: key("s")}
+		}, want: scheduler.UnavailableError{Reasons: map[string]int{"rate_limit": 1, "overloaded": 1}, Until: now.Add(15 * time.Second)}},
+		{name: "one tried without a cooldown, the other cooling", setup: func(f *fixture, a, b *account.Account) scheduler.Request {
+			rateLimited(f, b)
+			return scheduler.Request{Session: key("s"), Exclude: map[string]bool{"a": true, "b": true}}
+		}, want: scheduler.UnavailableError{Reasons: map[string]int{"rate_limit": 1}, Until: now.Add(30 * time.Second), Tried: 1}},
+		{name: "every account tried", setup: func(f *fixture, a, b *account.Account) scheduler.Request {
+			return scheduler.Request{Session: key("s"), Exclude: map[string]bool{"a": true, "b": true}}
+		}, want: scheduler.UnavailableError{Reasons: map[string]int{}, Tried: 2}},
+		{name: "cooldowns end while the request is placed", avail: &ending{until: now.Add(time.Minute), seen: map[string]bool{}},
+			setup: func(*fixture, *account.Account, *account.Account) scheduler.Request {
+				return scheduler.Request{Session: key("s")}
+			}, want: scheduler.UnavailableError{Reasons: map[string]int{}, Back: 2}},
+		{name: "no account serves the model", setup: func(*fixture, *account.Account, *account.Account) scheduler.Request {
+			return scheduler.Request{Session: key("s"), Model: "o3"}
+		}, wantErr: scheduler.ErrNoAccount},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			only := func(c *config.Account) { c.Models = []string{"gpt-5"} }
+			a, b := acct(t, "a", 1, only), acct(t, "b", 1, only)
+			f := newFixture(t, a, b)
+			r := tt.setup(f, a, b)
+			s := f.s
+			if tt.avail != nil {
+				s = scheduler.New(f.pool, f.st, ttl, scheduler.WithClock(f.clk.now), scheduler.WithAvailability(tt.avail))
+			}
+			_, err := s.Select(context.Background(), r)
+			if tt.wantErr != nil {
+				var ue *scheduler.UnavailableError
+				if !errors.Is(err, tt.wantErr) || errors.As(err, &ue) {
+					t.Fatalf("got %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			var ue *scheduler.UnavailableError
+			if !errors.As(err, &ue) {
+				t.Fatalf("got %v, want an UnavailableError", err)
+			}
+			if fmt.Sprint(*ue) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %+v, want %+v", *ue, tt.want)
+			}
+		})
 	}
 }

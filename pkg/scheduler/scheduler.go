@@ -116,6 +116,7 @@ type Scheduler struct {
 	breaker   breaker
 	headroom  Headroom // nil: choices by weight alone
 	threshold float64  // percent used at which an account takes no new conversations
+	mem       *memory  // the conversations' accounts, for when the store fails
 }
 
 // Option changes a Scheduler built by New.
@@ -150,6 +151,7 @@ func New(accounts Accounts, bindings Bindings, ttl time.Duration, opts ...Option
 		pick:      newPicker(0),
 		now:       time.Now,
 		log:       slog.Default(),
+		mem:       newMemory(DefaultRemembered),
 	}
 	for _, o := range opts {
 		o(s)
@@ -158,16 +160,44 @@ func New(accounts Accounts, bindings Bindings, ttl time.Duration, opts ...Option
 }
 
 // Select chooses the account for r. It returns ErrNoAccount when no
-// account can serve it, as an *UnavailableError when accounts exist but are
-// all cooling down.
+// enabled account serves r's model, and an *UnavailableError (which
+// unwraps to ErrNoAccount) when some do but none can take r now: cooling
+// down, invalid, or already tried by r.
 func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
+	d, err := s.selectFor(ctx, r)
+	if errors.Is(err, errNoneReady) {
+		// Said once, from every account serving the model, so the answer
+		// names each cause whichever path found no account.
+		err = s.unavailable(r)
+	}
+	if err == nil && r.Session.Hash != "" {
+		s.remember(r.Session.Hash, d)
+	}
+	return d, err
+}
+
+// remember notes the account d leaves the conversation bound to: the one
+// chosen, or on a failover the one it stays bound to.
+func (s *Scheduler) remember(session string, d Decision) {
+	name := d.Account.Name
+	if d.Reason == ReasonFailover && d.Bound != "" {
+		name = d.Bound
+	}
+	s.mem.note(session, name, s.now())
+}
+
+// errNoneReady means accounts serve the request's model but none is ready
+// for it; Select explains it as an *UnavailableError.
+var errNoneReady = errors.New("no account ready")
+
+func (s *Scheduler) selectFor(ctx context.Context, r Request) (Decision, error) {
 	eligible := s.eligible(r)
 	ready := s.ready(eligible)
 	d := Decision{Candidates: names(ready)}
 	if len(eligible) == 0 {
 		if len(r.Exclude) > 0 {
 			// Every account was tried: say whether they are all out.
-			return d, s.unavailable(s.eligible(Request{Model: r.Model}))
+			return d, errNoneReady
 		}
 		return d, ErrNoAccount
 	}
@@ -176,14 +206,15 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 	}
 
 	if !s.breaker.allow(s.now()) {
-		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, "store unavailable")
+		return s.withoutStore(r, d, ready, eligible, "store unavailable")
 	}
 	b, found, err := s.bindings.Lookup(ctx, r.Session.Hash, s.ttl)
 	if err != nil {
-		// A store outage must not stop requests: serve without stickiness
+		// A store outage must not stop requests: serve from this
+		// instance's memory of the conversation, else without stickiness
 		// (rendezvous still sends a new conversation where every instance
-		// would) and stop asking the store for a while.
-		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, storeDetail(s.storeFailed(ctx, err)))
+		// would), and stop asking the store for a while.
+		return s.withoutStore(r, d, ready, eligible, storeDetail(s.storeFailed(ctx, err)))
 	}
 	s.storeAnswered()
 	if !found {
@@ -201,7 +232,7 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 			d.Account, d.Reason = bound, ReasonSticky
 			return d, nil
 		}
-		if cd.Until.IsZero() || cd.Until.Sub(s.now()) > s.moveAfter {
+		if s.outForLong(cd) {
 			return s.rebind(ctx, r, d, ready, eligible, b, fmt.Sprintf("bound account %s is out: %s", b.Account, cd.Message))
 		}
 		// Out briefly: serve this turn elsewhere and keep the binding, so
@@ -213,6 +244,43 @@ func (s *Scheduler) Select(ctx context.Context, r Request) (Decision, error) {
 		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover, "bound account "+b.Account+" failed")
 	default:
 		return s.rebind(ctx, r, d, ready, eligible, b, s.whyUnusable(b.Account, r.Model))
+	}
+}
+
+// outForLong reports whether a cooldown keeps its account out longer than
+// a conversation waits for it: the conversation then moves.
+func (s *Scheduler) outForLong(cd store.Cooldown) bool {
+	return cd.Until.IsZero() || cd.Until.Sub(s.now()) > s.moveAfter
+}
+
+// withoutStore places a request the store could not be asked about: on the
+// account this instance last served the conversation with, when it can
+// serve, so an outage moves no conversation; else by a weighted choice,
+// which is then remembered.
+func (s *Scheduler) withoutStore(r Request, d Decision, ready, eligible []*account.Account, detail string) (Decision, error) {
+	name, ok := s.mem.recall(r.Session.Hash, s.now(), s.ttl)
+	if !ok {
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, detail)
+	}
+	d.Bound = name
+	bound := find(eligible, name)
+	switch {
+	case bound != nil:
+		cd, cooling := s.avail.Cooldown(bound)
+		if !cooling {
+			d.Account, d.Reason, d.Detail = bound, ReasonSticky, detail+"; kept on the account this instance last served it with"
+			return d, nil
+		}
+		if s.outForLong(cd) {
+			return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky,
+				fmt.Sprintf("%s; its account %s is out: %s", detail, name, cd.Message))
+		}
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover,
+			fmt.Sprintf("%s; its account %s is cooling down (%s) until %s", detail, name, cd.Reason, cd.Until.Format(time.TimeOnly)))
+	case r.Exclude[name]:
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover, detail+"; its account "+name+" failed")
+	default:
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, detail+"; "+s.whyUnusable(name, r.Model))
 	}
 }
 
@@ -290,7 +358,7 @@ func storeDetail(outage bool) string {
 // with a free slot, or explains why there is none.
 func (s *Scheduler) choose(key string, d Decision, ready, eligible []*account.Account, reason Reason, detail string) (Decision, error) {
 	if len(ready) == 0 {
-		return d, s.unavailable(eligible)
+		return d, errNoneReady
 	}
 	pool := ready
 	var free []*account.Account

@@ -30,7 +30,7 @@ func newStore(t *testing.T) (*store.Store, *miniredis.Miniredis) {
 }
 
 // acct builds an openai account; opts adjust its config.
-func acct(t *testing.T, name string, weight int, opts ...func(*config.Account)) *account.Account {
+func acct(t testing.TB, name string, weight int, opts ...func(*config.Account)) *account.Account {
 	t.Helper()
 	c := config.Account{Name: name, Type: config.TypeOpenAI, BaseURL: "http://127.0.0.1:1/v1", APIKey: "sk-test-" + name, Weight: weight, Enabled: true}
 	for _, o := range opts {
