@@ -74,6 +74,15 @@ type Fault struct {
 	// applies when CutAfter is 0, and on JSON replies it cuts as CutAfter
 	// does.
 	CutBeforeTextDelta int
+	// UnterminatedLast sends the last event of an HTTP stream without the
+	// blank line that ends it (its data line keeps its own line end), then
+	// ends the body normally: a clean EOF in the middle of an event, which
+	// a client reading by the SSE spec discards. The last event is the one
+	// before where CutAfter or CutBeforeTextDelta would cut (they no
+	// longer close the connection), else response.completed. Streams over
+	// the WebSocket are messages, which have no terminator: it does not
+	// apply there.
+	UnterminatedLast bool
 
 	// Hang makes the handler block until Hang is closed, the request's
 	// context is done (the client went away) or the Server is closed. Once

@@ -94,13 +94,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 		return
 	}
 
+	last := min(limit, len(events)) - 1 // the index of the last event sent
 	sent := s.emit(r.Context(), events, limit, f, func(e event, data []byte) error {
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
+		end := "\n"
+		if !f.UnterminatedLast || e.SequenceNumber != last {
+			end = "\n\n"
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s%s", e.Type, data, end); err != nil {
 			return err // the client went away
 		}
 		return rc.Flush()
 	})
-	if sent && limit < len(events) {
+	if sent && limit < len(events) && !f.UnterminatedLast {
 		cut(w)
 	}
 }
