@@ -96,7 +96,7 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 		at.stream.SetMax(maxEvent)
 		start := now()
 		for n := 0; ; n++ {
-			ev, err := at.stream.Next()
+			ev, err := at.nextEvent()
 			if len(ev) > 0 {
 				kind := eventKind(ev)
 				full := n >= hold.Events || len(at.opening)+len(ev) > hold.Bytes || now().Sub(start) >= hold.Time
@@ -115,6 +115,21 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 			}
 		}
 	}
+}
+
+// errMidEvent ends a stream whose last event arrived without the blank
+// line that completes it: the SSE spec discards such an event, and its
+// data may stop inside its JSON, so it is never passed on.
+var errMidEvent = errors.New("upstream ended the stream in the middle of an event")
+
+// nextEvent is the stream's next complete event; an event cut off by the
+// end of the stream is errMidEvent instead.
+func (at *attempt) nextEvent() ([]byte, error) {
+	ev, err := at.stream.Next()
+	if len(ev) > 0 && !sse.Terminated(ev) {
+		return nil, errMidEvent
+	}
+	return ev, err
 }
 
 // The kinds of stream event, as the hold sees them.
