@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 )
@@ -50,6 +51,41 @@ func failedCode(ev sseEvent) string {
 	return code
 }
 
+// streamedTurn is one streamed request through a proxy whose primary account
+// misbehaves as its fault says, with a healthy standby.
+type streamedTurn struct {
+	proxy   *running
+	standby *fakeupstream.Server
+	body    string
+	events  []sseEvent
+}
+
+// streamTurn posts one streamed request to a proxy in front of a primary
+// scripted with fault and a standby; config is YAML put before accounts.
+func streamTurn(t *testing.T, fault fakeupstream.Fault, config string) streamedTurn {
+	t.Helper()
+	primary := startUpstream(t, "primary", fakeupstream.WithAPIKey(keyA))
+	standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
+	primary.Script(fault)
+	p := startProxy(t, primaryAndStandby(primary, standby, config), env)
+	status, _, body := post(t, p.URL, "conv")
+	evs := parseSSE(t, body)
+	if status != 200 || len(evs) == 0 {
+		t.Fatalf("got %d:\n%s", status, body)
+	}
+	return streamedTurn{proxy: p, standby: standby, body: body, events: evs}
+}
+
+func (tr streamedTurn) last() sseEvent { return tr.events[len(tr.events)-1] }
+
+// failedOver fails the test unless standby answered the turn.
+func (tr streamedTurn) failedOver(t *testing.T) {
+	t.Helper()
+	if tr.last().Type != "response.completed" || !strings.Contains(tr.body, "Hello from standby.") {
+		t.Fatalf("the turn did not fail over:\n%s", tr.body)
+	}
+}
+
 // TestUnterminatedLastEvent: a stream whose last event has no blank line
 // is never passed on glued to the proxy's JSON. Before output the turn
 // fails over; after output the client's last event is the proxy's own
@@ -69,20 +105,10 @@ func TestUnterminatedLastEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("http/"+tt.name, func(t *testing.T) {
-			primary := startUpstream(t, "primary", fakeupstream.WithAPIKey(keyA))
-			standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
-			primary.Script(tt.fault)
-			p := startProxy(t, primaryAndStandby(primary, standby, ""), env)
-			status, _, body := post(t, p.URL, "conv")
-			evs := parseSSE(t, body)
-			if status != 200 || len(evs) == 0 {
-				t.Fatalf("got %d:\n%s", status, body)
-			}
-			last := evs[len(evs)-1]
+			tr := streamTurn(t, tt.fault, "")
+			evs, body, last := tr.events, tr.body, tr.last()
 			if tt.standby {
-				if last.Type != "response.completed" || !strings.Contains(body, "Hello from standby.") {
-					t.Fatalf("the turn did not fail over:\n%s", body)
-				}
+				tr.failedOver(t)
 				return
 			}
 			if last.Type != "response.failed" || failedCode(last) != "upstream_stream_interrupted" {
@@ -133,5 +159,38 @@ func TestWebSocketEveryRequestEndsWithTerminal(t *testing.T) {
 	a := wsSend(t, c, createFrame("", "["+userItem+"]"))
 	if last := a.last(); last.Type != "response.failed" || !strings.Contains(string(last.raw), "upstream_stream_interrupted") {
 		t.Fatalf("answer ended with %s", last.raw)
+	}
+}
+
+// TestTrickleIsSilence: bytes that trickle in without completing an event
+// are bounded by timeouts.stream_idle as silence is: during the opening
+// hold the turn fails over, after output the client gets the proxy's
+// response.failed.
+func TestTrickleIsSilence(t *testing.T) {
+	tests := []struct {
+		name         string
+		trickleAfter int // events sent before the trickle starts
+		standby      bool
+	}{
+		{"during the hold fails over", 2, true},
+		{"after output ends with response.failed", 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A byte every 10 ms: far more often than the idle timeout.
+			tr := streamTurn(t, fakeupstream.Fault{Trickle: 10 * time.Millisecond, TrickleAfter: tt.trickleAfter}, "timeouts:\n  stream_idle: 300ms\n")
+			body, last, standby := tr.body, tr.last(), tr.standby
+			if tt.standby {
+				tr.failedOver(t)
+				waitForLog(t, tr.proxy, "upstream sent no complete event for 300ms")
+				return
+			}
+			if last.Type != "response.failed" || !strings.Contains(body, "upstream sent no complete event for 300ms") {
+				t.Fatalf("last event %v, want the proxy's response.failed:\n%s", last.Data, body)
+			}
+			if len(standby.Requests()) != 0 {
+				t.Fatal("a stream that already reached the client was failed over")
+			}
+		})
 	}
 }

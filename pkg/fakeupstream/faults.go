@@ -84,6 +84,15 @@ type Fault struct {
 	// apply there.
 	UnterminatedLast bool
 
+	// Trickle > 0 sends TrickleAfter events of an HTTP stream (counted as
+	// HangAfter counts them), then starts one more event and sends one
+	// byte of it every Trickle, never completing it, until the client goes
+	// away or the Server is closed: bytes keep arriving, no event does.
+	// It takes the place of a cut. Over the WebSocket, whose messages come
+	// whole, it cuts after TrickleAfter events.
+	Trickle      time.Duration
+	TrickleAfter int
+
 	// Hang makes the handler block until Hang is closed, the request's
 	// context is done (the client went away) or the Server is closed. Once
 	// Hang is closed the request goes on as the rest of the Fault says, so

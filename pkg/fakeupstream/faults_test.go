@@ -312,3 +312,33 @@ func TestUnterminatedLastEndsMidEvent(t *testing.T) {
 		t.Fatalf("last event %q, want response.completed ending with its data line", last)
 	}
 }
+
+// TestTrickle: after TrickleAfter events, bytes keep coming and none of
+// them completes an event.
+func TestTrickle(t *testing.T) {
+	s := start(t, New("alpha"))
+	s.Script(Fault{Trickle: time.Millisecond, TrickleAfter: 2})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	resp := do(t, ctx, http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", "k"), nil)
+	defer resp.Body.Close()
+	r := newSSEReader(resp.Body)
+	for _, want := range []string{"response.created", "response.in_progress"} {
+		if ev, err := r.next(); err != nil || ev.Name != want {
+			t.Fatalf("event %q (%v), want %s", ev.Name, err, want)
+		}
+	}
+	// Well past the event's start: the trickled bytes are all 'a'.
+	var got []byte
+	for len(got) < 200 {
+		b, err := r.r.ReadByte()
+		if err != nil {
+			t.Fatalf("the trickle ended after %q: %v", got, err)
+		}
+		got = append(got, b)
+	}
+	head := `event: response.output_text.delta` + "\n" + `data: {"type":"response.output_text.delta","delta":"`
+	if !bytes.HasPrefix(got, []byte(head)) || len(bytes.Trim(got[len(head):], "a")) > 0 {
+		t.Fatalf("trickled %q, want the start of an event and then only 'a'", got)
+	}
+}

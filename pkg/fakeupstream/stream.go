@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
 
 // event is one SSE event of a Responses stream. The fields follow the order the
@@ -105,8 +107,36 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 		}
 		return rc.Flush()
 	})
-	if sent && limit < len(events) && !f.UnterminatedLast {
+	switch {
+	case sent && f.Trickle > 0:
+		s.trickle(r.Context(), w, rc, f.Trickle)
+	case sent && limit < len(events) && !f.UnterminatedLast:
 		cut(w)
+	}
+}
+
+// trickle starts an event and sends a byte of it every interval, never
+// ending it, until the client goes away or the Server closes.
+func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration) {
+	if _, err := io.WriteString(w, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`); err != nil {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if rc.Flush() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closing:
+			return
+		case <-tick.C:
+		}
+		if _, err := io.WriteString(w, "a"); err != nil {
+			return
+		}
 	}
 }
 
@@ -121,6 +151,8 @@ func (t *turn) plan(f Fault) (events []event, limit int) {
 	}
 	limit = len(events)
 	switch {
+	case f.Trickle > 0:
+		limit = min(max(f.TrickleAfter, 0), len(events)-1)
 	case f.CutAfter < 0:
 		limit = 0
 	case f.CutAfter > 0:

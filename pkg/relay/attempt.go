@@ -92,6 +92,7 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 		at.errBody = red.Bytes(body)
 		resp.Body = io.NopCloser(bytes.NewReader(at.errBody))
 	case isEventStream(resp.Header):
+		at.idle.perEvent()
 		at.stream = sse.NewReader(resp.Body)
 		at.stream.SetMax(maxEvent)
 		start := now()
@@ -123,11 +124,18 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 var errMidEvent = errors.New("upstream ended the stream in the middle of an event")
 
 // nextEvent is the stream's next complete event; an event cut off by the
-// end of the stream is errMidEvent instead.
+// end of the stream is errMidEvent instead. Each event that carries a
+// field restarts the idle clock; a blank line or a comment says nothing,
+// so a trickle of them is still silence.
 func (at *attempt) nextEvent() ([]byte, error) {
 	ev, err := at.stream.Next()
-	if len(ev) > 0 && !sse.Terminated(ev) {
-		return nil, errMidEvent
+	if len(ev) > 0 {
+		if !sse.Terminated(ev) {
+			return nil, errMidEvent
+		}
+		if c := ev[0]; c != '\n' && c != '\r' && c != ':' {
+			at.idle.progress()
+		}
 	}
 	return ev, err
 }

@@ -145,7 +145,7 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 	code, cause := "upstream_stream_interrupted", "upstream closed the stream"
 	switch {
 	case at.idle.Expired():
-		cause = fmt.Sprintf("upstream sent nothing for %s", rl.o.StreamIdle)
+		cause = idleCause(rl.o.StreamIdle)
 	case errors.Is(err, errMidEvent):
 		cause = errMidEvent.Error()
 	case errors.Is(err, sse.ErrEventTooLarge):

@@ -435,7 +435,7 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 	at.resp = resp
 	at.readAhead(rl.o.MaxEventBytes, rl.o.Hold, rl.o.Now, rl.o.Redact)
 	if at.idle.Expired() && at.next == nil && at.nextErr != nil {
-		at.nextErr = fmt.Errorf("upstream sent nothing for %s", rl.o.StreamIdle)
+		at.nextErr = errors.New(idleCause(rl.o.StreamIdle))
 	}
 	return at
 }
