@@ -2,11 +2,15 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+	"github.com/proxy-dev/proxy/pkg/status"
 )
 
 // sseEvent is one event of a stream the proxy sent, read strictly.
@@ -68,7 +72,7 @@ func streamTurn(t *testing.T, fault fakeupstream.Fault, config string) streamedT
 	standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
 	primary.Script(fault)
 	p := startProxy(t, primaryAndStandby(primary, standby, config), env)
-	status, _, body := post(t, p.URL, "conv")
+	status, _, body := postNoFollow(t, p.URL, `{"model":"gpt-5","stream":true,"input":"hi"}`)
 	evs := parseSSE(t, body)
 	if status != 200 || len(evs) == 0 {
 		t.Fatalf("got %d:\n%s", status, body)
@@ -193,4 +197,171 @@ func TestTrickleIsSilence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notAPIFaults are answers of something other than the API: a captive
+// portal's page and each redirect.
+func notAPIFaults() []struct {
+	name    string
+	fault   fakeupstream.Fault
+	message string // what status says of primary
+} {
+	const loc = "https://portal.example/login?token=secret-in-location"
+	out := []struct {
+		name    string
+		fault   fakeupstream.Fault
+		message string
+	}{{"200 text/html", fakeupstream.CaptivePortal(), "answered 200 text/html, not the API"}}
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		out = append(out, struct {
+			name    string
+			fault   fakeupstream.Fault
+			message string
+		}{fmt.Sprint(code), fakeupstream.Redirect(code, loc), fmt.Sprintf("redirected (%d) to portal.example, not the API", code)})
+	}
+	return out
+}
+
+// statusOf is what /_proxy/status says of account name.
+func statusOf(t *testing.T, p *running, name string) status.Account {
+	t.Helper()
+	for _, a := range proxyStatus(t, p).Accounts {
+		if a.Name == name {
+			return a
+		}
+	}
+	t.Fatalf("status has no account %s", name)
+	return status.Account{}
+}
+
+// TestNotTheAPIFailsOver: a page or a redirect in the upstream's place is
+// the account's failure: the turn fails over before the first byte, the
+// client never sees the page or the Location, and the account cools down
+// with the reason in status.
+func TestNotTheAPIFailsOver(t *testing.T) {
+	for _, tt := range notAPIFaults() {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := streamTurn(t, tt.fault, "")
+			tr.failedOver(t)
+			if strings.Contains(tr.body, "<") || strings.Contains(tr.body, "portal.example") {
+				t.Fatalf("the page reached the client:\n%s", tr.body)
+			}
+			a := statusOf(t, tr.proxy, "primary")
+			if a.Reason != "not_api" || !strings.HasPrefix(a.Message, tt.message) || a.Until == nil {
+				t.Fatalf("status of primary: state %s reason %q message %q until %v", a.State, a.Reason, a.Message, a.Until)
+			}
+			if strings.Contains(a.Message, "secret-in-location") {
+				t.Fatalf("status quotes the Location: %s", a.Message)
+			}
+		})
+	}
+}
+
+// TestNotTheAPIAlone: when every account answers with a page or a
+// redirect, the client gets the proxy's own OpenAI-shaped 502, never the
+// page, the 3xx or its Location; `proxy accounts list` says why.
+func TestNotTheAPIAlone(t *testing.T) {
+	for _, tt := range notAPIFaults() {
+		t.Run(tt.name, func(t *testing.T) {
+			only := startUpstream(t, "only", fakeupstream.WithAPIKey(keyA))
+			only.Script(tt.fault)
+			p := startProxy(t, "accounts:\n"+openaiAccount("only", only, "KEY_A", 1), env)
+			code, h, body := postNoFollow(t, p.URL, `{"model":"gpt-5","stream":true,"input":"hi"}`)
+			var e struct {
+				Error struct{ Message, Type, Code string }
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil || code != http.StatusBadGateway || e.Error.Code != "upstream_not_api" {
+				t.Fatalf("got %d %v:\n%s", code, err, body)
+			}
+			if h.Get("Location") != "" || strings.Contains(body, "<") || strings.Contains(body, "secret-in-location") {
+				t.Fatalf("the upstream's page or Location reached the client: Location %q\n%s", h.Get("Location"), body)
+			}
+			if !strings.Contains(e.Error.Message, tt.message) {
+				t.Errorf("message %q does not say what happened (%s)", e.Error.Message, tt.message)
+			}
+			exit, stdout, stderr := runCLI(t, env, "accounts", "list", "-c", p.path, "--addr", p.URL)
+			if exit != 0 || !strings.Contains(stdout+stderr, tt.message) {
+				t.Errorf("accounts list (exit %d) does not say why:\n%s%s", exit, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestNotTheAPIOnEveryPath: the check holds whatever the request: a JSON
+// (stream:false) answer, a compaction, and a WebSocket request served
+// over HTTP.
+func TestNotTheAPIOnEveryPath(t *testing.T) {
+	tests := []struct {
+		name string
+		send func(t *testing.T, p *running) string // returns what the client got
+	}{
+		{"stream:false", func(t *testing.T, p *running) string {
+			got := postJSON(t, p.URL+"/v1/responses", `{"model":"gpt-5","input":"hi"}`)
+			// The bytes read ahead to sniff the answer are passed on too.
+			if !json.Valid([]byte(got)) || !strings.Contains(got, "Hello from standby.") {
+				t.Fatalf("the JSON answer did not arrive whole:\n%s", got)
+			}
+			return got
+		}},
+		{"compact", func(t *testing.T, p *running) string {
+			return postJSON(t, p.URL+"/v1/responses/compact", `{"model":"gpt-5","input":[`+userItem+`]}`)
+		}},
+		{"websocket", func(t *testing.T, p *running) string {
+			c := wsDial(t, p.URL, "", "sess-not-api")
+			a := wsSend(t, c, createFrame("", "["+userItem+"]"))
+			if a.last().Type != "response.completed" {
+				t.Fatalf("answer ended with %s", a.last().raw)
+			}
+			return a.text()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			primary := startUpstream(t, "primary", fakeupstream.WithAPIKey(keyA))
+			standby := startUpstream(t, "standby", fakeupstream.WithAPIKey(keyB))
+			primary.Script(fakeupstream.CaptivePortal())
+			p := startProxy(t, primaryAndStandby(primary, standby, ""), env)
+			got := tt.send(t, p)
+			if strings.Contains(got, "<") || len(standby.Requests()) != 1 {
+				t.Fatalf("standby got %d requests; the client got:\n%s", len(standby.Requests()), got)
+			}
+			if a := statusOf(t, p, "primary"); a.Reason != "not_api" {
+				t.Fatalf("status of primary: reason %q message %q", a.Reason, a.Message)
+			}
+		})
+	}
+}
+
+// postJSON posts body to url and returns the answer, failing unless it
+// is a 200.
+func postJSON(t *testing.T, url, body string) string {
+	t.Helper()
+	code, _, b := postTo(t, url, body)
+	if code != http.StatusOK {
+		t.Fatalf("%s answered %d:\n%s", url, code, b)
+	}
+	return b
+}
+
+// postNoFollow posts a Responses request to the proxy at base as post
+// does, with a client that never follows a redirect: one that reached
+// the client must be seen, not followed to a host on the internet.
+func postNoFollow(t *testing.T, base, body string) (int, http.Header, string) {
+	t.Helper()
+	return postTo(t, base+"/v1/responses", body)
+}
+
+func postTo(t *testing.T, url, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Session_id", "conv")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
 }

@@ -73,6 +73,7 @@ type attempt struct {
 	watch  items.Watch   // the account-bound items the answer mints
 
 	errBody []byte      // the held body of a non-2xx answer, redacted, to classify it
+	head    []byte      // the first bytes of a 2xx answer that is not a stream, to sniff it
 	stream  *sse.Reader // set for a 2xx event stream
 	opening []byte      // the held opening events (copies), not yet forwarded
 	next    []byte      // the event that ended the hold, not yet forwarded; nil if none
@@ -115,7 +116,35 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 				return
 			}
 		}
+	case resp.StatusCode/100 == 2:
+		at.head = peekHead(resp)
 	}
+}
+
+// maxHead bounds what is read ahead of a 2xx answer that is not a stream:
+// enough to tell JSON from a page that is not the API's.
+const maxHead = 512
+
+// peekHead reads the first bytes of resp's body, up to its first byte
+// that is not white space, and puts them back in front of the body.
+func peekHead(resp *http.Response) []byte {
+	buf := make([]byte, 0, maxHead)
+	// Like bufio, give up on a body that keeps returning nothing.
+	for range 100 {
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil || len(buf) == cap(buf) || len(bytes.TrimLeft(buf, " \t\r\n")) > 0 {
+			break
+		}
+	}
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+	return buf
+}
+
+// readCloser is a body read from r and closed through c.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // errMidEvent ends a stream whose last event arrived without the blank
@@ -181,7 +210,11 @@ func (at *attempt) outcome(now time.Time) health.Outcome {
 		}
 		return health.Outcome{Class: health.OK, Status: at.resp.StatusCode}
 	}
-	return health.Classify(now, at.resp.StatusCode, at.resp.Header, at.errBody, nil)
+	body := at.errBody
+	if at.resp.StatusCode/100 == 2 {
+		body = at.head
+	}
+	return health.Classify(now, at.resp.StatusCode, at.resp.Header, body, nil)
 }
 
 // streamFailure classifies a response.failed or error event.
