@@ -231,7 +231,7 @@ func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attemp
 		// A page or a redirect is not an answer the client can use, and
 		// a Location it followed would take the request body with it.
 		rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
-			fmt.Sprintf("every account tried answered something that is not the API (last: %s %s): a captive portal, a CDN challenge or a redirect stands between the proxy and the upstream; check the account's base_url and network, and see `proxy accounts list`", rec.Account, rl.o.Redact.String(heldOut.Message))).WithCode("upstream_not_api"))
+			fmt.Sprintf("every account tried answered something that is not the API (last: %s, %s): a captive portal, a CDN challenge or a redirect stands between the proxy and the upstream; check the account's base_url and network, and see `proxy accounts list`", rec.Account, rl.o.Redact.String(heldOut.Message))).WithCode("upstream_not_api"))
 	case held != nil && held.resp != nil:
 		// Every account tried failed: pass the last upstream answer on, so
 		// the client sees the upstream's own error (and its Retry-After).
