@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/status"
 	"github.com/proxy-dev/proxy/pkg/store"
@@ -223,7 +224,12 @@ func describeState(e status.Account, now time.Time, loc *time.Location) string {
 		if e.Until != nil {
 			s += " until " + shortTime(*e.Until, now, loc)
 		}
-		if e.Reason != "" {
+		switch why, _, _ := strings.Cut(e.Message, "; "); {
+		case e.Reason == string(health.NotAPI) && why != "":
+			// "not_api" alone does not say what stood in the upstream's
+			// place: a page, or a redirect and to where.
+			s += " (" + why + ")"
+		case e.Reason != "":
 			s += " (" + e.Reason + ")"
 		}
 		return s

@@ -43,8 +43,8 @@ const (
 	// DefaultResponseHeaderTimeout bounds the wait for an upstream's
 	// response headers once the request is sent.
 	DefaultResponseHeaderTimeout = 2 * time.Minute
-	// DefaultStreamIdleTimeout ends a stream that sends nothing for this
-	// long (Codex's own idle limit is the same).
+	// DefaultStreamIdleTimeout ends a stream that sends no complete event for
+	// this long, however many bytes trickle in (Codex's own idle limit is the same).
 	DefaultStreamIdleTimeout = 5 * time.Minute
 	// DefaultBodyReadTimeout bounds the time a client may take to send a
 	// request body: generous for megabytes on a slow link, short enough

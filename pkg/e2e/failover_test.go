@@ -121,7 +121,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 		// so the turn fails over.
 		{"quiet before output fails over", 2, "Hello from standby"},
 		// Silent after output: the client is told in the protocol.
-		{"quiet after output ends with response.failed", 3, "upstream sent nothing for 300ms"},
+		{"quiet after output ends with response.failed", 3, "upstream sent no complete event for 300ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

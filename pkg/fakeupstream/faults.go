@@ -74,6 +74,24 @@ type Fault struct {
 	// applies when CutAfter is 0, and on JSON replies it cuts as CutAfter
 	// does.
 	CutBeforeTextDelta int
+	// UnterminatedLast sends the last event of an HTTP stream without the
+	// blank line that ends it (its data line keeps its own line end), then
+	// ends the body normally: a clean EOF in the middle of an event, which
+	// a client reading by the SSE spec discards. The last event is the one
+	// before where CutAfter or CutBeforeTextDelta would cut (they no
+	// longer close the connection), else response.completed. Streams over
+	// the WebSocket are messages, which have no terminator: it does not
+	// apply there.
+	UnterminatedLast bool
+
+	// Trickle > 0 sends TrickleAfter events of an HTTP stream (counted as
+	// HangAfter counts them), then starts one more event and sends one
+	// byte of it every Trickle, never completing it, until the client goes
+	// away or the Server is closed: bytes keep arriving, no event does.
+	// It takes the place of a cut. Over the WebSocket, whose messages come
+	// whole, it cuts after TrickleAfter events.
+	Trickle      time.Duration
+	TrickleAfter int
 
 	// Hang makes the handler block until Hang is closed, the request's
 	// context is done (the client went away) or the Server is closed. Once

@@ -1,6 +1,7 @@
 package fakeupstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -113,6 +114,10 @@ func TestStreamFaults(t *testing.T) {
 		{name: "cut after too many events still drops completed", fault: Fault{CutAfter: 100}, wantEvents: wantEvents[:len(wantEvents)-1], wantCut: true},
 		{name: "cut right after the headers", fault: Fault{CutAfter: -1}, wantEvents: nil, wantCut: true},
 		{name: "header on a good stream", fault: Fault{Header: http.Header{"X-Codex-Turn-State": {"ts-1"}}}, wantEvents: wantEvents},
+		// The reader drops an event cut off by the end of the body, as the
+		// SSE spec says, and reports the partial event as an error.
+		{name: "unterminated response.completed", fault: Fault{UnterminatedLast: true}, wantEvents: wantEvents[:len(wantEvents)-1], wantCut: true},
+		{name: "unterminated last event where a cut would be", fault: Fault{CutAfter: 3, UnterminatedLast: true}, wantEvents: wantEvents[:2], wantCut: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,5 +293,52 @@ func TestScriptOrder(t *testing.T) {
 	}
 	if want := []int{500, 503, 429, 200, 200}; !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
+	}
+}
+
+// TestUnterminatedLastEndsMidEvent: the body ends right after the last
+// event's data line, without the blank line; a clean end, not a cut.
+func TestUnterminatedLastEndsMidEvent(t *testing.T) {
+	s := start(t, New("alpha"))
+	s.Script(Fault{UnterminatedLast: true})
+	resp := do(t, testCtx(t), http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", "k"), nil)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatalf("the body did not end cleanly: %v", err)
+	}
+	last := body[bytes.LastIndex(body, []byte("event: ")):]
+	if !bytes.HasPrefix(last, []byte("event: response.completed\ndata: {")) || !bytes.HasSuffix(last, []byte("}\n")) || bytes.HasSuffix(last, []byte("\n\n")) {
+		t.Fatalf("last event %q, want response.completed ending with its data line", last)
+	}
+}
+
+// TestTrickle: after TrickleAfter events, bytes keep coming and none of
+// them completes an event.
+func TestTrickle(t *testing.T) {
+	s := start(t, New("alpha"))
+	s.Script(Fault{Trickle: time.Millisecond, TrickleAfter: 2})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	resp := do(t, ctx, http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", "k"), nil)
+	defer resp.Body.Close()
+	r := newSSEReader(resp.Body)
+	for _, want := range []string{"response.created", "response.in_progress"} {
+		if ev, err := r.next(); err != nil || ev.Name != want {
+			t.Fatalf("event %q (%v), want %s", ev.Name, err, want)
+		}
+	}
+	// Well past the event's start: the trickled bytes are all 'a'.
+	var got []byte
+	for len(got) < 200 {
+		b, err := r.r.ReadByte()
+		if err != nil {
+			t.Fatalf("the trickle ended after %q: %v", got, err)
+		}
+		got = append(got, b)
+	}
+	head := `event: response.output_text.delta` + "\n" + `data: {"type":"response.output_text.delta","delta":"`
+	if !bytes.HasPrefix(got, []byte(head)) || len(bytes.Trim(got[len(head):], "a")) > 0 {
+		t.Fatalf("trickled %q, want the start of an event and then only 'a'", got)
 	}
 }

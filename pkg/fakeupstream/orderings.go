@@ -172,3 +172,25 @@ func (s *Server) ForeignTurnStates() []string {
 	}
 	return out
 }
+
+// CaptivePortal is a 200 whose body is an HTML page: a captive portal, or
+// a CDN's challenge page, answering in the upstream's place. Whatever the
+// request asked for, it gets the page.
+func CaptivePortal() Fault {
+	h := http.Header{}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	return Fault{
+		Status: http.StatusOK,
+		Body:   "<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head><body><form action=\"/login\"><input name=\"user\"></form></body></html>\n",
+		Header: h,
+	}
+}
+
+// Redirect is a 3xx (301, 302, 303, 307, 308 ...) whose Location points
+// at location, with the short HTML body servers send beside it.
+func Redirect(status int, location string) Fault {
+	h := http.Header{}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Location", location)
+	return Fault{Status: status, Body: "<a href=\"" + location + "\">" + http.StatusText(status) + "</a>.\n", Header: h}
+}

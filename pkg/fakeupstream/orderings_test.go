@@ -321,3 +321,41 @@ func TestNoTurnStateByDefault(t *testing.T) {
 		t.Errorf("ForeignTurnStates = %q on a server that received none", got)
 	}
 }
+
+// TestNotTheAPI: a captive portal's page and each redirect answer as
+// such, and health classifies them as not the API's.
+func TestNotTheAPI(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      Fault
+		wantStatus int
+	}{
+		{"captive portal", CaptivePortal(), http.StatusOK},
+		{"301", Redirect(301, "http://127.0.0.1:1/login?next=x"), 301},
+		{"307", Redirect(307, "http://127.0.0.1:1/login?next=x"), 307},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, New("alpha"))
+			s.Script(tc.fault)
+			req, _ := http.NewRequestWithContext(testCtx(t), http.MethodPost, s.URL()+"/v1/responses", strings.NewReader(streamBody("gpt-5", "k")))
+			req.Header.Set("Content-Type", "application/json")
+			// Never follow: the redirect itself is what is tested.
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readBodyBytes(t, resp)
+			if resp.StatusCode != tc.wantStatus || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("answered %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if tc.wantStatus != http.StatusOK && resp.Header.Get("Location") != "http://127.0.0.1:1/login?next=x" {
+				t.Errorf("Location %q", resp.Header.Get("Location"))
+			}
+			if o := health.Classify(time.Unix(0, 0), resp.StatusCode, resp.Header, body, nil); o.Class != health.NotAPI {
+				t.Errorf("classified %q (%s), want %q", o.Class, o.Message, health.NotAPI)
+			}
+		})
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
 
 // event is one SSE event of a Responses stream. The fields follow the order the
@@ -94,14 +96,47 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 		return
 	}
 
+	last := min(limit, len(events)) - 1 // the index of the last event sent
 	sent := s.emit(r.Context(), events, limit, f, func(e event, data []byte) error {
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, data); err != nil {
+		end := "\n"
+		if !f.UnterminatedLast || e.SequenceNumber != last {
+			end = "\n\n"
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s%s", e.Type, data, end); err != nil {
 			return err // the client went away
 		}
 		return rc.Flush()
 	})
-	if sent && limit < len(events) {
+	switch {
+	case sent && f.Trickle > 0:
+		s.trickle(r.Context(), w, rc, f.Trickle)
+	case sent && limit < len(events) && !f.UnterminatedLast:
 		cut(w)
+	}
+}
+
+// trickle starts an event and sends a byte of it every interval, never
+// ending it, until the client goes away or the Server closes.
+func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration) {
+	if _, err := io.WriteString(w, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`); err != nil {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if rc.Flush() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closing:
+			return
+		case <-tick.C:
+		}
+		if _, err := io.WriteString(w, "a"); err != nil {
+			return
+		}
 	}
 }
 
@@ -116,6 +151,8 @@ func (t *turn) plan(f Fault) (events []event, limit int) {
 	}
 	limit = len(events)
 	switch {
+	case f.Trickle > 0:
+		limit = min(max(f.TrickleAfter, 0), len(events)-1)
 	case f.CutAfter < 0:
 		limit = 0
 	case f.CutAfter > 0:

@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +51,12 @@ const (
 	// every instance for good; it sits out Policy.ForbiddenCooldown (5m)
 	// instead.
 	Forbidden Class = "forbidden"
+	// NotAPI: the answer is not the API's: a 2xx that is neither an event
+	// stream nor JSON (a captive portal, a CDN challenge page), or any 3xx
+	// (a redirect, which the proxy never follows). Something on the way
+	// answers for the upstream; like a Forbidden, it sits out
+	// Policy.ForbiddenCooldown (5m).
+	NotAPI Class = "not_api"
 	// NotFound: 404, the base URL does not serve this endpoint.
 	NotFound Class = "not_found"
 	// ClientError: another 4xx, the request's own fault; no failover.
@@ -174,6 +182,9 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	if err != nil {
 		return Outcome{Class: Network, Message: err.Error()}
 	}
+	if o, ok := notAPI(status, h, body); ok {
+		return o
+	}
 	o := Outcome{Status: status}
 	if status/100 == 2 {
 		o.Class = OK
@@ -285,6 +296,70 @@ func isHTML(h http.Header, body []byte) bool {
 	}
 	b := bytes.TrimSpace(body)
 	return len(b) > 0 && b[0] == '<'
+}
+
+// maxShown bounds what of an upstream's header a message quotes.
+const maxShown = 64
+
+// notAPI recognises an answer that is not the API's (see NotAPI). For a
+// 2xx, body is its first bytes: enough to sniff an unlabeled one.
+func notAPI(status int, h http.Header, body []byte) (Outcome, bool) {
+	o := Outcome{Class: NotAPI, Status: status}
+	switch {
+	case status/100 == 3:
+		// Only the host: a Location's path and query may carry anything.
+		o.Message = fmt.Sprintf("redirected (%d) with no Location, not the API", status)
+		if loc := h.Get("Location"); loc != "" {
+			o.Message = fmt.Sprintf("redirected (%d) to a path on the same host, not the API", status)
+			if u, err := url.Parse(loc); err == nil && u.Hostname() != "" {
+				o.Message = fmt.Sprintf("redirected (%d) to %s, not the API", status, cut(u.Hostname(), 255))
+			}
+		}
+		return o, true
+	case status/100 == 2 && !IsAPIAnswer(h, body):
+		what := "with no Content-Type"
+		if mt := mediaType(h); mt != "" {
+			what = cut(mt, maxShown)
+		}
+		o.Message = fmt.Sprintf("answered %d %s, not the API", status, what)
+		return o, true
+	}
+	return Outcome{}, false
+}
+
+// IsAPIAnswer reports whether a 2xx answer is what the API sends: an
+// event stream or JSON (application/json, or any type ending in +json).
+// An answer labeled text/plain or not labeled at all is JSON when head,
+// its first bytes, starts (past white space) with '{' or '['; HTML and
+// any other type are not the API.
+func IsAPIAnswer(h http.Header, head []byte) bool {
+	switch mt := mediaType(h); {
+	case mt == "text/event-stream", mt == "application/json", strings.HasSuffix(mt, "+json"):
+		return true
+	case mt == "", mt == "text/plain":
+		b := bytes.TrimLeft(head, " \t\r\n")
+		return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+	}
+	return false
+}
+
+// mediaType is the answer's media type in lower case, without
+// parameters; "" when none.
+func mediaType(h http.Header) string {
+	v := h.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(v); err == nil {
+		return mt
+	}
+	mt, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// cut shortens s to at most n bytes.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // ClassifyFailedStream is ClassifyStreamFailure without an error type.

@@ -42,11 +42,11 @@ func TestClassify(t *testing.T) {
 		wantMsg string
 	}{
 		{
-			name: "200 ok", status: 200, body: "",
+			name: "200 ok", status: 200, header: hdr("Content-Type", "text/event-stream"), body: "",
 			wantClass: health.OK,
 		},
 		{
-			name: "201 is still ok", status: 201,
+			name: "201 is still ok", status: 201, header: hdr("Content-Type", "application/json"),
 			wantClass: health.OK,
 		},
 		{
@@ -444,6 +444,55 @@ func TestClassifyStreamFailure(t *testing.T) {
 				if old := health.ClassifyFailedStream(tc.code, tc.msg); old != got {
 					t.Errorf("ClassifyFailedStream = %+v, want %+v", old, got)
 				}
+			}
+		})
+	}
+}
+
+// TestClassifyNotAPI: a 2xx that is neither an event stream nor JSON, and
+// every 3xx, are answers of something other than the API; the message
+// names the type, or the redirect's host and nothing more of its Location.
+func TestClassifyNotAPI(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		header  http.Header
+		head    string // a 2xx answer's first bytes
+		notAPI  bool
+		message string
+	}{
+		{"event stream", 200, hdr("Content-Type", "text/event-stream; charset=utf-8"), "", false, ""},
+		{"json", 200, hdr("Content-Type", "application/json"), "", false, ""},
+		{"problem+json", 200, hdr("Content-Type", "application/problem+json"), "", false, ""},
+		{"unlabeled json", 200, nil, " \n{\"id\":1}", false, ""},
+		{"text/plain json", 200, hdr("Content-Type", "text/plain; charset=utf-8"), "[1]", false, ""},
+		{"html", 200, hdr("Content-Type", "text/html; charset=utf-8"), "<!DOCTYPE html>", true, "answered 200 text/html, not the API"},
+		{"html without a type", 200, nil, "<html>", true, "answered 200 with no Content-Type, not the API"},
+		{"empty without a type", 204, nil, "", true, "answered 204 with no Content-Type, not the API"},
+		{"text/plain page", 200, hdr("Content-Type", "text/plain"), "Welcome", true, "answered 200 text/plain, not the API"},
+		{"301", 301, hdr("Location", "https://user:pw@portal.example:8443/login?token=secret"), "", true, "redirected (301) to portal.example, not the API"},
+		{"302", 302, hdr("Location", "http://portal.example/"), "", true, "redirected (302) to portal.example, not the API"},
+		{"303", 303, hdr("Location", "https://portal.example/"), "", true, "redirected (303) to portal.example, not the API"},
+		{"307 relative", 307, hdr("Location", "/v2/responses?k=secret"), "", true, "redirected (307) to a path on the same host, not the API"},
+		{"308", 308, hdr("Location", "https://api.other.example/v1/responses"), "", true, "redirected (308) to api.other.example, not the API"},
+		{"304 with no Location", 304, nil, "", true, "redirected (304) with no Location, not the API"},
+		{"a 4xx is the API's error", 400, hdr("Content-Type", "text/html"), "<html>", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.header
+			if h == nil {
+				h = http.Header{}
+			}
+			o := health.Classify(classifyNow, tt.status, h, []byte(tt.head), nil)
+			if got := o.Class == health.NotAPI; got != tt.notAPI {
+				t.Fatalf("class %q (%s), want not_api %v", o.Class, o.Message, tt.notAPI)
+			}
+			if tt.notAPI && o.Message != tt.message {
+				t.Fatalf("message %q, want %q", o.Message, tt.message)
+			}
+			if !o.Class.Failover() && tt.notAPI {
+				t.Fatal("an answer that is not the API's does not fail over")
 			}
 		})
 	}

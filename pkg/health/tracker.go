@@ -33,8 +33,8 @@ type Policy struct {
 	// up inside a stream) is left alone this long at once, no streak.
 	OverloadCooldown time.Duration
 	// ForbiddenCooldown: a 403 that does not name the credential (a
-	// gateway, a region refusal) is retried after this long, not marked
-	// invalid.
+	// gateway, a region refusal), and an answer that is not the API's
+	// (NotAPI), is retried after this long, not marked invalid.
 	ForbiddenCooldown time.Duration
 }
 
@@ -250,7 +250,7 @@ func (t *Tracker) Report(ctx context.Context, a *account.Account, o Outcome) (st
 		d := orDefault(t.policy.OverloadCooldown, DefaultPolicy.OverloadCooldown)
 		c.Until = now.Add(d)
 		c.Message = fmt.Sprintf("%s; cooling down %s", o.Message, shortDuration(d))
-	case Forbidden:
+	case Forbidden, NotAPI:
 		d := orDefault(t.policy.ForbiddenCooldown, DefaultPolicy.ForbiddenCooldown)
 		c.Until = now.Add(d)
 		c.Message = fmt.Sprintf("%s; cooling down %s", o.Message, shortDuration(d))

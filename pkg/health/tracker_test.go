@@ -188,6 +188,22 @@ func TestTrackerReportCooldowns(t *testing.T) {
 			wantReason: "forbidden", wantFor: 5 * time.Minute,
 		},
 		{
+			name: "200 HTML page, not the API: 5 minutes, as a 403 that is not about the credential",
+			outcome: func(now time.Time) health.Outcome {
+				return health.Classify(now, 200, hdr("Content-Type", "text/html"), []byte("<html>"), nil)
+			},
+			wantReason: "not_api", wantFor: 5 * time.Minute,
+			wantMessage: "answered 200 text/html, not the API; cooling down 5m",
+		},
+		{
+			name: "307 redirect, not the API: 5 minutes",
+			outcome: func(now time.Time) health.Outcome {
+				return health.Classify(now, 307, hdr("Location", "https://portal.example/x?k=1"), nil, nil)
+			},
+			wantReason: "not_api", wantFor: 5 * time.Minute,
+			wantMessage: "redirected (307) to portal.example, not the API; cooling down 5m",
+		},
+		{
 			name: "not found: 10 minutes",
 			outcome: func(now time.Time) health.Outcome {
 				return health.Classify(now, 404, http.Header{}, []byte("404 page not found"), nil)
@@ -258,7 +274,7 @@ func TestTrackerNoCooldown(t *testing.T) {
 		name    string
 		outcome health.Outcome
 	}{
-		{"ok", health.Classify(classifyNow, 200, http.Header{}, nil, nil)},
+		{"ok", health.Classify(classifyNow, 200, hdr("Content-Type", "text/event-stream"), nil, nil)},
 		{"client error", health.Classify(classifyNow, 400, http.Header{}, []byte(`{"error":{"code":"context_length_exceeded"}}`), nil)},
 		{"model_not_found", health.Classify(classifyNow, 404, http.Header{}, []byte(`{"error":{"code":"model_not_found"}}`), nil)},
 	}

@@ -163,7 +163,7 @@ func (m *Metrics) Observe(d event.Decision) {
 func FailoverReason(class string) string {
 	switch health.Class(class) {
 	case health.Network, health.ServerError, health.Quota, health.RateLimit,
-		health.Unauthorized, health.NotFound, health.ClientError, health.Overloaded, health.Forbidden:
+		health.Unauthorized, health.NotFound, health.ClientError, health.Overloaded, health.Forbidden, health.NotAPI:
 		return class
 	}
 	if class == "busy" {

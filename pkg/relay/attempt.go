@@ -73,6 +73,7 @@ type attempt struct {
 	watch  items.Watch   // the account-bound items the answer mints
 
 	errBody []byte      // the held body of a non-2xx answer, redacted, to classify it
+	head    []byte      // the first bytes of a 2xx answer that is not a stream, to sniff it
 	stream  *sse.Reader // set for a 2xx event stream
 	opening []byte      // the held opening events (copies), not yet forwarded
 	next    []byte      // the event that ended the hold, not yet forwarded; nil if none
@@ -92,11 +93,12 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 		at.errBody = red.Bytes(body)
 		resp.Body = io.NopCloser(bytes.NewReader(at.errBody))
 	case isEventStream(resp.Header):
+		at.idle.perEvent()
 		at.stream = sse.NewReader(resp.Body)
 		at.stream.SetMax(maxEvent)
 		start := now()
 		for n := 0; ; n++ {
-			ev, err := at.stream.Next()
+			ev, err := at.nextEvent()
 			if len(ev) > 0 {
 				kind := eventKind(ev)
 				full := n >= hold.Events || len(at.opening)+len(ev) > hold.Bytes || now().Sub(start) >= hold.Time
@@ -114,7 +116,57 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 				return
 			}
 		}
+	case resp.StatusCode/100 == 2:
+		at.head = peekHead(resp)
 	}
+}
+
+// maxHead bounds what is read ahead of a 2xx answer that is not a stream:
+// enough to tell JSON from a page that is not the API's.
+const maxHead = 512
+
+// peekHead reads the first bytes of resp's body, up to its first byte
+// that is not white space, and puts them back in front of the body.
+func peekHead(resp *http.Response) []byte {
+	buf := make([]byte, 0, maxHead)
+	// Like bufio, give up on a body that keeps returning nothing.
+	for range 100 {
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil || len(buf) == cap(buf) || len(bytes.TrimLeft(buf, " \t\r\n")) > 0 {
+			break
+		}
+	}
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+	return buf
+}
+
+// readCloser is a body read from r and closed through c.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// errMidEvent ends a stream whose last event arrived without the blank
+// line that completes it: the SSE spec discards such an event, and its
+// data may stop inside its JSON, so it is never passed on.
+var errMidEvent = errors.New("upstream ended the stream in the middle of an event")
+
+// nextEvent is the stream's next complete event; an event cut off by the
+// end of the stream is errMidEvent instead. Each event that carries a
+// field restarts the idle clock; a blank line or a comment says nothing,
+// so a trickle of them is still silence.
+func (at *attempt) nextEvent() ([]byte, error) {
+	ev, err := at.stream.Next()
+	if len(ev) > 0 {
+		if !sse.Terminated(ev) {
+			return nil, errMidEvent
+		}
+		if c := ev[0]; c != '\n' && c != '\r' && c != ':' {
+			at.idle.progress()
+		}
+	}
+	return ev, err
 }
 
 // The kinds of stream event, as the hold sees them.
@@ -158,7 +210,11 @@ func (at *attempt) outcome(now time.Time) health.Outcome {
 		}
 		return health.Outcome{Class: health.OK, Status: at.resp.StatusCode}
 	}
-	return health.Classify(now, at.resp.StatusCode, at.resp.Header, at.errBody, nil)
+	body := at.errBody
+	if at.resp.StatusCode/100 == 2 {
+		body = at.head
+	}
+	return health.Classify(now, at.resp.StatusCode, at.resp.Header, body, nil)
 }
 
 // streamFailure classifies a response.failed or error event.

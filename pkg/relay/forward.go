@@ -83,7 +83,7 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 	}
 	ev, err := at.next, at.nextErr
 	if ev == nil && err == nil {
-		ev, err = at.stream.Next()
+		ev, err = at.nextEvent()
 	}
 	for {
 		if len(ev) > 0 {
@@ -133,7 +133,7 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 		if err != nil {
 			break
 		}
-		ev, err = at.stream.Next()
+		ev, err = at.nextEvent()
 	}
 	if !at.idle.Expired() && at.resp.Request.Context().Err() != nil && !errors.Is(err, sse.ErrEventTooLarge) {
 		rec.Error = "client closed the request"
@@ -145,7 +145,9 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 	code, cause := "upstream_stream_interrupted", "upstream closed the stream"
 	switch {
 	case at.idle.Expired():
-		cause = fmt.Sprintf("upstream sent nothing for %s", rl.o.StreamIdle)
+		cause = idleCause(rl.o.StreamIdle)
+	case errors.Is(err, errMidEvent):
+		cause = errMidEvent.Error()
 	case errors.Is(err, sse.ErrEventTooLarge):
 		code, cause = "upstream_event_too_large", fmt.Sprintf("upstream sent an event larger than %d bytes (limits.max_event_bytes)", rl.o.MaxEventBytes)
 	case err != nil && !errors.Is(err, io.EOF):

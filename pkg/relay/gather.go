@@ -18,7 +18,7 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 	w.Header().Del("Content-Type")
 	ev, err := at.next, at.nextErr
 	if ev == nil && err == nil {
-		ev, err = at.stream.Next()
+		ev, err = at.nextEvent()
 	}
 	for {
 		typ := sse.Type(ev)
@@ -55,7 +55,7 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 		if err != nil {
 			break
 		}
-		ev, err = at.stream.Next()
+		ev, err = at.nextEvent()
 	}
 	rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
 		"upstream stream ended before response.completed; retry the request").WithCode("upstream_stream_interrupted"))

@@ -128,7 +128,7 @@ func (rl *Relay) remake(ctx context.Context, a *account.Account, r *http.Request
 		if err != nil {
 			break
 		}
-		ev, err = at.stream.Next()
+		ev, err = at.nextEvent()
 	}
 	msg := "the compaction stream ended before response.completed"
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -233,6 +233,11 @@ func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attemp
 		// The upstream's own "token expired, sign in again" would send the
 		// user to the wrong login: it is the proxy's account that needs one.
 		rl.fail(w, rec, loginError(held.account, heldOut))
+	case held != nil && heldOut.Class == health.NotAPI:
+		// A page or a redirect is not an answer the client can use, and
+		// a Location it followed would take the request body with it.
+		rl.fail(w, rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
+			fmt.Sprintf("every account tried answered something that is not the API (last: %s, %s): a captive portal, a CDN challenge or a redirect stands between the proxy and the upstream; check the account's base_url and network, and see `proxy accounts list`", rec.Account, rl.o.Redact.String(heldOut.Message))).WithCode("upstream_not_api"))
 	case held != nil && held.resp != nil:
 		// Every account tried failed: pass the last upstream answer on, so
 		// the client sees the upstream's own error (and its Retry-After).
@@ -420,7 +425,7 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 	at.resp = resp
 	at.readAhead(rl.o.MaxEventBytes, rl.o.Hold, rl.o.Now, rl.o.Redact)
 	if at.idle.Expired() && at.next == nil && at.nextErr != nil {
-		at.nextErr = fmt.Errorf("upstream sent nothing for %s", rl.o.StreamIdle)
+		at.nextErr = errors.New(idleCause(rl.o.StreamIdle))
 	}
 	return at
 }

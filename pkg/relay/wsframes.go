@@ -32,6 +32,9 @@ type frameWriter struct {
 	errBody []byte // a non-2xx answer's body, bounded by maxErrorBody
 	err     error  // the first write that failed
 	limits  bool   // the serving account's windows went out in-band
+	// terminal: a message that ends the request went out. Codex waits for
+	// one (up to its own idle timeout) whatever else arrives.
+	terminal bool
 
 	// The write deadline the relay sets (ResponseController): a client
 	// that stops reading is dropped. The context only changes when the
@@ -125,6 +128,10 @@ func (fw *frameWriter) send(data []byte) {
 		return
 	}
 	fw.err = fw.conn.Write(fw.wctx, websocket.MessageText, data)
+	switch sse.JSONType(data) {
+	case "response.completed", "response.incomplete", "response.failed", "error":
+		fw.terminal = true
+	}
 }
 
 // SetWriteDeadline bounds the writes that follow (http.ResponseController
@@ -149,15 +156,22 @@ func (fw *frameWriter) SetWriteDeadline(t time.Time) error {
 // sent whole as it is written, so there is nothing to flush.
 func (fw *frameWriter) FlushError() error { return fw.err }
 
-// end completes the answer: an error answer goes out as one error event.
-// It returns the first write error, if any.
+// end completes the answer: an error answer goes out as one error event,
+// and an answer that sent no terminal message gets the proxy's own
+// response.failed, so every request ends with one. What is pending of an
+// incomplete SSE event is dropped: passed on, it would be a message no
+// client can parse. It returns the first write error, if any.
 func (fw *frameWriter) end() error {
 	if fw.wcancel != nil {
 		fw.wcancel()
 		fw.wcancel, fw.wctx = nil, fw.ctx
 	}
-	if fw.status != 0 && fw.status/100 != 2 {
+	fw.pending = nil
+	switch {
+	case fw.status != 0 && fw.status/100 != 2:
 		fw.send(errorEvent(fw.status, fw.header, fw.errBody))
+	case !fw.terminal && fw.ctx.Err() == nil:
+		fw.send(sse.Data(failedEvent("upstream_stream_interrupted", "the upstream's answer ended without a terminal event; retry the request")))
 	}
 	return fw.err
 }

@@ -142,3 +142,25 @@ func intern(b []byte) string {
 	}
 	return string(b)
 }
+
+// Terminated reports whether a raw event, as Reader.Next returns it, ends
+// with the blank line that completes it. Only the last event of a stream
+// can lack it (Next returns what arrived before EOF as it is); the SSE
+// spec discards such an event, and its data may be cut inside its JSON.
+func Terminated(event []byte) bool {
+	n := len(event)
+	if n == 0 {
+		return false
+	}
+	// Drop the last line terminator; what is left must end with another
+	// (or be empty: a blank line alone).
+	switch {
+	case event[n-1] == '\n' && n >= 2 && event[n-2] == '\r':
+		n -= 2
+	case event[n-1] == '\n' || event[n-1] == '\r':
+		n--
+	default:
+		return false
+	}
+	return n == 0 || event[n-1] == '\n' || event[n-1] == '\r'
+}

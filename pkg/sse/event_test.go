@@ -1,6 +1,8 @@
 package sse
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +73,49 @@ func TestTypeAndDataDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per event, want 0", allocs)
+	}
+}
+
+func TestTerminated(t *testing.T) {
+	tests := []struct {
+		name, event string
+		want        bool
+	}{
+		{"lf", "data: {}\n\n", true},
+		{"crlf", "data: {}\r\n\r\n", true},
+		{"cr", "data: {}\r\r", true},
+		{"mixed", "data: {}\n\r\n", true},
+		{"blank line alone", "\n", true},
+		{"blank crlf alone", "\r\n", true},
+		{"one lf short", "data: {}\n", false},
+		{"one crlf short", "data: {}\r\n", false},
+		{"cut inside the line", `data: {"type":"response.output_text.delta","del`, false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Terminated([]byte(tt.event)); got != tt.want {
+				t.Fatalf("Terminated(%q) = %v, want %v", tt.event, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTerminatedAgreesWithReader: every event Next returns before EOF is
+// terminated, and the trailing one cut by EOF is not.
+func TestTerminatedAgreesWithReader(t *testing.T) {
+	r := NewReader(strings.NewReader("data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: cut"))
+	var got []bool
+	for {
+		ev, err := r.Next()
+		if len(ev) > 0 {
+			got = append(got, Terminated(ev))
+		}
+		if err != nil {
+			break
+		}
+	}
+	if want := []bool{true, true, true, false}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Terminated over the stream's events = %v, want %v", got, want)
 	}
 }
