@@ -97,7 +97,8 @@ func normalHost(s string) string {
 // dev server's page is no more the user's program than any other. none (the
 // user typed the address) and same-origin (a page of the proxy's own
 // origin, which passed the Host check and which the proxy never serves)
-// are left alone, as is the header's absence.
+// are left alone, as is the header's absence. Sec-Fetch-Mode says nothing:
+// Node's fetch, which the Node SDK uses, sends Sec-Fetch-Mode: cors.
 func fromWebPage(r *http.Request) string {
 	if origin, ok := r.Header["Origin"]; ok {
 		return "Origin: " + strings.Join(origin, ", ")

@@ -87,6 +87,7 @@ func TestOwnClientsOnly(t *testing.T) {
 		{name: "the address typed in the browser's bar", method: "GET", path: "/_proxy/status", header: map[string]string{"Sec-Fetch-Site": "none"}, want: 204},
 		{name: "curl's default form POST", method: "POST", path: "/_proxy/sessions", header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: `{"model":"gpt-5"}`, want: 204},
 		{name: "an SDK's JSON POST", method: "POST", path: "/_proxy/sessions", header: map[string]string{"Content-Type": "application/json", "User-Agent": "OpenAI/JS 6.9.1"}, body: `{}`, want: 204},
+		{name: "Node's fetch (Sec-Fetch-Mode: cors)", method: "POST", path: "/_proxy/sessions", header: map[string]string{"Sec-Fetch-Mode": "cors", "Accept-Language": "*", "User-Agent": "OpenAI/JS 6.49.0"}, body: `{}`, want: 204},
 		{name: "localhost", method: "GET", path: "/_proxy/status", host: "localhost:8787", want: 204},
 		{name: "an allowed name", method: "GET", path: "/_proxy/status", host: "proxy.internal:443", want: 204},
 		{name: "health by any name", method: "GET", path: "/healthz", host: "lb-probe.svc", want: 200},
