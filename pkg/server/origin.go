@@ -117,7 +117,7 @@ func fromWebPage(r *http.Request) string {
 func requireOwnClient(hosts *HostRule, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hosts.Admits(r.Host) {
-			refuseEarly(w, r, logger, "Host "+shown(r.Host), apierror.New(http.StatusForbidden, apierror.TypePermission,
+			refuseEarly(w, r, logger, "Host: "+r.Host, apierror.New(http.StatusForbidden, apierror.TypePermission,
 				"request refused: Host "+shown(r.Host)+" is not a name this proxy answers to, so it may come from a web page "+
 					"using DNS rebinding. If you reach the proxy by this name, add "+shown(hostOnly(r.Host))+
 					" to allowed_hosts in the config and restart it").WithCode("host_not_allowed"))
@@ -138,17 +138,20 @@ func requireOwnClient(hosts *HostRule, logger *slog.Logger, next http.Handler) h
 // client's address, the route) and writes e.
 func refuseEarly(w http.ResponseWriter, r *http.Request, logger *slog.Logger, why string, e *apierror.Error) {
 	if logger != nil {
-		logger.Warn("request from a web page refused", "why", shown(why), "client", r.RemoteAddr,
-			"method", r.Method, "path", shown(r.URL.Path))
+		logger.Warn("request from a web page refused", "why", cut(why), "client", r.RemoteAddr,
+			"method", r.Method, "path", cut(r.URL.Path))
 	}
 	closeUnread(w, r)
 	e.Write(w)
 }
 
 // shown quotes a client's string for a message, cut to maxShown bytes.
-func shown(s string) string {
+func shown(s string) string { return strconv.Quote(cut(s)) }
+
+// cut is s, or its first maxShown bytes and "...".
+func cut(s string) string {
 	if len(s) > maxShown {
-		return strconv.Quote(s[:maxShown]) + "..."
+		return s[:maxShown] + "..."
 	}
-	return strconv.Quote(s)
+	return s
 }

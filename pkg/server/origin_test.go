@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -137,9 +138,15 @@ func TestOwnClientsOnly(t *testing.T) {
 func TestRefusalShowsLittleOfTheClientsWords(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/_proxy/status", nil)
+	req.Host = "127.0.0.1:8787"
 	req.Header.Set("Origin", "https://"+strings.Repeat("a", 10000))
-	New(Options{Relay: relay.New(nil, nil, relay.Options{})}).ServeHTTP(rec, req)
+	var log strings.Builder
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	New(Options{Relay: relay.New(nil, nil, relay.Options{}), Logger: logger}).ServeHTTP(rec, req)
 	if rec.Code != 403 || rec.Body.Len() > 1000 {
 		t.Errorf("status %d, %d bytes of body", rec.Code, rec.Body.Len())
+	}
+	if !strings.Contains(log.String(), `why="Origin: https://aaa`) || log.Len() > 400 {
+		t.Errorf("log line of %d bytes: %.300s", log.Len(), log.String())
 	}
 }
