@@ -74,7 +74,8 @@ type sessionsHandler struct {
 // Sessions serves the live session bindings: GET /_proxy/sessions lists
 // them, most recently used first; DELETE /_proxy/sessions/{key} drops the
 // one binding whose key starts with {key}, so that conversation picks an
-// account afresh on its next turn; DELETE /_proxy/sessions drops them all.
+// account afresh on its next turn; DELETE /_proxy/sessions, exactly, drops
+// them all (a key that is empty once its slashes are trimmed is a 400).
 // Mount it at both /_proxy/sessions and /_proxy/sessions/.
 func Sessions(st *store.Store, opts ...SessionsOption) http.Handler {
 	h := &sessionsHandler{st: st, now: time.Now}
@@ -94,8 +95,14 @@ func (h *sessionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && key == "":
 		h.list(w, r)
-	case r.Method == http.MethodDelete && key == "":
+	case r.Method == http.MethodDelete && rest == "":
 		h.drop(w, r, "")
+	case r.Method == http.MethodDelete && key == "":
+		// A script whose key variable came out empty sends this: it
+		// meant one session, so it must not clear them all.
+		sessionsError(w, http.StatusBadRequest, "empty_session_key",
+			fmt.Sprintf("the session key is empty (the path has only slashes after %s/); give a key prefix (GET %s lists them), or use DELETE %s to clear every session",
+				sessionsPath, sessionsPath, sessionsPath))
 	case r.Method == http.MethodDelete:
 		h.drop(w, r, key)
 	default:

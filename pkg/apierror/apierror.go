@@ -13,6 +13,7 @@ import (
 const (
 	TypeInvalidRequest     = "invalid_request_error"
 	TypeAuthentication     = "authentication_error"
+	TypePermission         = "permission_error"
 	TypeNoAvailableAccount = "no_available_account"
 	TypeUpstream           = "upstream_error"
 	TypeServer             = "server_error"

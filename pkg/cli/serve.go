@@ -242,7 +242,8 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		PID: os.Getpid(), Demo: opts.Demo, WebSockets: rl.OpenWebSockets,
 	})
 	defer adm.Close()
-	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger})
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger,
+		Hosts: server.NewHostRule(cfg.Listen, cfg.AllowedHosts)})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

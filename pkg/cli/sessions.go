@@ -87,6 +87,12 @@ the old account's prompt cache.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Key = args[0]
+				// An empty variable in a script: it meant one session,
+				// never all of them, whatever else the line says.
+				if strings.Trim(opts.Key, "/ \t") == "" {
+					return &ExitError{Code: exitFailure, Err: fmt.Errorf(
+						"the session KEY given is empty (%q; an unset variable?): give a key prefix or a conversation id, or --all alone to clear every session", opts.Key)}
+				}
 			}
 			if (opts.Key == "") == !opts.All {
 				return &ExitError{Code: exitFailure, Err: errors.New("give a session KEY (prefix) or --all")}

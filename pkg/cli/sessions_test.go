@@ -80,6 +80,9 @@ func TestSessionsClear(t *testing.T) {
 		{name: "prefix too short", args: []string{"a"}, want: exitFailure, wantErr: "400 session key prefix", remaining: 3},
 		{name: "all", args: []string{"--all"}, wantErr: "3 session(s) cleared", remaining: 0},
 		{name: "neither key nor --all", want: exitFailure, wantErr: "give a session KEY", remaining: 3},
+		{name: "an empty key", args: []string{""}, want: exitFailure, wantErr: `the session KEY given is empty (""; an unset variable?)`, remaining: 3},
+		{name: "an empty key beside --all", args: []string{"", "--all"}, want: exitFailure, wantErr: "the session KEY given is empty", remaining: 3},
+		{name: "a slash-only key", args: []string{"//"}, want: exitFailure, wantErr: "or --all alone to clear every session", remaining: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,6 +96,11 @@ const (
 type Config struct {
 	// Listen is the host:port the proxy serves on.
 	Listen string
+	// AllowedHosts are the names, besides loopback, any IP address and
+	// Listen's host, that a request's Host may carry (any port): a name,
+	// or *.name for every name under it. Anything else is refused as a
+	// DNS-rebinding page would be.
+	AllowedHosts []string
 	// MaxAttempts is how many distinct accounts one request may try before
 	// the last failure goes back to the client.
 	MaxAttempts int

@@ -97,6 +97,7 @@ func TestLoadFullFile(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "team", "auth.json"), chatGPTAuth)
 	path := writeFile(t, filepath.Join(dir, "proxy.yaml"), `
 listen: 0.0.0.0:9000
+allowed_hosts: [Proxy.Internal., "*.example.com"]
 redis:
   url: redis://:pw@localhost:6379/2
   key_prefix: "p2:"
@@ -136,6 +137,9 @@ accounts:
 	if cfg.Path != path || cfg.Listen != "0.0.0.0:9000" || cfg.Sessions.TTL != time.Hour ||
 		cfg.Redis != (Redis{URL: "redis://:pw@localhost:6379/2", KeyPrefix: "p2:"}) {
 		t.Errorf("top level: %+v", cfg)
+	}
+	if !reflect.DeepEqual(cfg.AllowedHosts, []string{"proxy.internal", "*.example.com"}) {
+		t.Errorf("AllowedHosts = %q", cfg.AllowedHosts)
 	}
 	if len(cfg.ClientKeys) != 1 || cfg.ClientKeys[0] != (ClientKey{Name: "laptop", Key: "lk"}) {
 		t.Errorf("ClientKeys = %+v", cfg.ClientKeys)

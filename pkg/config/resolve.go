@@ -32,6 +32,10 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			KeptCompactions: DefaultKeptCompactions},
 		OAuth: OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
 	}
+	for _, h := range raw.AllowedHosts {
+		// As the server compares them: lower case, without the root's dot.
+		cfg.AllowedHosts = append(cfg.AllowedHosts, strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), "."))
+	}
 	if raw.MaxAttempts != nil {
 		cfg.MaxAttempts = *raw.MaxAttempts
 	}

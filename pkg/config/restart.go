@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // A running proxy applies a reloaded config's accounts and client_keys at
 // once. Every other setting is read once at start-up (the listener, the
 // store, the relay's limits and timeouts, token refresh), so a change to it
@@ -13,6 +15,7 @@ var restartSettings = []struct {
 	get func(*Config) any
 }{
 	{"listen", func(c *Config) any { return c.Listen }},
+	{"allowed_hosts", func(c *Config) any { return strings.Join(c.AllowedHosts, " ") }},
 	{"max_attempts", func(c *Config) any { return c.MaxAttempts }},
 	{"max_body_bytes", func(c *Config) any { return c.MaxBodyBytes }},
 	{"timeouts.connect", func(c *Config) any { return c.Timeouts.Connect }},

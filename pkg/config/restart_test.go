@@ -29,6 +29,7 @@ func TestRestartNeeded(t *testing.T) {
 			c.Listen = "127.0.0.1:9000"
 			c.Timeouts.StreamIdle = time.Hour
 		}, want: []string{"listen", "timeouts.stream_idle"}},
+		{name: "allowed hosts", change: func(c *Config) { c.AllowedHosts = []string{"proxy.internal"} }, want: []string{"allowed_hosts"}},
 		{name: "redis password", change: func(c *Config) { c.Redis.URL = "redis://:other@127.0.0.1:6379" }, want: []string{"redis.url"}},
 	}
 	for _, tt := range tests {
@@ -73,6 +74,12 @@ func TestRestartNeededCoversEverySetting(t *testing.T) {
 				v.SetInt(7)
 			case reflect.Float64:
 				v.SetFloat(7)
+			case reflect.Slice:
+				if v.Type().Elem().Kind() != reflect.String {
+					t.Errorf("%s: a list of %s: teach this test to change it", n, v.Type().Elem())
+					continue
+				}
+				v.Set(reflect.ValueOf([]string{"changed"}))
 			default:
 				t.Errorf("%s: a %s setting: teach this test to change it", n, v.Kind())
 				continue
@@ -98,7 +105,8 @@ func TestRestartNeededCoversEverySetting(t *testing.T) {
 }
 
 // settingKeys lists the dotted keys of the schema's single values outside
-// lists, pointers included (max_attempts is a *int).
+// lists, pointers included (max_attempts is a *int), and of its lists of
+// strings (allowed_hosts).
 func settingKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range t.NumField() {
@@ -108,6 +116,9 @@ func settingKeys(t reflect.Type, prefix string) []string {
 		case reflect.Struct:
 			keys = append(keys, settingKeys(f.Type, key)...)
 		case reflect.Slice:
+			if f.Type.Elem().Kind() == reflect.String {
+				keys = append(keys, key)
+			}
 		default:
 			keys = append(keys, key)
 		}

@@ -9,6 +9,7 @@ package config
 
 type fileConfig struct {
 	Listen       string          `mapstructure:"listen"`
+	AllowedHosts []string        `mapstructure:"allowed_hosts"`
 	MaxAttempts  *int            `mapstructure:"max_attempts"`
 	MaxBodyBytes *int64          `mapstructure:"max_body_bytes"`
 	Redis        fileRedis       `mapstructure:"redis"`

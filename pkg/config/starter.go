@@ -18,6 +18,14 @@ const starter = `# proxy configuration.
 # A non-loopback address is refused unless client_keys are set.
 listen: 127.0.0.1:8787
 
+# Requests whose Host header is not localhost, an IP address or listen's host
+# are refused (403), as a DNS-rebinding web page's would be. Reached by a
+# name (behind a load balancer, in a container network)? List it here,
+# without a port (any port is admitted); *.example.com admits every name
+# under example.com. Requests from web pages (an Origin header) are always
+# refused. A change needs a restart.
+# allowed_hosts: [proxy.internal, "*.example.com"]
+
 redis:
   # Empty: an embedded Redis inside the proxy (sessions do not survive a
   # restart). A real server lets several proxies share sessions:

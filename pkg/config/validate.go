@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/codexauth"
@@ -17,6 +19,7 @@ import (
 // stops at the first so one `proxy config validate` shows them all.
 func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	c.validateListen(cfg.Listen)
+	c.validateAllowedHosts(raw.AllowedHosts)
 	c.validateRedis(cfg.Redis)
 	c.validateTTL(raw.Sessions.TTL)
 	c.validateDuration("sessions.move_after", raw.Sessions.MoveAfter)
@@ -241,4 +244,51 @@ func (c *checker) validateChatGPTLogin(a Account, at string) {
 			c.add(join(at, "auth_file"), "%s", msg)
 		}
 	}
+}
+
+// validateAllowedHosts checks that each entry is a host name the server
+// can compare a Host header with: no port (every port is admitted), no
+// URL, a wildcard only as a leading "*.".
+func (c *checker) validateAllowedHosts(hosts []string) {
+	for i, h := range hosts {
+		at := index("allowed_hosts", i)
+		h = strings.TrimSpace(h)
+		name := strings.TrimPrefix(h, "*.")
+		if ip := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"); ip != "" {
+			if _, err := netip.ParseAddr(ip); err == nil {
+				continue // admitted anyway: every IP address is
+			}
+		}
+		switch {
+		case h == "":
+			c.add(at, "empty host name")
+		case strings.Contains(h, "/"):
+			c.add(at, "%s is not a host name; give the name alone, like proxy.example.com", strconv.Quote(h))
+		case strings.Contains(h, ":"):
+			c.add(at, "%s has a port; give the name alone: every port is admitted", strconv.Quote(h))
+		case strings.Contains(name, "*"):
+			c.add(at, "%s: only a leading \"*.\" is a wildcard (like *.example.com), and no entry admits every host", strconv.Quote(h))
+		case !validHostName(strings.TrimSuffix(name, ".")):
+			c.add(at, "%s is not a host name (letters, digits, - and _ in dot-separated labels)", strconv.Quote(h))
+		}
+	}
+}
+
+// validHostName reports whether s is a DNS name: labels of 1 to 63
+// letters, digits, hyphens and underscores, 253 characters in all.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+				return false
+			}
+		}
+	}
+	return true
 }

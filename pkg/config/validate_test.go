@@ -219,6 +219,16 @@ proxy.yaml:14: accounts[0].max_concurrency: -2 is negative; 0 means no limit`,
 			want: `proxy.yaml:2: redis.url: has no host (like redis://localhost:6379/0)`,
 		},
 		{
+			name: "allowed hosts",
+			yaml: "allowed_hosts:\n  - proxy.internal\n  - proxy.internal:8787\n  - https://proxy.example.com\n  - \"*\"\n  - a.*.example.com\n  - \"\"\n  - bad name\n  - \"*.example.com\"\n  - \"[::1]\"\n",
+			want: `proxy.yaml:3: allowed_hosts[1]: "proxy.internal:8787" has a port; give the name alone: every port is admitted
+proxy.yaml:4: allowed_hosts[2]: "https://proxy.example.com" is not a host name; give the name alone, like proxy.example.com
+proxy.yaml:5: allowed_hosts[3]: "*": only a leading "*." is a wildcard (like *.example.com), and no entry admits every host
+proxy.yaml:6: allowed_hosts[4]: "a.*.example.com": only a leading "*." is a wildcard (like *.example.com), and no entry admits every host
+proxy.yaml:7: allowed_hosts[5]: empty host name
+proxy.yaml:8: allowed_hosts[6]: "bad name" is not a host name (letters, digits, - and _ in dot-separated labels)`,
+		},
+		{
 			name: "listen not host:port",
 			yaml: "listen: localhost\n",
 			want: `proxy.yaml:1: listen: "localhost" is not host:port (like 127.0.0.1:8787)`,

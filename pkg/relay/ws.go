@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -197,16 +196,10 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 }
 
 // checkUpgrade refuses, OpenAI-shaped, what the WebSocket library would
-// refuse in plain text: a browser page of another origin (a local proxy
-// must not serve any web page that opens a socket to it), a wrong version.
+// refuse in plain text: a wrong version. A web page's upgrade (any Origin)
+// never gets here: the server refuses it before any route, by the one rule
+// that covers HTTP and WebSocket alike.
 func checkUpgrade(r *http.Request) *apierror.Error {
-	if origin := r.Header.Get("Origin"); origin != "" {
-		u, err := url.Parse(origin)
-		if err != nil || !strings.EqualFold(u.Host, r.Host) {
-			return apierror.New(http.StatusForbidden, "permission_error",
-				"WebSocket from another origin refused: the proxy serves API clients, not web pages").WithCode("cross_origin_refused")
-		}
-	}
 	if r.Method != http.MethodGet || r.Header.Get("Sec-WebSocket-Version") != "13" || r.Header.Get("Sec-WebSocket-Key") == "" {
 		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			"malformed WebSocket upgrade: send GET with Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key").WithCode("bad_websocket_upgrade")

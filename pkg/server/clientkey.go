@@ -208,14 +208,18 @@ func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, present
 		logger.Warn("client credential refused", "credential", kind, "client", r.RemoteAddr,
 			"method", r.Method, "path", r.URL.Path)
 	}
-	// Refused before its body is read: close the connection after the
-	// answer, and let no read wait for the body, or net/http would drain a
-	// body a hostile client may trickle for ever.
+	closeUnread(w, r)
+	apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, msg).WithCode("invalid_api_key").Write(w)
+}
+
+// closeUnread is for a request refused before its body is read: close the
+// connection after the answer, and let no read wait for the body, or
+// net/http would drain a body a hostile client may trickle for ever.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
-	apierror.New(http.StatusUnauthorized, apierror.TypeAuthentication, msg).WithCode("invalid_api_key").Write(w)
 }
 
 const kindChatGPT = "a ChatGPT token"

@@ -1,6 +1,7 @@
 // Package server assembles the proxy's HTTP surface on one listener: the
-// API routes served by the relay, the model list, health, and the client
-// key check in front of them.
+// API routes served by the relay, the model list, health, and in front of
+// them the checks that a request comes from the user's own program (its
+// Host and Origin) and bears a client key.
 package server
 
 import (
@@ -24,8 +25,12 @@ type Options struct {
 	// key rule as the API.
 	Admin http.Handler
 	// Logger receives a WARN line for each refused client credential
-	// (its kind and the client's address, never the credential); nil: none.
+	// (its kind and the client's address, never the credential) and each
+	// request refused as a web page's; nil: none.
 	Logger *slog.Logger
+	// Hosts is the names the proxy answers to in a request's Host; nil:
+	// only IP addresses and localhost (NewHostRule("", nil)).
+	Hosts *HostRule
 }
 
 // ClientKey is a key clients may present, known by its name.
@@ -54,11 +59,19 @@ func New(o Options) http.Handler {
 	api.HandleFunc("/", notFound)
 
 	root := http.NewServeMux()
-	// Health stays open so load balancers need no key.
+	// Health stays open so load balancers need no key, and it is exempt
+	// from the Host and Origin checks: a probe may name the proxy by any
+	// name (a container's, a service's), and "ok" tells a web page nothing
+	// and changes nothing.
 	root.HandleFunc("GET /healthz", healthz)
 	// Besides the client keys, the current access token of a configured
 	// ChatGPT account is accepted: Codex signed in with that login sends it.
-	root.Handle("/", requireClientKey(clientAuth{keys: o.Keys, logins: AccountLogins(o.Accounts), logger: o.Logger}, api))
+	hosts := o.Hosts
+	if hosts == nil {
+		hosts = NewHostRule("", nil)
+	}
+	root.Handle("/", requireOwnClient(hosts, o.Logger,
+		requireClientKey(clientAuth{keys: o.Keys, logins: AccountLogins(o.Accounts), logger: o.Logger}, api)))
 	return root
 }
 
