@@ -45,8 +45,8 @@ type Set struct {
 type list struct {
 	order []string // as given, oldest first, for Add
 	strs  []string
-	bytes [][]byte
-	min   int // length of the shortest secret; 0 when empty
+	min   int      // length of the shortest secret; 0 when empty
+	match *matcher // finds strs in one pass; nil when empty
 }
 
 // New returns a Set holding secrets (see Replace).
@@ -82,11 +82,11 @@ func (s *Set) replace(secrets []string) {
 		}
 	}
 	for _, sec := range l.strs {
-		l.bytes = append(l.bytes, []byte(sec))
 		if l.min == 0 || len(sec) < l.min {
 			l.min = len(sec)
 		}
 	}
+	l.match = newMatcher(l.strs)
 	s.p.Store(l)
 }
 
@@ -129,7 +129,12 @@ func (s *Set) load() *list {
 // JWT-shaped token, replaced by Mask. str itself comes back, without a
 // copy, when nothing matches.
 func (s *Set) String(str string) string {
-	spans := s.findString(str)
+	return maskString(str, s.findString(str))
+}
+
+// maskString replaces the spans of str by Mask; str itself when there are
+// none.
+func maskString(str string, spans []span) string {
 	if len(spans) == 0 {
 		return str
 	}
@@ -163,46 +168,27 @@ func (s *Set) Bytes(b []byte) []byte {
 	return append(out, b[last:]...)
 }
 
-// span is a half-open byte range to mask.
-type span struct{ start, end int }
+// span is a half-open byte range to mask: an occurrence of the list's
+// secret at that index, or a key or JWT found by its shape (secret < 0).
+type span struct{ start, end, secret int }
+
+// shaped marks a span found by its shape.
+const shaped = -1
 
 // findString returns the ranges to mask in str, sorted and merged.
-func (s *Set) findString(str string) []span {
-	var spans []span
-	if l := s.load(); l != nil && l.min > 0 && len(str) >= l.min {
-		for _, sec := range l.strs {
-			for off := 0; ; {
-				i := strings.Index(str[off:], sec)
-				if i < 0 {
-					break
-				}
-				spans = append(spans, span{off + i, off + i + len(sec)})
-				off += i + len(sec)
-			}
-		}
-	}
-	spans = shapes(str, spans)
-	return merge(spans)
-}
+func (s *Set) findString(str string) []span { return merge(findIn(s, str)) }
 
-// findBytes is findString for bytes, kept separate so neither converts
-// (and copies) its input.
-func (s *Set) findBytes(b []byte) []span {
+// findBytes is findString for bytes.
+func (s *Set) findBytes(b []byte) []span { return merge(findIn(s, b)) }
+
+// findIn returns the ranges to mask in t, not yet merged: the held secrets'
+// occurrences, then the shapes'.
+func findIn[T text](s *Set, t T) []span {
 	var spans []span
-	if l := s.load(); l != nil && l.min > 0 && len(b) >= l.min {
-		for _, sec := range l.bytes {
-			for off := 0; ; {
-				i := bytes.Index(b[off:], sec)
-				if i < 0 {
-					break
-				}
-				spans = append(spans, span{off + i, off + i + len(sec)})
-				off += i + len(sec)
-			}
-		}
+	if l := s.load(); l != nil {
+		spans = exact(l, t, spans)
 	}
-	spans = shapes(b, spans)
-	return merge(spans)
+	return shapes(t, spans)
 }
 
 // text is what the shape scanners read.
@@ -214,26 +200,24 @@ func shapes[T text](t T, spans []span) []span {
 		return spans
 	}
 	for off := 0; ; {
-		i := index(t[off:], "sk-")
-		if i < 0 {
+		start := index3(t, off, "sk-")
+		if start < 0 {
 			break
 		}
-		start := off + i
 		end := start + 3 + run(t[start+3:], isKeyChar)
 		if end-start-3 >= minKeyBody && !isWordBefore(t, start) {
-			spans = append(spans, span{start, end})
+			spans = append(spans, span{start, end, shaped})
 		}
 		off = max(end, start+3)
 	}
 	for off := 0; ; {
-		i := index(t[off:], "eyJ")
-		if i < 0 {
+		start := index3(t, off, "eyJ")
+		if start < 0 {
 			break
 		}
-		start := off + i
 		end, ok := jwtEnd(t, start)
 		if ok && !isKeyCharBefore(t, start) {
-			spans = append(spans, span{start, end})
+			spans = append(spans, span{start, end, shaped})
 			off = end
 			continue
 		}
@@ -272,16 +256,34 @@ func run[T text](t T, ok func(byte) bool) int {
 	return n
 }
 
-func index[T text](t T, sub string) int {
+// index3 is where the 3-byte sub first occurs in t at or after off; -1
+// when it does not. It looks for sub's last byte ('-' of "sk-", 'J' of
+// "eyJ"), rare in prose and JSON, rather than its first, which prose is
+// full of: most events are crossed by one IndexByte.
+func index3[T text](t T, off int, sub string) int {
+	for p := off + 2; p < len(t); p++ {
+		i := indexByte(t[p:], sub[2])
+		if i < 0 {
+			return -1
+		}
+		p += i
+		if t[p-2] == sub[0] && t[p-1] == sub[1] {
+			return p - 2
+		}
+	}
+	return -1
+}
+
+func indexByte[T text](t T, c byte) int {
 	switch v := any(t).(type) {
 	case string:
-		return strings.Index(v, sub)
+		return strings.IndexByte(v, c)
 	case []byte:
-		return bytes.Index(v, []byte(sub))
+		return bytes.IndexByte(v, c)
 	}
 	// A named string or byte type: convert (rare; the package's own
 	// callers pass plain ones).
-	return strings.Index(string(t), sub)
+	return strings.IndexByte(string(t), c)
 }
 
 // isKeyChar reports the characters of keys and base64url.
