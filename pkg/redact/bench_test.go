@@ -108,7 +108,7 @@ func BenchmarkAnswer(b *testing.B) {
 				b.SetBytes(int64(len(ev.data)))
 				b.ReportAllocs()
 				for b.Loop() {
-					set.Bytes(ev.data)
+					set.Answer(ev.data)
 				}
 			})
 		}

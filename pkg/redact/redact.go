@@ -153,8 +153,26 @@ func maskString(str string, spans []span) string {
 // Bytes is String for a byte slice, such as an upstream's error body. It
 // returns b itself, without allocating, when nothing matches; else a new
 // slice (b is never written to).
-func (s *Set) Bytes(b []byte) []byte {
-	spans := s.findBytes(b)
+func (s *Set) Bytes(b []byte) []byte { return maskBytes(b, s.findBytes(b)) }
+
+// Answer is Bytes for a successful answer from an upstream: an SSE event,
+// a WebSocket message, a JSON response. It hides the same secrets and
+// shapes but one: a key- or JWT-shaped run inside an "encrypted_content"
+// string is left as it is. That string is base64url, which spells "sk-"
+// and 16 key characters now and then by chance, and the client sends the
+// item back byte for byte next turn: a maimed one is refused. A held
+// secret is hidden there too, as everywhere: it does not occur by chance.
+func (s *Set) Answer(b []byte) []byte {
+	spans := findIn(s, b)
+	if len(spans) == 0 {
+		return b
+	}
+	return maskBytes(b, merge(sealed(b, spans)))
+}
+
+// maskBytes replaces the spans of b by Mask in a copy; b itself when there
+// are none.
+func maskBytes(b []byte, spans []span) []byte {
 	if len(spans) == 0 {
 		return b
 	}
@@ -166,6 +184,46 @@ func (s *Set) Bytes(b []byte) []byte {
 		last = sp.end
 	}
 	return append(out, b[last:]...)
+}
+
+// encryptedKey opens an encrypted_content member: the key as JSON writes
+// it, which an escaped quote inside another string cannot fake.
+var encryptedKey = []byte(`"encrypted_content"`)
+
+// sealed drops from spans the shapes that lie inside an encrypted_content
+// string value of the JSON in b.
+func sealed(b []byte, spans []span) []span {
+	keep := spans[:0]
+	for _, sp := range spans {
+		if sp.secret != shaped || !inEncrypted(b, sp.start) {
+			keep = append(keep, sp)
+		}
+	}
+	return keep
+}
+
+// inEncrypted reports whether offset i of b lies inside the string value
+// of an encrypted_content member. It looks back from i, so it costs
+// nothing until a shape is found. Inside that value the last quote before
+// i is its opening one: base64 holds no quote. An escaped quote there
+// means some other string (output text quoting JSON, say), never base64.
+func inEncrypted(b []byte, i int) bool {
+	q := bytes.LastIndexByte(b[:i], '"')
+	if q < 0 {
+		return false
+	}
+	escapes := 0
+	for j := q - 1; j >= 0 && b[j] == '\\'; j-- {
+		escapes++
+	}
+	if escapes%2 == 1 {
+		return false
+	}
+	head := bytes.TrimRight(b[:q], " \t\r\n")
+	if len(head) == 0 || head[len(head)-1] != ':' {
+		return false
+	}
+	return bytes.HasSuffix(bytes.TrimRight(head[:len(head)-1], " \t\r\n"), encryptedKey)
 }
 
 // span is a half-open byte range to mask: an occurrence of the list's
