@@ -2,11 +2,15 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 )
@@ -84,7 +88,9 @@ func TestEchoedCredentialIsRedacted(t *testing.T) {
 			if !strings.Contains(got, "[redacted]") {
 				t.Error("the answer does not show the mask where the upstream echoed the credential")
 			}
-			if !strings.Contains(p.Logs.String(), "output_tokens=") || strings.Contains(p.Logs.String(), "output_tokens=0 ") {
+			// The request's line is written once the answer has ended.
+			waitForLog(t, p, "output_tokens=")
+			if strings.Contains(p.Logs.String(), "output_tokens=0 ") {
 				t.Errorf("the usage of the redacted answer was not counted:\n%s", p.Logs)
 			}
 			assertNoSecrets(t, "the logs", p.Logs.String(), tt.secret)
@@ -126,4 +132,67 @@ func wellFormed(t *testing.T, contentType string, b []byte) {
 			t.Errorf("an event's data does not parse")
 		}
 	}
+}
+
+// TestClientKeyInQueryNotForwarded is issue 20's client that puts its key
+// in ?api_key= besides the header: the account gets the rest of the query,
+// never the key, over HTTP and over the WebSocket; the logs do not show it.
+func TestClientKeyInQueryNotForwarded(t *testing.T) {
+	for _, ws := range []bool{false, true} {
+		name := "http"
+		if ws {
+			name = "websocket"
+		}
+		t.Run(name, func(t *testing.T) {
+			up := startUpstream(t, "up", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+			cfg := "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n" + chatgptAccount("up", up, "ACCESS", "acct-123", 1)
+			p := startProxy(t, cfg, env)
+			base := p.URL + "/v1/responses?api_key=" + clientKey + "&x=1"
+			if ws {
+				c := wsDialURL(t, "ws"+strings.TrimPrefix(base, "http"), clientKey)
+				if a := wsSend(t, c, `{"type":"response.create","model":"gpt-5","input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}]}`); a.last().Type != "response.completed" {
+					t.Fatalf("the turn ended with %s", a.last().raw)
+				}
+			} else {
+				req, _ := http.NewRequest(http.MethodPost, base, strings.NewReader(`{"model":"gpt-5","stream":true,"input":"hi"}`))
+				req.Header.Set("Authorization", "Bearer "+clientKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			reqs := up.Requests()
+			if len(reqs) == 0 {
+				t.Fatal("the upstream was never asked")
+			}
+			for _, r := range reqs {
+				assertNoSecrets(t, "the query the upstream got", r.RawQuery, clientKey)
+				if r.RawQuery != "x=1" {
+					t.Errorf("the upstream got the query %q, want x=1", strings.ReplaceAll(r.RawQuery, clientKey, "[key]"))
+				}
+			}
+			waitForLog(t, p, "output_tokens=")
+			assertNoSecrets(t, "the logs", p.Logs.String(), clientKey)
+		})
+	}
+}
+
+// wsDialURL opens a WebSocket to url as Codex does, with the client key.
+func wsDialURL(t *testing.T, url, key string) *websocket.Conn {
+	t.Helper()
+	h := http.Header{"Openai-Beta": {"responses_websockets=2026-02-06"}, "Session-Id": {"sess-query"}, "Authorization": {"Bearer " + key}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("WebSocket upgrade: %v", err)
+	}
+	c.SetReadLimit(64 << 20)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
 }
