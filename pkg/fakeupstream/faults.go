@@ -107,6 +107,28 @@ type Fault struct {
 	// HangAfter 3 after the first item's output_item.added, which is the
 	// reasoning item's when the turn mints one.
 	HangAfter int
+
+	// EchoCredential makes a successful reply quote the credential the
+	// request came with (its bearer token), as a broken or hostile upstream
+	// might: in the X-Echo-Auth and OpenAI-Organization answer headers, and
+	// at the end of the reply's text, so in an output_text delta of its own,
+	// the message's done events, response.completed and a JSON reply. Over
+	// a WebSocket the text carries it (a message has no headers).
+	EchoCredential bool
+}
+
+// echo applies EchoCredential to a turn and, when reply is not nil, to the
+// answer's headers.
+func (f Fault) echo(t *turn, req, reply http.Header) {
+	if !f.EchoCredential {
+		return
+	}
+	token, _ := bearer(req.Get("Authorization"))
+	t.text += " " + token
+	if reply != nil {
+		reply.Set("X-Echo-Auth", "Bearer "+token)
+		reply.Set("Openai-Organization", token)
+	}
 }
 
 // Script queues behaviour for the next requests, one Fault per request in

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -340,5 +341,60 @@ func TestTrickle(t *testing.T) {
 	head := `event: response.output_text.delta` + "\n" + `data: {"type":"response.output_text.delta","delta":"`
 	if !bytes.HasPrefix(got, []byte(head)) || len(bytes.Trim(got[len(head):], "a")) > 0 {
 		t.Fatalf("trickled %q, want the start of an event and then only 'a'", got)
+	}
+}
+
+// TestEchoCredential checks the echo reaches every place a test of the
+// proxy looks for it: the answer's headers, a delta, the completed text,
+// a JSON reply, a WebSocket turn.
+func TestEchoCredential(t *testing.T) {
+	const key = "sk-echo-me-0123456789abcdef"
+	s := start(t, New("alpha", WithAPIKey(key), WithWebSocket()))
+	auth := http.Header{"Authorization": {"Bearer " + key}}
+	ctx := testCtx(t)
+
+	s.Script(Fault{EchoCredential: true})
+	resp := do(t, ctx, http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", "k"), auth)
+	if got := resp.Header.Get("X-Echo-Auth"); got != "Bearer "+key {
+		t.Errorf("X-Echo-Auth %q", got)
+	}
+	if got := resp.Header.Get("Openai-Organization"); got != key {
+		t.Errorf("OpenAI-Organization %q", got)
+	}
+	evs, err := newSSEReader(resp.Body).readAll()
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delta bool
+	for _, ev := range evs {
+		if ev.Name == "response.output_text.delta" && get(ev.Data, "delta") == key {
+			delta = true
+		}
+	}
+	if !delta {
+		t.Error("no output_text.delta quotes the key")
+	}
+	if last := evs[len(evs)-1]; last.Name != "response.completed" || !strings.HasSuffix(replyText(last.Data), " "+key) {
+		t.Error("response.completed does not end with the key")
+	}
+
+	s.Script(Fault{EchoCredential: true})
+	resp = do(t, ctx, http.MethodPost, s.URL()+"/v1/responses", `{"model":"gpt-5","input":"hi"}`, auth)
+	if body := readBodyBytes(t, resp); !strings.Contains(string(body), " "+key+`"`) || resp.Header.Get("X-Echo-Auth") == "" {
+		t.Error("the JSON reply does not quote the key")
+	}
+
+	s.Script(Fault{EchoCredential: true})
+	c, _ := dialWS(t, ctx, wsURL(s.URL(), "/v1/responses"), codexWSHeader(key))
+	sendFrame(t, ctx, c, map[string]any{"type": "response.create", "model": "gpt-5", "input": userInput("hi")})
+	turn := readTurn(t, ctx, c)
+	if got := replyText(turn[len(turn)-1]); !strings.HasSuffix(got, " "+key) {
+		t.Error("the WebSocket turn's text does not end with the key")
+	}
+
+	resp = do(t, ctx, http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", "k"), auth)
+	if body := readBodyBytes(t, resp); strings.Contains(string(body), key) || resp.Header.Get("X-Echo-Auth") != "" {
+		t.Error("a request without the fault echoes the key")
 	}
 }

@@ -63,6 +63,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 
 	t := s.newTurn(body, req, r.Header)
 	h := w.Header()
+	f.echo(t, r.Header, h)
 	s.writeTurnState(h, r.Header)
 	s.writeRateLimitHeaders(h)
 	h.Set("X-Request-Id", s.nextID("req"))

@@ -340,6 +340,7 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 		t = s.newWarmupTurn(req)
 	} else {
 		t = s.newTurn(data, req, r.Header)
+		f.echo(t, r.Header, nil)
 	}
 	if incremental {
 		t.base.PreviousResponseID = head.PreviousResponseID

@@ -45,8 +45,8 @@ type Set struct {
 type list struct {
 	order []string // as given, oldest first, for Add
 	strs  []string
-	bytes [][]byte
-	min   int // length of the shortest secret; 0 when empty
+	min   int      // length of the shortest secret; 0 when empty
+	match *matcher // finds strs in one pass; nil when empty
 }
 
 // New returns a Set holding secrets (see Replace).
@@ -82,11 +82,11 @@ func (s *Set) replace(secrets []string) {
 		}
 	}
 	for _, sec := range l.strs {
-		l.bytes = append(l.bytes, []byte(sec))
 		if l.min == 0 || len(sec) < l.min {
 			l.min = len(sec)
 		}
 	}
+	l.match = newMatcher(l.strs)
 	s.p.Store(l)
 }
 
@@ -129,7 +129,12 @@ func (s *Set) load() *list {
 // JWT-shaped token, replaced by Mask. str itself comes back, without a
 // copy, when nothing matches.
 func (s *Set) String(str string) string {
-	spans := s.findString(str)
+	return maskString(str, s.findString(str))
+}
+
+// maskString replaces the spans of str by Mask; str itself when there are
+// none.
+func maskString(str string, spans []span) string {
 	if len(spans) == 0 {
 		return str
 	}
@@ -148,8 +153,26 @@ func (s *Set) String(str string) string {
 // Bytes is String for a byte slice, such as an upstream's error body. It
 // returns b itself, without allocating, when nothing matches; else a new
 // slice (b is never written to).
-func (s *Set) Bytes(b []byte) []byte {
-	spans := s.findBytes(b)
+func (s *Set) Bytes(b []byte) []byte { return maskBytes(b, s.findBytes(b)) }
+
+// Answer is Bytes for a successful answer from an upstream: an SSE event,
+// a WebSocket message, a JSON response. It hides the same secrets and
+// shapes but one: a key- or JWT-shaped run inside an "encrypted_content"
+// string is left as it is. That string is base64url, which spells "sk-"
+// and 16 key characters now and then by chance, and the client sends the
+// item back byte for byte next turn: a maimed one is refused. A held
+// secret is hidden there too, as everywhere: it does not occur by chance.
+func (s *Set) Answer(b []byte) []byte {
+	spans := findIn(s, b)
+	if len(spans) == 0 {
+		return b
+	}
+	return maskBytes(b, merge(sealed(b, spans)))
+}
+
+// maskBytes replaces the spans of b by Mask in a copy; b itself when there
+// are none.
+func maskBytes(b []byte, spans []span) []byte {
 	if len(spans) == 0 {
 		return b
 	}
@@ -163,46 +186,67 @@ func (s *Set) Bytes(b []byte) []byte {
 	return append(out, b[last:]...)
 }
 
-// span is a half-open byte range to mask.
-type span struct{ start, end int }
+// encryptedKey opens an encrypted_content member: the key as JSON writes
+// it, which an escaped quote inside another string cannot fake.
+var encryptedKey = []byte(`"encrypted_content"`)
 
-// findString returns the ranges to mask in str, sorted and merged.
-func (s *Set) findString(str string) []span {
-	var spans []span
-	if l := s.load(); l != nil && l.min > 0 && len(str) >= l.min {
-		for _, sec := range l.strs {
-			for off := 0; ; {
-				i := strings.Index(str[off:], sec)
-				if i < 0 {
-					break
-				}
-				spans = append(spans, span{off + i, off + i + len(sec)})
-				off += i + len(sec)
-			}
+// sealed drops from spans the shapes that lie inside an encrypted_content
+// string value of the JSON in b.
+func sealed(b []byte, spans []span) []span {
+	keep := spans[:0]
+	for _, sp := range spans {
+		if sp.secret != shaped || !inEncrypted(b, sp.start) {
+			keep = append(keep, sp)
 		}
 	}
-	spans = shapes(str, spans)
-	return merge(spans)
+	return keep
 }
 
-// findBytes is findString for bytes, kept separate so neither converts
-// (and copies) its input.
-func (s *Set) findBytes(b []byte) []span {
-	var spans []span
-	if l := s.load(); l != nil && l.min > 0 && len(b) >= l.min {
-		for _, sec := range l.bytes {
-			for off := 0; ; {
-				i := bytes.Index(b[off:], sec)
-				if i < 0 {
-					break
-				}
-				spans = append(spans, span{off + i, off + i + len(sec)})
-				off += i + len(sec)
-			}
-		}
+// inEncrypted reports whether offset i of b lies inside the string value
+// of an encrypted_content member. It looks back from i, so it costs
+// nothing until a shape is found. Inside that value the last quote before
+// i is its opening one: base64 holds no quote. An escaped quote there
+// means some other string (output text quoting JSON, say), never base64.
+func inEncrypted(b []byte, i int) bool {
+	q := bytes.LastIndexByte(b[:i], '"')
+	if q < 0 {
+		return false
 	}
-	spans = shapes(b, spans)
-	return merge(spans)
+	escapes := 0
+	for j := q - 1; j >= 0 && b[j] == '\\'; j-- {
+		escapes++
+	}
+	if escapes%2 == 1 {
+		return false
+	}
+	head := bytes.TrimRight(b[:q], " \t\r\n")
+	if len(head) == 0 || head[len(head)-1] != ':' {
+		return false
+	}
+	return bytes.HasSuffix(bytes.TrimRight(head[:len(head)-1], " \t\r\n"), encryptedKey)
+}
+
+// span is a half-open byte range to mask: an occurrence of the list's
+// secret at that index, or a key or JWT found by its shape (secret < 0).
+type span struct{ start, end, secret int }
+
+// shaped marks a span found by its shape.
+const shaped = -1
+
+// findString returns the ranges to mask in str, sorted and merged.
+func (s *Set) findString(str string) []span { return merge(findIn(s, str)) }
+
+// findBytes is findString for bytes.
+func (s *Set) findBytes(b []byte) []span { return merge(findIn(s, b)) }
+
+// findIn returns the ranges to mask in t, not yet merged: the held secrets'
+// occurrences, then the shapes'.
+func findIn[T text](s *Set, t T) []span {
+	var spans []span
+	if l := s.load(); l != nil {
+		spans = exact(l, t, spans)
+	}
+	return shapes(t, spans)
 }
 
 // text is what the shape scanners read.
@@ -214,26 +258,24 @@ func shapes[T text](t T, spans []span) []span {
 		return spans
 	}
 	for off := 0; ; {
-		i := index(t[off:], "sk-")
-		if i < 0 {
+		start := index3(t, off, "sk-")
+		if start < 0 {
 			break
 		}
-		start := off + i
 		end := start + 3 + run(t[start+3:], isKeyChar)
 		if end-start-3 >= minKeyBody && !isWordBefore(t, start) {
-			spans = append(spans, span{start, end})
+			spans = append(spans, span{start, end, shaped})
 		}
 		off = max(end, start+3)
 	}
 	for off := 0; ; {
-		i := index(t[off:], "eyJ")
-		if i < 0 {
+		start := index3(t, off, "eyJ")
+		if start < 0 {
 			break
 		}
-		start := off + i
 		end, ok := jwtEnd(t, start)
 		if ok && !isKeyCharBefore(t, start) {
-			spans = append(spans, span{start, end})
+			spans = append(spans, span{start, end, shaped})
 			off = end
 			continue
 		}
@@ -272,16 +314,34 @@ func run[T text](t T, ok func(byte) bool) int {
 	return n
 }
 
-func index[T text](t T, sub string) int {
+// index3 is where the 3-byte sub first occurs in t at or after off; -1
+// when it does not. It looks for sub's last byte ('-' of "sk-", 'J' of
+// "eyJ"), rare in prose and JSON, rather than its first, which prose is
+// full of: most events are crossed by one IndexByte.
+func index3[T text](t T, off int, sub string) int {
+	for p := off + 2; p < len(t); p++ {
+		i := indexByte(t[p:], sub[2])
+		if i < 0 {
+			return -1
+		}
+		p += i
+		if t[p-2] == sub[0] && t[p-1] == sub[1] {
+			return p - 2
+		}
+	}
+	return -1
+}
+
+func indexByte[T text](t T, c byte) int {
 	switch v := any(t).(type) {
 	case string:
-		return strings.Index(v, sub)
+		return strings.IndexByte(v, c)
 	case []byte:
-		return bytes.Index(v, []byte(sub))
+		return bytes.IndexByte(v, c)
 	}
 	// A named string or byte type: convert (rare; the package's own
 	// callers pass plain ones).
-	return strings.Index(string(t), sub)
+	return strings.IndexByte(string(t), c)
 }
 
 // isKeyChar reports the characters of keys and base64url.

@@ -50,13 +50,19 @@ func TestString(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := set.String(tt.in); got != tt.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-			}
-			if got := string(set.Bytes([]byte(tt.in))); got != tt.want {
-				t.Errorf("Bytes(%q)\n got %q\nwant %q", tt.in, got, tt.want)
-			}
+			checkMasks(t, set, tt.in, tt.want)
 		})
+	}
+}
+
+// checkMasks checks String and Bytes both turn in into want.
+func checkMasks(t *testing.T, set *redact.Set, in, want string) {
+	t.Helper()
+	if got := set.String(in); got != want {
+		t.Errorf("String(%q)\n got %q\nwant %q", in, got, want)
+	}
+	if got := string(set.Bytes([]byte(in))); got != want {
+		t.Errorf("Bytes(%q)\n got %q\nwant %q", in, got, want)
 	}
 }
 
@@ -96,20 +102,38 @@ func TestReplace(t *testing.T) {
 
 // TestBytesNoMatchDoesNotAllocate holds Bytes to its promise: the input
 // back, without a copy, when there is nothing to hide (the relay runs
-// every upstream error body through it).
+// every upstream event through it), even where a sampled 4-byte piece of
+// the text is one of a secret's tail.
 func TestBytesNoMatchDoesNotAllocate(t *testing.T) {
-	set := redact.New([]string{opaque, pass, apiKey})
-	body := []byte(`{"error":{"message":"The server had an error while processing your request. sk-abc***xyz","type":"server_error"}}`)
-	got := set.Bytes(body)
-	if &got[0] != &body[0] || len(got) != len(body) {
-		t.Fatal("Bytes copied an input with nothing to hide")
+	tests := []struct {
+		name    string
+		secrets []string
+		body    string
+	}{
+		{"error body", []string{opaque, pass, apiKey},
+			`{"error":{"message":"The server had an error while processing your request. sk-abc***xyz","type":"server_error"}}`},
+		{"pieces of secrets' tails", []string{"secret-tail-ABCD", "other-secret-WXYZ"},
+			`{"type":"response.output_text.delta","delta":"tail-ABCD and -WXYZ and t-ABCD almost"}`},
 	}
-	if n := testing.AllocsPerRun(100, func() { set.Bytes(body) }); n != 0 {
-		t.Errorf("Bytes allocates %v times per call with nothing to hide, want 0", n)
-	}
-	s := string(body)
-	if n := testing.AllocsPerRun(100, func() { set.String(s) }); n != 0 {
-		t.Errorf("String allocates %v times per call with nothing to hide, want 0", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := redact.New(tt.secrets)
+			body := []byte(tt.body)
+			got := set.Bytes(body)
+			if &got[0] != &body[0] || len(got) != len(body) {
+				t.Fatal("Bytes copied an input with nothing to hide")
+			}
+			if n := testing.AllocsPerRun(100, func() { set.Bytes(body) }); n != 0 {
+				t.Errorf("Bytes allocates %v times per call with nothing to hide, want 0", n)
+			}
+			if n := testing.AllocsPerRun(100, func() { set.Answer(body) }); n != 0 {
+				t.Errorf("Answer allocates %v times per call with nothing to hide, want 0", n)
+			}
+			s := string(body)
+			if n := testing.AllocsPerRun(100, func() { set.String(s) }); n != 0 {
+				t.Errorf("String allocates %v times per call with nothing to hide, want 0", n)
+			}
+		})
 	}
 }
 
@@ -220,5 +244,43 @@ func TestSetAdd(t *testing.T) {
 	}
 	if got := s.String("generated-secret-000000"); got != "generated-secret-000000" {
 		t.Errorf("the oldest secret should have made room, got %q", got)
+	}
+}
+
+// TestAnswerKeepsEncryptedContent checks that a successful answer's
+// encrypted items reach the client byte for byte although base64url can
+// spell a key's shape, while keys elsewhere in the answer are hidden.
+func TestAnswerKeepsEncryptedContent(t *testing.T) {
+	// A base64url blob that spells "sk-" and 16 key characters after a
+	// '_', as one in some thousands of minted items does.
+	blob := "gAAAAABpQ7xK3m_sk-Q9vRt2LwYbN8cZ0aHf4JeU1iXoP6dGsTn5Ey_" + strings.Repeat("Ab9-", 8)
+	item := `{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"` + blob + `"}`
+	set := redact.New([]string{pass})
+	tests := []struct {
+		name, in, want string
+	}{
+		{"inside an item", item, item},
+		{"at the value's start", `{"encrypted_content":"sk-` + blob + `"}`, `{"encrypted_content":"sk-` + blob + `"}`},
+		{"spaced JSON", `{"encrypted_content" : "` + blob + `"}`, `{"encrypted_content" : "` + blob + `"}`},
+		{"in an SSE event", "event: response.output_item.done\ndata: {\"item\":" + item + "}\n\n", "event: response.output_item.done\ndata: {\"item\":" + item + "}\n\n"},
+		{"a key in the text beside it", `{"output":[` + item + `,{"text":"key ` + apiKey + `"}]}`, `{"output":[` + item + `,{"text":"key [redacted]"}]}`},
+		{"a key in another member", `{"summary":"` + apiKey + `","encrypted_content":"x"}`, `{"summary":"[redacted]","encrypted_content":"x"}`},
+		{"text that quotes the member", `{"text":"\"encrypted_content\":\"` + apiKey + `\""}`, `{"text":"\"encrypted_content\":\"[redacted]\""}`},
+		{"a held secret inside it", `{"encrypted_content":"AAAA` + pass + `AAAA"}`, `{"encrypted_content":"AAAA[redacted]AAAA"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(set.Answer([]byte(tt.in))); got != tt.want {
+				t.Errorf("Answer(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	// What Bytes, the error bodies' redaction, would do to the item.
+	if got := string(set.Bytes([]byte(item))); got == item {
+		t.Error("the blob does not look like a key to Bytes: the test proves nothing")
+	}
+	in := []byte(item)
+	if got := set.Answer(in); &got[0] != &in[0] {
+		t.Error("Answer copied an answer with nothing to hide")
 	}
 }

@@ -22,7 +22,7 @@ const maxJSONResponse = 64 << 20
 // session is the conversation's key hash, "" when there is none.
 func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision, session string) {
 	defer at.close()
-	copyResponseHeader(w.Header(), at.resp.Header)
+	copyResponseHeader(w.Header(), at.resp.Header, rl.o.Redact)
 	tagTurnState(w.Header(), at.account.Name)
 	rec.Status = at.resp.StatusCode
 	wd := newWriteDeadline(w, rl.o.StreamIdle)
@@ -44,12 +44,17 @@ func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision
 		return
 	}
 	buf, err := io.ReadAll(io.LimitReader(at.resp.Body, maxJSONResponse))
+	full := err == nil && len(buf) == maxJSONResponse
+	if !full {
+		// A larger answer goes on unread, as it came: no real one is.
+		buf = rl.o.Redact.Answer(buf)
+	}
 	wd.extend()
 	if _, werr := w.Write(buf); werr != nil {
 		rec.Error = "client went away: " + werr.Error()
 		return
 	}
-	if err == nil && len(buf) == maxJSONResponse {
+	if full {
 		_, err = io.Copy(w, at.resp.Body)
 	} else if res, ok := sse.ResponseJSON(buf); ok {
 		rec.Usage = usageOf(res)
@@ -74,6 +79,9 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 	w.WriteHeader(at.resp.StatusCode)
 	rec.TTFB = rl.o.Now().Sub(rec.Time)
 	if len(at.opening) > 0 {
+		// Redacted here, once the hold is over, rather than event by
+		// event while it lasts.
+		at.opening = rl.o.Redact.Answer(at.opening)
 		wd.extend()
 		if _, werr := w.Write(at.opening); werr != nil {
 			rec.Error = "client went away: " + werr.Error()
@@ -87,6 +95,9 @@ func (rl *Relay) stream(w http.ResponseWriter, wd *writeDeadline, at *attempt, r
 	}
 	for {
 		if len(ev) > 0 {
+			// Usage and items are read from the event as the client gets
+			// it: redaction keeps numbers and encrypted items as they are.
+			ev = rl.o.Redact.Answer(ev)
 			wd.extend()
 			if _, werr := w.Write(ev); werr != nil {
 				rec.Error = clientGone(werr)

@@ -21,6 +21,7 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 		ev, err = at.nextEvent()
 	}
 	for {
+		ev = rl.o.Redact.Answer(ev)
 		typ := sse.Type(ev)
 		if at.conv != nil && items.Watched(typ) {
 			at.watch.Event(typ, sse.Data(ev))

@@ -38,10 +38,15 @@ func outgoingHeader(in http.Header) http.Header {
 }
 
 // copyResponseHeader copies upstream response headers (rate-limit windows,
-// x-request-id, openai-model, x-codex-turn-state) to the client.
-func copyResponseHeader(dst, src http.Header) {
+// x-request-id, openai-model, x-codex-turn-state) to the client, each
+// value through red: an upstream may echo the credential it was sent.
+func copyResponseHeader(dst, src http.Header, red Redactor) {
 	for k, vs := range src {
-		dst[k] = append(dst[k][:0:0], vs...)
+		out := append(dst[k][:0:0], vs...)
+		for i, v := range out {
+			out[i] = red.String(v)
+		}
+		dst[k] = out
 	}
 	removeHopByHop(dst)
 	for _, k := range upstreamOnly {

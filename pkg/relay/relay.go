@@ -48,11 +48,15 @@ type Publisher interface {
 }
 
 // Redactor hides secrets in what the relay passes on from an upstream (an
-// error body that quotes the key) and in what it records. *redact.Set
-// implements it.
+// error body or an event that quotes the key, a header that echoes it) and
+// in what it records. *redact.Set implements it. Each returns its input
+// itself when there is nothing to hide.
 type Redactor interface {
 	Bytes(b []byte) []byte
 	String(s string) string
+	// Answer is Bytes for a successful answer (an event, a JSON body),
+	// which leaves encrypted items byte for byte.
+	Answer(b []byte) []byte
 }
 
 // Options tune a Relay; zero values take the defaults.
@@ -184,6 +188,7 @@ type noRedact struct{}
 
 func (noRedact) Bytes(b []byte) []byte  { return b }
 func (noRedact) String(s string) string { return s }
+func (noRedact) Answer(b []byte) []byte { return b }
 
 // noRedirects hands a redirect back to the relay as a response: following
 // it would re-send the credential to wherever it points.

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
 func gzipped(t testing.TB, b []byte) []byte {
@@ -215,6 +217,10 @@ func TestOutgoingHeader(t *testing.T) {
 	})
 }
 
+// echoedKey is an account's key as an upstream might echo it: no shape,
+// so only the proxy's list of secrets hides it.
+const echoedKey = "opaque-account-key-0123456789"
+
 func TestCopyResponseHeader(t *testing.T) {
 	src := http.Header{
 		"X-Codex-Primary-Used-Percent": {"42"},
@@ -231,9 +237,13 @@ func TestCopyResponseHeader(t *testing.T) {
 		"X-Conn-Only":                  {"x"},
 		"Transfer-Encoding":            {"chunked"},
 		"Keep-Alive":                   {"timeout=5"},
+		// An upstream that echoes the credential it was sent.
+		"X-Echo-Auth":         {"Bearer " + echoedKey},
+		"Openai-Organization": {echoedKey},
+		"X-Shaped":            {"token sk-" + "zzzzzzzzzzzzzzzzzzzz"},
 	}
 	dst := http.Header{"X-Proxy-Request-Id": {"req_proxy"}}
-	copyResponseHeader(dst, src)
+	copyResponseHeader(dst, src, redact.New([]string{echoedKey}))
 
 	want := http.Header{
 		"X-Proxy-Request-Id":           {"req_proxy"},
@@ -244,6 +254,9 @@ func TestCopyResponseHeader(t *testing.T) {
 		"X-Codex-Turn-State":           {"state-token"},
 		"Content-Type":                 {"text/event-stream"},
 		"Vary":                         {"Origin", "Accept-Encoding"},
+		"X-Echo-Auth":                  {"Bearer [redacted]"},
+		"Openai-Organization":          {"[redacted]"},
+		"X-Shaped":                     {"token [redacted]"},
 	}
 	for k, vs := range want {
 		t.Run("copies "+k, func(t *testing.T) {

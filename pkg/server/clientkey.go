@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,7 @@ type clientAuth struct {
 func requireClientKey(auth clientAuth, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := auth.keys.load()
+		r = auth.dropCredentials(t, r)
 		if t == nil || len(t.digests) == 0 {
 			next.ServeHTTP(w, r)
 			return
@@ -163,6 +165,71 @@ func requireClientKey(auth clientAuth, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// dropCredentials returns r without the query parameters whose value is a
+// credential the proxy accepts: a client key, or the current access token
+// of one of its ChatGPT accounts, whatever the parameter's name (api_key,
+// key, ...). The relay passes the query on to the account, so a client
+// that also puts its key in the URL would hand it over. The parameters
+// kept keep their bytes and order; r itself comes back when none goes.
+func (auth clientAuth) dropCredentials(t *keyTable, r *http.Request) *http.Request {
+	raw := r.URL.RawQuery
+	if raw == "" {
+		return r
+	}
+	var kept []string
+	dropped := false
+	for _, kv := range strings.Split(raw, "&") {
+		_, v, _ := strings.Cut(kv, "=")
+		if auth.accepts(t, v) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	if !dropped {
+		return r
+	}
+	out := r.Clone(r.Context())
+	out.URL.RawQuery = strings.Join(kept, "&")
+	out.RequestURI = out.URL.RequestURI()
+	return out
+}
+
+// accepts reports whether a query value, as written or decoded, is a
+// client key or a login the proxy admits.
+func (auth clientAuth) accepts(t *keyTable, written string) bool {
+	if written == "" {
+		return false
+	}
+	values := []string{written}
+	if decoded, err := url.QueryUnescape(written); err == nil && decoded != written {
+		values = append(values, decoded)
+	}
+	for _, v := range values {
+		if t != nil && t.holds(v) {
+			return true
+		}
+		if auth.logins != nil {
+			if _, ok := auth.logins(v); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// holds reports whether key is one of the table's, by its digest.
+func (t *keyTable) holds(key string) bool {
+	got := sha256.Sum256([]byte(key))
+	found := false
+	for _, d := range t.digests {
+		if subtle.ConstantTimeCompare(got[:], d[:]) == 1 {
+			found = true
+		}
+	}
+	return found
 }
 
 // admit returns the name the presented credential is admitted under: a

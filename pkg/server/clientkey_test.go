@@ -167,3 +167,70 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestQueryCredentialsDropped: a client key or an accepted login in the
+// query string, under any parameter name, as written or escaped, never
+// reaches the handlers behind the check (the relay passes the query on to
+// the account); other parameters pass as they were.
+func TestQueryCredentialsDropped(t *testing.T) {
+	const clientKey = "pk-laptop-0123456789"
+	login := chatgptToken("acct-mine", "1")
+	accounts := func() []*account.Account {
+		return []*account.Account{newAccount(t, config.Account{Name: "chatgpt-main", Type: config.TypeOpenAIResponses, AccessToken: login, AccountID: "acct-mine"})}
+	}
+	tests := []struct {
+		name  string
+		keys  []ClientKey
+		query string
+		wantQ string
+	}{
+		{name: "api_key", query: "api_key=" + clientKey, wantQ: ""},
+		{name: "another name, others kept", query: "b=2&key=" + clientKey + "&client_version=0.171.0", wantQ: "b=2&client_version=0.171.0"},
+		{name: "escaped", query: "api_key=pk%2Dlaptop%2D0123456789&x=1", wantQ: "x=1"},
+		{name: "a login token", query: "a=1&token=" + login + "&b=2", wantQ: "a=1&b=2"},
+		{name: "twice", query: "api_key=" + clientKey + "&api_key=" + clientKey, wantQ: ""},
+		{name: "nothing to drop", query: "client_version=0.171.0&x=%20y", wantQ: "client_version=0.171.0&x=%20y"},
+		{name: "a key name without a key", query: "api_key=something-else", wantQ: "api_key=something-else"},
+		{name: "no client keys, a login token", query: "token=" + login, wantQ: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := NewKeySet([]ClientKey{{Name: "laptop", Key: clientKey}})
+			if strings.HasPrefix(tc.name, "no client keys") {
+				keys = NewKeySet(nil)
+			}
+			var gotQuery, gotURI string
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotQuery, gotURI = r.URL.RawQuery, r.RequestURI
+				w.WriteHeader(http.StatusNoContent)
+			})
+			h := requireClientKey(clientAuth{keys: keys, logins: AccountLogins(accounts)}, next)
+			req := httptest.NewRequest(http.MethodPost, "/v1/responses?"+tc.query, nil)
+			req.Header.Set("Authorization", "Bearer "+clientKey)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNoContent {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if gotQuery != tc.wantQ {
+				t.Errorf("query passed on %q, want %q", redactedQuery(gotQuery, clientKey, login), tc.wantQ)
+			}
+			for _, s := range []string{clientKey, "pk%2Dlaptop", login} {
+				if strings.Contains(gotURI, s) {
+					t.Error("the request URI still carries the credential")
+				}
+			}
+			if req.URL.RawQuery != tc.query {
+				t.Error("the client's request was modified in place")
+			}
+		})
+	}
+}
+
+// redactedQuery keeps a failing test's output free of the credentials.
+func redactedQuery(q string, secrets ...string) string {
+	for _, s := range secrets {
+		q = strings.ReplaceAll(q, s, "[redacted]")
+	}
+	return q
+}
