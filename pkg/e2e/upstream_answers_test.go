@@ -365,3 +365,44 @@ func postTo(t *testing.T, url, body string) (int, http.Header, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
 }
+
+// TestUpstreamWebSocketMessageNotJSON: a message on the upstream WebSocket
+// that is not a JSON event (a gateway's page) is not the API's answer.
+// Before output the turn fails over; after it the client gets the proxy's
+// own response.failed. The client never sees the bytes.
+func TestUpstreamWebSocketMessageNotJSON(t *testing.T) {
+	const page = "<html><body>Checking your browser before accessing</body></html>"
+	tests := []struct {
+		name    string
+		after   int // events of the answer before the page
+		standby bool
+	}{
+		{"before output fails over", 1, true},
+		{"after output ends with response.failed", 4, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			primary := startUpstream(t, "primary", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+			standby := startUpstream(t, "standby", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+			primary.Script(fakeupstream.Fault{WSNotJSON: page, WSNotJSONAfter: tt.after})
+			cfg := "accounts:\n" + chatgptAccount("primary", primary, "ACCESS", "acct-123", 1) + chatgptAccount("standby", standby, "ACCESS", "acct-123", 0)
+			p := startProxy(t, cfg, env)
+			c := wsDial(t, p.URL, "", "sess-not-json")
+			// wsSend fails on a message that is not JSON.
+			a := wsSend(t, c, createFrame("", "["+userItem+"]"))
+			last := a.last()
+			if strings.Contains(string(last.raw), "Checking your browser") {
+				t.Fatalf("the page reached the client: %s", last.raw)
+			}
+			if tt.standby {
+				if last.Type != "response.completed" || a.text() != "Hello from standby." {
+					t.Fatalf("the turn did not fail over: %s", last.raw)
+				}
+				return
+			}
+			if last.Type != "response.failed" || !strings.Contains(string(last.raw), "not a JSON event") {
+				t.Fatalf("answer ended with %s", last.raw)
+			}
+		})
+	}
+}

@@ -84,6 +84,14 @@ type Fault struct {
 	// apply there.
 	UnterminatedLast bool
 
+	// WSNotJSON, when set, is a text message that is not a JSON event (an
+	// HTML page, say, from a gateway in front of the real upstream) sent
+	// over the WebSocket after WSNotJSONAfter events of the answer; the
+	// answer then goes on as the rest of the Fault says. HTTP streams do
+	// not use it.
+	WSNotJSON      string
+	WSNotJSONAfter int
+
 	// Trickle > 0 sends TrickleAfter events of an HTTP stream (counted as
 	// HangAfter counts them), then starts one more event and sends one
 	// byte of it every Trickle, never completing it, until the client goes

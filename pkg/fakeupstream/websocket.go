@@ -346,7 +346,14 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 		t.base.PreviousResponseID = head.PreviousResponseID
 	}
 	events, limit := t.plan(f)
+	sent := 0
 	if !s.emit(ctx, events, limit, f, func(_ event, b []byte) error {
+		if f.WSNotJSON != "" && sent == f.WSNotJSONAfter {
+			if err := c.Write(ctx, websocket.MessageText, []byte(f.WSNotJSON)); err != nil {
+				return err
+			}
+		}
+		sent++
 		return c.Write(ctx, websocket.MessageText, b)
 	}) {
 		return false

@@ -222,6 +222,18 @@ func (u *upstreamWS) read(ctx context.Context, c *websocket.Conn) ([]byte, error
 	}
 }
 
+// errNotJSONMessage ends an upstream WebSocket answer one of whose
+// messages is not a JSON object.
+var errNotJSONMessage = errors.New("upstream WebSocket sent a message that is not a JSON event")
+
+// jsonObject reports whether msg looks like a JSON object: its first and
+// last bytes past white space are braces. That much is checked on every
+// message for nearly nothing; the event's own parse finds the rest.
+func jsonObject(msg []byte) bool {
+	msg = bytes.TrimSpace(msg)
+	return len(msg) >= 2 && msg[0] == '{' && msg[len(msg)-1] == '}'
+}
+
 // refusesCredential reports an in-band error event with status 401 or 403.
 func refusesCredential(ev []byte) bool {
 	s := jsonscan.Member(ev, "status")
@@ -261,6 +273,14 @@ func (b *wsEvents) Read(p []byte) (int, error) {
 				b.drop()
 				continue
 			}
+		}
+		if !jsonObject(data) {
+			// A gateway's page or a stray line is no event of the API:
+			// before output the turn fails over, after it the client gets
+			// the proxy's own response.failed, never the bytes.
+			b.err = errNotJSONMessage
+			b.drop()
+			continue
 		}
 		typ := sse.JSONType(data)
 		switch typ {
