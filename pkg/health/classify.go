@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/bound"
 )
 
 // Class is what an attempt's outcome says about its account.
@@ -197,6 +199,10 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	if code == "" && ue.Error.Type == "" && message == "" && len(ue.Detail) > 0 {
 		code, message = detail(ue.Detail)
 	}
+	// An upstream's words are kept (status, cooldowns, logs, events):
+	// they are cut like any other kept text.
+	code, message = bound.Cut(code, bound.Text), bound.Cut(message, bound.Text)
+	ue.Error.Type = bound.Cut(ue.Error.Type, bound.Text)
 	o.Code = firstNonEmpty(code, ue.Error.Type)
 	quota := quotaCodes[code] || quotaCodes[ue.Error.Type]
 	if quotaCodes[ue.Error.Type] {
@@ -378,6 +384,7 @@ func ClassifyFailedStream(code, message string) Outcome {
 // empty or unknown. Neither known: ServerError. Quota has no reset time
 // here (the stream carries none), so the Tracker's default applies.
 func ClassifyStreamFailure(code, message, typ string) Outcome {
+	code, message, typ = bound.Cut(code, bound.Text), bound.Cut(message, bound.Text), bound.Cut(typ, bound.Text)
 	o := Outcome{Class: ServerError, Status: http.StatusOK, Code: firstNonEmpty(code, typ)}
 	if c, ok := streamFailureClasses[code]; ok {
 		o.Class = c

@@ -10,8 +10,12 @@ import (
 )
 
 // finish records a finished request: usage counters, one log line, and the
-// decision event.
+// decision event, each with its strings cut (event.Decision.Bounded).
 func (rl *Relay) finish(rec *event.Decision) {
+	// Cut before anything keeps it: the model (which an upstream's answer
+	// may have replaced), and errors quoting an upstream, must not make a
+	// log line or an event as large as what was sent.
+	*rec = rec.Bounded()
 	if rec.Account != "" && rec.Status/100 == 2 {
 		rl.pool.AddUsage(rec.Account, store.Usage{
 			Requests:        1,

@@ -58,6 +58,10 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 		bodyRead(body)
 	}
 	req, err := session.Parse(r.Header, body)
+	if apiErr := refusedModel(err, req, rec); apiErr != nil {
+		rl.fail(w, rec, apiErr)
+		return
+	}
 	if err != nil {
 		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
 			"the request body is not a valid JSON object; send the Responses API request as JSON").WithCode("invalid_json"))

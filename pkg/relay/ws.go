@@ -361,6 +361,11 @@ func (cn *wsConn) serve(data []byte) *wsEnd {
 	}
 	r := frameRequest(cn.ctx, cn.upgrade)
 	req, err := session.Parse(r.Header, f.body)
+	if apiErr := refusedModel(err, req, rec); apiErr != nil {
+		cn.conv.drop()
+		rl.fail(fw, rec, apiErr)
+		return nil
+	}
 	if err != nil {
 		cn.conv.drop()
 		rl.fail(fw, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,

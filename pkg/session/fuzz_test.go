@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/bound"
 )
 
 // FuzzParse checks that Parse never panics, accepts exactly the JSON objects
@@ -25,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		`{"mod\u0065l":"x\ud800","model":"y","Model":"z"}`,
 		`{"prompt_cache_key":"\u00e9","prompt_cache_key":""}`,
 		"{\"model\":\"\xff\"}",
+		`{"model":"gpt\u001b[2J"}`, `{"model":"a\u0085b"}`,
 		`{"input":[{"type":"additional_tools"},{"role":"developer","content":"d"},{"role":"user","content":"u"}]}`,
 		` {} `, `[]`, `{"a":1,}`, `{"a":01}`,
 	} {
@@ -35,6 +38,13 @@ func FuzzParse(f *testing.F) {
 		var m map[string]json.RawMessage
 		stdErr := json.Unmarshal(body, &m)
 		isObject := stdErr == nil && bytes.TrimLeft(body, " \t\r\n")[0] == '{'
+		if errors.Is(err, ErrModelTooLong) || errors.Is(err, ErrModelControl) {
+			var model string
+			if json.Unmarshal(m["model"], &model) != nil || (len(model) <= bound.Model && !bound.HasControl(model)) {
+				t.Fatalf("Parse refuses model %q: %v", model, err)
+			}
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("err = %v, want ErrMalformed", err)
@@ -54,6 +64,9 @@ func FuzzParse(f *testing.F) {
 		_ = json.Unmarshal(m["prompt_cache_key"], &pck)
 		if !isJSONString(m["model"]) {
 			model = ""
+		}
+		if len(model) > bound.Model || bound.HasControl(model) {
+			t.Fatalf("Parse accepts model %q", model)
 		}
 		if req.Model != model || req.Stream != stream {
 			t.Fatalf("Model, Stream = %q, %v; encoding/json: %q, %v", req.Model, req.Stream, model, stream)

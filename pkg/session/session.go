@@ -4,12 +4,14 @@
 package session
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/proxy-dev/proxy/pkg/bound"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
 )
 
@@ -33,6 +35,16 @@ const (
 
 // ErrMalformed is wrapped by Parse's error when the body is not a JSON object.
 var ErrMalformed = errors.New("session: malformed request body")
+
+// ErrModelTooLong is wrapped by Parse's error when the body's model is
+// longer than bound.Model bytes: no real model's name is, and the proxy
+// keeps and shows the model in bindings, events and logs.
+var ErrModelTooLong = errors.New("session: model too long")
+
+// ErrModelControl is wrapped by Parse's error when the body's model holds
+// a control character (C0, DEL or C1): no real model's name does, and the
+// model is shown on terminals.
+var ErrModelControl = errors.New("session: model holds a control character")
 
 // Key identifies a conversation.
 type Key struct {
@@ -73,7 +85,9 @@ type Request struct {
 // looked into, and only when no header or prompt_cache_key names the
 // conversation. When the body is not a well-formed JSON object the error
 // wraps ErrMalformed, and the Request still carries a header key if one was
-// sent.
+// sent. When the model is too long or holds a control character the error
+// wraps ErrModelTooLong or ErrModelControl, and the Request is whole but
+// for its Model, which is cut (bound.Cut) for the record of the refusal.
 func Parse(h http.Header, body []byte) (Request, error) {
 	hk, hasHeader := headerKey(h)
 	var f fields
@@ -84,9 +98,9 @@ func Parse(h http.Header, body []byte) (Request, error) {
 		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	req := Request{Stream: string(f.stream) == "true", NoStore: string(f.store) == "false"}
+	var modelErr error
 	if isString(f.model) {
-		// The body is validated, so unquoting cannot fail.
-		req.Model, _ = jsonscan.String(f.model)
+		req.Model, modelErr = model(f.model)
 	}
 	switch {
 	case hasHeader:
@@ -98,7 +112,35 @@ func Parse(h http.Header, body []byte) (Request, error) {
 	default:
 		req.Key = bodyKey(&f)
 	}
-	return req, nil
+	return req, modelErr
+}
+
+// maxEscaped is the longest raw JSON string that can decode to bound.Model
+// bytes: an escape (\u0041) is at most six raw bytes a decoded byte.
+const maxEscaped = 6*bound.Model + 2
+
+// model unquotes the raw model, refusing one too long or holding a control
+// character. A raw string too long to fit once decoded is not decoded: an
+// 8 MiB model would be copied for nothing.
+func model(raw []byte) (string, error) {
+	if len(raw) > maxEscaped {
+		// For the record, the start of it as sent when it has no escape.
+		head := raw[1 : bound.Model+2]
+		var m string
+		if bytes.IndexByte(head, '\\') < 0 {
+			m = bound.Cut(string(head), bound.Model)
+		}
+		return m, fmt.Errorf("%w: more than %d bytes", ErrModelTooLong, bound.Model)
+	}
+	// The body is validated, so unquoting cannot fail.
+	m, _ := jsonscan.String(raw)
+	switch {
+	case len(m) > bound.Model:
+		return bound.Cut(m, bound.Model), fmt.Errorf("%w: %d bytes, more than %d", ErrModelTooLong, len(m), bound.Model)
+	case bound.HasControl(m):
+		return bound.Cut(m, bound.Model), ErrModelControl
+	}
+	return m, nil
 }
 
 // fields holds the raw values of the top-level members Parse cares about.

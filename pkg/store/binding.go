@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/proxy-dev/proxy/pkg/bound"
 )
 
 // Binding pins a conversation to the account it started on, so every turn
@@ -288,8 +290,10 @@ func checkBinding(b Binding, ttl time.Duration) error {
 }
 
 // stamp fills zero times with now and rounds them to the milliseconds that
-// are stored, so a returned binding equals what a later Lookup reads.
+// are stored, so a returned binding equals what a later Lookup reads. The
+// model, the one string in a binding a client chose, is cut to bound.Model.
 func stamp(b Binding, now time.Time) Binding {
+	b.Model = bound.Cut(b.Model, bound.Model)
 	if b.Created.IsZero() {
 		b.Created = now
 	}
@@ -323,11 +327,13 @@ func decodeBinding(session string, v []byte, lastUsed string) (Binding, error) {
 	if sb.Account == "" {
 		return Binding{}, errors.New("binding has no account")
 	}
+	// The model is cut again on the way out: the key may have been
+	// written by an older instance that kept it whole.
 	b := Binding{
 		Session:  session,
 		Account:  sb.Account,
 		Type:     sb.Type,
-		Model:    sb.Model,
+		Model:    bound.Cut(sb.Model, bound.Model),
 		Client:   sb.Client,
 		Created:  time.UnixMilli(sb.Created).UTC(),
 		LastUsed: time.UnixMilli(sb.LastUsed).UTC(),

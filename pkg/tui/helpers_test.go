@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,14 @@ func traffic() []tea.Msg {
 		failover,
 		noAccount,
 	}
+}
+
+// hostile is a decision whose strings are long and hold escape sequences.
+func hostile() DecisionMsg {
+	d := decision("req-6", "chatgpt-main", "new", time.Second, 100, 0, 10)
+	d.Model = "gpt-5\x1b]0;pwned\x07" + strings.Repeat("m", 64<<10)
+	d.Error = "upstream said \x1b[2J" + strings.Repeat("e", 64<<10)
+	return d
 }
 
 // golden compares the screen, through an ASCII colour profile (styles

@@ -126,8 +126,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // addDecision puts d on top (or aside while paused) and counts it. A
-// selection below the top stays on the same decision as rows arrive.
+// selection below the top stays on the same decision as rows arrive. It
+// keeps d cut (event.Decision.Bounded), whatever proxy sent it: the rows
+// kept stay small, and an escape sequence in a model or an error shows as
+// text instead of acting on the terminal.
 func (m Model) addDecision(d event.Decision) Model {
+	d = d.Bounded()
 	if d.RequestID != "" {
 		if m.seen[d.RequestID] {
 			return m

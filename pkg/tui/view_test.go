@@ -24,6 +24,9 @@ func TestViewSnapshots(t *testing.T) {
 		{"countdown-after-90s", 80, 24, append(base, TickMsg(t0.Add(90*time.Second)))},
 		{"selected-row", 80, 24, append(base, press("down"), press("down"))},
 		{"detail", 80, 24, append(base, press("down"), press("enter"))},
+		// A decision from a proxy that does not cut its records: a 64 KiB
+		// model that sets the terminal's title, an error that clears it.
+		{"detail-hostile", 120, 24, append(base, hostile(), press("enter"))},
 		{"paused", 80, 24, append([]tea.Msg{statusDoc(), ConnMsg{State: Live}, press("p")}, traffic()...)},
 		{"filter-editing", 80, 24, append(append(base, press("/")), typed("coord")...)},
 		{"filter-applied", 80, 24, append(append(append(base, press("/")), typed("5e2a")...), press("enter"))},
@@ -38,6 +41,9 @@ func TestViewSnapshots(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := apply(t, newModel(tt.w, tt.h), tt.msgs...)
 			golden(t, tt.name, m)
+			if v := m.View().Content; strings.Contains(v, "\x1b]") || strings.Contains(v, "\x1b[2J") {
+				t.Errorf("a decision's escape sequence reaches the terminal: %q", v)
+			}
 			lines := strings.Split(ansi.Strip(m.View().Content), "\n")
 			if len(lines) != tt.h {
 				t.Errorf("%d lines, want %d", len(lines), tt.h)

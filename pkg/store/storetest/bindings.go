@@ -3,10 +3,12 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/bound"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -402,5 +404,38 @@ func testConcurrentLookupAndDrop(t *testing.T, e *env) {
 	}
 	if keys := e.keys(t, prefix); len(keys) != 0 {
 		t.Errorf("Drops left %q", keys)
+	}
+}
+
+// testModelIsCut binds with a model far over bound.Model, as a client could
+// send one: the binding returned, looked up, listed and kept on the server
+// holds it cut. So does one an older instance wrote whole.
+func testModelIsCut(t *testing.T, e *env) {
+	ctx := context.Background()
+	s, prefix := e.store()
+	huge := strings.Repeat("m", 1<<20)
+	b := binding("s1", "acct-a")
+	b.Model = huge
+	got := mustBind(t, s, b)
+	listed := mustSessions(t, s)
+	looked, _ := mustLookup(t, s, "s1")
+	if len(listed) != 1 {
+		t.Fatalf("Sessions = %d bindings, want 1", len(listed))
+	}
+	for what, m := range map[string]string{"Bind": got.Model, "Lookup": looked.Model, "Sessions": listed[0].Model} {
+		if len(m) > bound.Model || !strings.HasPrefix(m, "mmm") {
+			t.Errorf("%s: model of %d bytes, want at most %d", what, len(m), bound.Model)
+		}
+	}
+	if kept := e.get(t, prefix+"session:s1"); len(kept) > 512 {
+		t.Errorf("the server keeps a %d-byte binding", len(kept))
+	}
+
+	old := `{"account":"acct-a","model":"` + huge + `","created":1,"last_used":1}`
+	if err := e.raw(t, prefix+"session:s2").Set(ctx, prefix+"session:s2", old, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := mustLookup(t, s, "s2"); !ok || len(got.Model) > bound.Model {
+		t.Errorf("an older instance's binding reads back with a %d-byte model (found %v)", len(got.Model), ok)
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"LookupKeepsAliveAcrossTTLs", testLookupKeepsAlive},
 		{"BindConcurrent", testBindConcurrent},
 		{"Rebind", testRebind},
+		{"ModelIsCut", testModelIsCut},
 		{"RebindAfterHits", testRebindAfterHits},
 		{"Drop", testDrop},
 		{"DropAfterHits", testDropAfterHits},
