@@ -25,6 +25,29 @@ func (rl *Relay) finish(rec *event.Decision) {
 			ReasoningTokens: rec.Usage.ReasoningTokens,
 		})
 	}
+	// The log line and the event are written off the request: the
+	// client's last bytes (the chunked body's end, the next WebSocket
+	// frame's read) wait for nothing but the answer. At most
+	// RecordWriters are written at once; past that the request writes its
+	// own, so records never pile up in memory. Wait waits for them too.
+	select {
+	case rl.writers <- struct{}{}:
+		rl.active.Add(1)
+		go func() {
+			defer func() { <-rl.writers; rl.active.Done() }()
+			rl.record(rec)
+		}()
+	default:
+		rl.record(rec)
+	}
+}
+
+// RecordWriters bounds the requests' log lines and events being written
+// off their requests at once.
+const RecordWriters = 64
+
+// record writes the request's log line and publishes its decision.
+func (rl *Relay) record(rec *event.Decision) {
 	rl.log(rec)
 	if rl.pub != nil {
 		rl.pub.Publish(*rec)

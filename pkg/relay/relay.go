@@ -95,12 +95,13 @@ type Options struct {
 
 // Relay forwards API requests. It is safe for concurrent use.
 type Relay struct {
-	pool   Pool
-	pub    Publisher
-	egress *account.Egress // each account's client: direct, or through its proxy_url
-	o      Options
-	avoid  *avoidList
-	active sync.WaitGroup // requests being served, for Wait
+	pool    Pool
+	pub     Publisher
+	egress  *account.Egress // each account's client: direct, or through its proxy_url
+	o       Options
+	avoid   *avoidList
+	active  sync.WaitGroup // requests being served and their records being written, for Wait
+	writers chan struct{}  // one per record being written off its request
 
 	ws       *wsGate  // client WebSocket connections
 	httpOnly httpOnly // accounts that refused an upstream WebSocket
@@ -145,10 +146,11 @@ func New(p Pool, pub Publisher, o Options) *Relay {
 		pool: p,
 		pub:  pub,
 		// No client timeout: a healthy stream may run for many minutes.
-		egress: account.NewEgress(&http.Client{Transport: o.Transport, CheckRedirect: noRedirects}),
-		o:      o,
-		avoid:  newAvoidList(o.Now),
-		ws:     newWSGate(o.WebSocket),
+		egress:  account.NewEgress(&http.Client{Transport: o.Transport, CheckRedirect: noRedirects}),
+		o:       o,
+		avoid:   newAvoidList(o.Now),
+		ws:      newWSGate(o.WebSocket),
+		writers: make(chan struct{}, RecordWriters),
 	}
 }
 
@@ -162,7 +164,8 @@ func (rl *Relay) clientFor(a *account.Account) *http.Client {
 // proxies (those of Options.Transport are its owner's to close).
 func (rl *Relay) CloseIdleConnections() { rl.egress.CloseIdleConnections() }
 
-// Wait returns once every request the relay is serving has ended. Call it
+// Wait returns once every request the relay is serving has ended and its
+// log line and event are written. Call it
 // after the HTTP server has stopped (and, past its grace, closed its
 // connections), before closing the pool.
 func (rl *Relay) Wait() { rl.active.Wait() }
