@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/bound"
 )
 
 // A local proxy without client keys admits whoever reaches its port, and a
@@ -138,20 +139,12 @@ func requireOwnClient(hosts *HostRule, logger *slog.Logger, next http.Handler) h
 // client's address, the route) and writes e.
 func refuseEarly(w http.ResponseWriter, r *http.Request, logger *slog.Logger, why string, e *apierror.Error) {
 	if logger != nil {
-		logger.Warn("request from a web page refused", "why", cut(why), "client", r.RemoteAddr,
-			"method", r.Method, "path", cut(r.URL.Path))
+		logger.Warn("request from a web page refused", "why", bound.Cut(why, maxShown), "client", r.RemoteAddr,
+			"method", r.Method, "path", bound.Cut(r.URL.Path, maxShown))
 	}
 	closeUnread(w, r)
 	e.Write(w)
 }
 
 // shown quotes a client's string for a message, cut to maxShown bytes.
-func shown(s string) string { return strconv.Quote(cut(s)) }
-
-// cut is s, or its first maxShown bytes and "...".
-func cut(s string) string {
-	if len(s) > maxShown {
-		return s[:maxShown] + "..."
-	}
-	return s
-}
+func shown(s string) string { return strconv.Quote(bound.Cut(s, maxShown)) }
