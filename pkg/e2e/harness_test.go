@@ -14,6 +14,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/cli"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
@@ -28,7 +29,10 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String is what was logged, the lines of every answer already given
+// included: the relay writes them off the request (relay.Settle).
 func (b *syncBuffer) String() string {
+	relay.Settle()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/event"
@@ -33,12 +34,28 @@ func (rl *Relay) finish(rec *event.Decision) {
 	select {
 	case rl.writers <- struct{}{}:
 		rl.active.Add(1)
+		pending.Add(1)
 		go func() {
-			defer func() { <-rl.writers; rl.active.Done() }()
+			defer func() { <-rl.writers; pending.Add(-1); rl.active.Done() }()
 			rl.record(rec)
 		}()
 	default:
 		rl.record(rec)
+	}
+}
+
+// pending counts the records being written off their requests, by every
+// relay of the process.
+var pending atomic.Int64
+
+// Settle returns once no record is being written off its request: what
+// was logged and published of every answer already given is then in the
+// log and with the publisher. It is for a reader in the same process that
+// looks at the log right after an answer (the end-to-end tests); the
+// proxy itself never waits for it.
+func Settle() {
+	for pending.Load() > 0 {
+		time.Sleep(50 * time.Microsecond)
 	}
 }
 
