@@ -112,6 +112,14 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	if o.Client.CheckRedirect == nil {
+		// A 307 or 308 would send the refresh token again, to wherever the
+		// Location points (a captive portal, a hostile network): the
+		// answer is taken as it is, a failure of this refresh.
+		c := *o.Client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		o.Client = &c
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -459,6 +467,14 @@ func (r *Refresher) spend(ctx context.Context, a *Account, c *chatGPT, old codex
 			if bytes.Contains(data, []byte(code)) {
 				return code, loginExpired(a.Name, "token refresh refused ("+code+")")
 			}
+		}
+		if resp.StatusCode/100 == 3 {
+			// Only the host: a Location may carry a token of its own.
+			where := "elsewhere"
+			if u, err := resp.Location(); err == nil && u.Host != "" {
+				where = u.Host
+			}
+			return "", fmt.Errorf("account %s: token refresh: the token endpoint redirected (%d) to %s, which the proxy does not follow with the refresh token; check oauth.token_url and the network", a.Name, resp.StatusCode, where)
 		}
 		return "", fmt.Errorf("account %s: token refresh: %s", a.Name, resp.Status)
 	}

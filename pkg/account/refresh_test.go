@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type tokenServer struct {
 	body    string
 	lastReq map[string]string
 	lastCT  string
+	header  http.Header // added to every answer
 }
 
 func newTokenServer(t *testing.T, status int, body string) *tokenServer {
@@ -50,8 +52,11 @@ func newTokenServer(t *testing.T, status int, body string) *tokenServer {
 		_ = json.Unmarshal(data, &req)
 		ts.mu.Lock()
 		ts.lastReq, ts.lastCT = req, r.Header.Get("Content-Type")
-		status, body := ts.status, ts.body
+		status, body, header := ts.status, ts.body, ts.header
 		ts.mu.Unlock()
+		for k, vs := range header {
+			w.Header()[k] = vs
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
 			http.Error(w, "wrong endpoint", http.StatusNotFound)
 			return
@@ -886,6 +891,37 @@ func TestRefreshReusedThenReread(t *testing.T) {
 			}
 			if authorized(a, nil).Get("Authorization") != "Bearer "+wantAccess {
 				t.Errorf("Authorization does not carry the expected access token")
+			}
+		})
+	}
+}
+
+// TestRefreshNotRedirected: a token endpoint that redirects (a captive
+// portal, a hostile network) is a failed refresh, not a reason to send the
+// refresh token on to where the Location points.
+func TestRefreshNotRedirected(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			var got atomic.Int32
+			elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			t.Cleanup(elsewhere.Close)
+			f := newLogin(t, "gpt")
+			ts := newTokenServer(t, status, "")
+			ts.mu.Lock()
+			ts.header = http.Header{"Location": {elsewhere.URL + "/steal?t=x"}}
+			ts.mu.Unlock()
+			err := newRefresher(ts, nil).Refresh(context.Background(), f.account, f.account.AccessTag())
+			if err == nil || errors.Is(err, account.ErrLoginExpired) {
+				t.Fatalf("err = %v, want a failed refresh that is not a dead login", err)
+			}
+			if got.Load() != 0 {
+				t.Fatal("the refresh token was sent on to the redirect's Location")
+			}
+			if !strings.Contains(err.Error(), "redirected") || strings.Contains(err.Error(), "steal") {
+				t.Errorf("err = %v, want it to say it was redirected, naming the host only", err)
 			}
 		})
 	}
