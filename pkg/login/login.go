@@ -97,10 +97,16 @@ func (c *Client) tokenURL() string {
 }
 
 func (c *Client) http() *http.Client {
+	hc := &http.Client{Timeout: 30 * time.Second}
 	if c.HTTP != nil {
-		return c.HTTP
+		copied := *c.HTTP
+		hc = &copied
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	// A redirect is answered as it is, never followed: a 307 would send
+	// the authorization code and its verifier, or a device code, on to
+	// wherever the Location points.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc
 }
 
 func (c *Client) now() time.Time {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +229,24 @@ func get(t *testing.T, u string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestIssuerRedirectNotFollowed: an issuer that redirects (a captive
+// portal, a hostile network) gets an error, and nothing the sign-in sends
+// goes on to where the Location points.
+func TestIssuerRedirectNotFollowed(t *testing.T) {
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	t.Cleanup(elsewhere.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	_, err := (&login.Client{Issuer: redirecting.URL, ClientID: logintest.ClientID}).StartDevice(context.Background())
+	if err == nil {
+		t.Fatal("StartDevice succeeded against a redirect")
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the sign-in followed the redirect (%d requests elsewhere)", n)
+	}
 }
