@@ -154,8 +154,13 @@ func (s *Server) Close() error {
 	if s.http != nil {
 		err = s.http.Close()
 		s.transport.CloseIdleConnections()
-	} else {
-		err = s.ln.Close()
+	}
+	// The listener is closed here, not only by the HTTP server: one whose
+	// Serve goroutine has not run yet does not know it, so the kernel
+	// would go on completing handshakes that end in a reset once Serve
+	// starts, where a test of a proxy that is down wants a refusal.
+	if lerr := s.ln.Close(); s.http == nil {
+		err = lerr
 	}
 	s.wg.Wait()
 	return err
