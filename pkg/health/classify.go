@@ -318,14 +318,14 @@ func notAPI(status int, h http.Header, body []byte) (Outcome, bool) {
 		if loc := h.Get("Location"); loc != "" {
 			o.Message = fmt.Sprintf("redirected (%d) to a path on the same host, not the API", status)
 			if u, err := url.Parse(loc); err == nil && u.Hostname() != "" {
-				o.Message = fmt.Sprintf("redirected (%d) to %s, not the API", status, cut(u.Hostname(), 255))
+				o.Message = fmt.Sprintf("redirected (%d) to %s, not the API", status, bound.Cut(u.Hostname(), 255))
 			}
 		}
 		return o, true
 	case status/100 == 2 && !IsAPIAnswer(h, body):
 		what := "with no Content-Type"
 		if mt := mediaType(h); mt != "" {
-			what = cut(mt, maxShown)
+			what = bound.Cut(mt, maxShown)
 		}
 		o.Message = fmt.Sprintf("answered %d %s, not the API", status, what)
 		return o, true
@@ -358,14 +358,6 @@ func mediaType(h http.Header) string {
 	}
 	mt, _, _ := strings.Cut(v, ";")
 	return strings.ToLower(strings.TrimSpace(mt))
-}
-
-// cut shortens s to at most n bytes.
-func cut(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }
 
 // ClassifyFailedStream is ClassifyStreamFailure without an error type.

@@ -116,7 +116,8 @@ func (at *attempt) readAhead(maxEvent int, hold HoldLimits, now func() time.Time
 				return
 			}
 		}
-	case resp.StatusCode/100 == 2:
+	case resp.StatusCode/100 == 2 && !health.IsAPIAnswer(resp.Header, nil):
+		// Only an answer its type does not vouch for is sniffed.
 		at.head = peekHead(resp)
 	}
 }
