@@ -106,9 +106,7 @@ func Parse(h http.Header, body []byte) (Request, error) {
 	case hasHeader:
 		req.Key = hk
 	case nonEmptyString(f.promptCacheKey):
-		v, _ := jsonscan.Unquote(f.promptCacheKey)
-		sum := sha256.Sum256(v)
-		req.Key = Key{Hash: hexString(sum[:]), Source: SourcePromptCacheKey}
+		req.Key = hashed(f.promptCacheKey, SourcePromptCacheKey)
 	default:
 		req.Key = bodyKey(&f)
 	}
