@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/sse"
+	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
 // maxErrorBody bounds how much of an upstream error answer is held to
@@ -180,7 +181,10 @@ const (
 // eventKind sorts an event for the hold.
 func eventKind(ev []byte) int {
 	switch sse.Type(ev) {
-	case "", "response.created", "response.in_progress", "response.queued", "codex.rate_limits", "keepalive":
+	case "", "response.created", "response.in_progress", "response.queued", "codex.rate_limits", "keepalive",
+		// An upstream chat chunk riding beside the events rebuilt from it:
+		// those events say whether it carried output.
+		translate.PassthroughEvent:
 		return opening
 	case "response.failed", "error":
 		return failure
