@@ -41,7 +41,7 @@ func ParseChat(h http.Header, body []byte) (Request, error) {
 		}
 		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	req := Request{Stream: string(f.stream) == "true", NoStore: true}
+	req := Request{Stream: string(f.stream) == "true", NoStore: true, Sampling: f.sampling}
 	var modelErr error
 	if isString(f.model) {
 		req.Model, modelErr = model(f.model)
