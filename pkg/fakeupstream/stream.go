@@ -55,6 +55,10 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 			writeError(w, http.StatusBadRequest, apiError{Message: "Store must be set to false", Type: "invalid_request_error", Param: "store"})
 			return
 		}
+		if name := unsupportedParameter(body); name != "" {
+			writeUnsupportedParameter(w, name) // chatgptparams.go
+			return
+		}
 	}
 	if ref := s.checkItems(req); ref != nil {
 		s.refuse(w, ref, req, req.Stream) // refuse.go
@@ -63,7 +67,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 
 	t := s.newTurn(body, req, r.Header)
 	h := w.Header()
-	f.echo(t, r.Header, h)
+	f.echo(&t.text, r.Header, h)
 	s.writeTurnState(h, r.Header)
 	s.writeRateLimitHeaders(h)
 	h.Set("X-Request-Id", s.nextID("req"))
@@ -110,16 +114,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 	})
 	switch {
 	case sent && f.Trickle > 0:
-		s.trickle(r.Context(), w, rc, f.Trickle)
+		s.trickle(r.Context(), w, rc, f.Trickle, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`)
 	case sent && limit < len(events) && !f.UnterminatedLast:
 		cut(w)
 	}
 }
 
-// trickle starts an event and sends a byte of it every interval, never
-// ending it, until the client goes away or the Server closes.
-func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration) {
-	if _, err := io.WriteString(w, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`); err != nil {
+// trickle starts an event with head and sends a byte of it every interval,
+// never ending it, until the client goes away or the Server closes.
+func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration, head string) {
+	if _, err := io.WriteString(w, head); err != nil {
 		return
 	}
 	tick := time.NewTicker(interval)
@@ -182,6 +186,18 @@ func textDeltaIndex(events []event, n int) int {
 // after HangAfter of them. It reports false when the client went away or the
 // hang was abandoned, so the caller stops there.
 func (s *Server) emit(ctx context.Context, events []event, limit int, f Fault, send func(e event, data []byte) error) bool {
+	return s.emitN(ctx, limit, f, func(i int) error {
+		e := events[i]
+		e.SequenceNumber = i
+		data, _ := json.Marshal(e) // cannot fail: plain data
+		return send(e, data)
+	})
+}
+
+// emitN calls send for 0..limit-1, blocking on the fault's Hang before the
+// HangAfter-th call, whatever the wire format of what is sent (Responses
+// events, chat chunks).
+func (s *Server) emitN(ctx context.Context, limit int, f Fault, send func(i int) error) bool {
 	for i := 0; i <= limit; i++ {
 		if f.Hang != nil && !f.HangBeforeHeaders && i == f.HangAfter {
 			if !f.hang(ctx, s.closing, s.hanging) {
@@ -191,10 +207,7 @@ func (s *Server) emit(ctx context.Context, events []event, limit int, f Fault, s
 		if i == limit {
 			break
 		}
-		e := events[i]
-		e.SequenceNumber = i
-		data, _ := json.Marshal(e) // cannot fail: plain data
-		if send(e, data) != nil {
+		if send(i) != nil {
 			return false
 		}
 	}
