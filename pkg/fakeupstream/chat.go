@@ -3,7 +3,6 @@ package fakeupstream
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -23,8 +22,8 @@ type chatConfig struct {
 // WithChatOnly makes the server a chat-only provider: it serves POST
 // {any base}/chat/completions and GET {base}/models (the OpenAI list), and
 // answers every other path, /responses and /responses/compact included,
-// and any WebSocket upgrade, with the 404 {"detail":"Not Found"} of vLLM's
-// (FastAPI's) router. A request's faults, credentials (WithAPIKey) and
+// and any WebSocket upgrade (not counted by RefusedUpgrades, which counts
+// 426s), with the 404 {"detail":"Not Found"} of vLLM's (FastAPI's) router. A request's faults, credentials (WithAPIKey) and
 // prompt cache work as on /responses; WithReply and WithToolCall shape the
 // answer.
 func WithChatOnly() Option {
@@ -93,13 +92,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, body []byte, 
 	f.echo(&t.text, r.Header, h)
 	h.Set("X-Request-Id", s.nextID("req"))
 	if !req.stream {
-		if f.FirstEventFailed {
-			status, b := f.failedReply()
-			s.deliverJSON(w, r, status, b, f)
-			return
-		}
-		b, _ := json.Marshal(t.completion()) // cannot fail: plain data
-		s.deliverJSON(w, r, http.StatusOK, b, f)
+		s.deliverAnswer(w, r, t.completion(), f.FirstEventFailed || f.ErrorChunkAfter > 0, f)
 		return
 	}
 	s.streamChat(w, r, t, f) // chatstream.go

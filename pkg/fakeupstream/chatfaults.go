@@ -62,20 +62,16 @@ func (t *chatTurn) plan(f Fault) (pieces []chatPiece, limit int) {
 	case f.NoFinishReason:
 		pieces = append(pieces[:ending(pieces):ending(pieces)], done)
 	}
-	limit = len(pieces)
-	switch {
-	case f.Trickle > 0:
-		limit = min(max(f.TrickleAfter, 0), len(pieces)-1)
-	case f.CutAfter < 0:
-		limit = 0
-	case f.CutAfter > 0:
-		limit = min(f.CutAfter, len(pieces)-1)
-	case f.CutBeforeTextDelta > 0:
-		limit = nthPiece(pieces, chunkText, f.CutBeforeTextDelta)
-	case f.CutBeforeArgumentDelta > 0:
-		limit = nthPiece(pieces, chunkArguments, f.CutBeforeArgumentDelta)
+	if limit, ok := f.cutLimit(len(pieces)); ok {
+		return pieces, limit
 	}
-	return pieces, limit
+	switch {
+	case f.CutBeforeTextDelta > 0:
+		return pieces, nthPiece(pieces, chunkText, f.CutBeforeTextDelta)
+	case f.CutBeforeArgumentDelta > 0:
+		return pieces, nthPiece(pieces, chunkArguments, f.CutBeforeArgumentDelta)
+	}
+	return pieces, len(pieces)
 }
 
 // ending is the index of the first piece that ends the answer (its finish,

@@ -39,24 +39,12 @@ func toolMsg(id string) map[string]any {
 // replaced, or (a nil value) removed.
 func chatBody(t *testing.T, fields map[string]any) string {
 	t.Helper()
-	m := map[string]any{
+	return bodyWith(t, map[string]any{
 		"model":          "deepseek-chat",
 		"stream":         true,
 		"stream_options": map[string]any{"include_usage": true},
 		"messages":       []any{map[string]any{"role": "system", "content": "be brief"}, userMsg("say hi")},
-	}
-	for k, v := range fields {
-		if v == nil {
-			delete(m, k)
-			continue
-		}
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	}, fields)
 }
 
 // postChat sends body to the server's /v1/chat/completions.

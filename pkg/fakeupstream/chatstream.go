@@ -203,14 +203,8 @@ func (t *chatTurn) completion() chatChunk {
 // the stream faults (chatfaults.go says which apply).
 func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, t *chatTurn, f Fault) {
 	pieces, limit := t.plan(f)
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	f.applyHeader(h)
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
+	rc, ok := openStream(w, f)
+	if !ok {
 		return
 	}
 	last := min(limit, len(pieces)) - 1

@@ -74,13 +74,7 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 	h.Set("Openai-Model", t.model)
 
 	if !req.Stream {
-		if f.FirstEventFailed {
-			status, b := f.failedReply()
-			s.deliverJSON(w, r, status, b, f)
-			return
-		}
-		b, _ := json.Marshal(t.completed()) // cannot fail: plain data
-		s.deliverJSON(w, r, http.StatusOK, b, f)
+		s.deliverAnswer(w, r, t.completed(), f.FirstEventFailed, f)
 		return
 	}
 	s.stream(w, r, t, f)
@@ -90,14 +84,8 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 // every event as soon as it is produced, and applies the stream faults.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault) {
 	events, limit := t.plan(f)
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	f.applyHeader(h)
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
+	rc, ok := openStream(w, f)
+	if !ok {
 		return
 	}
 
@@ -118,6 +106,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 	case sent && limit < len(events) && !f.UnterminatedLast:
 		cut(w)
 	}
+}
+
+// openStream sends the 200 and headers of an SSE stream, the fault's
+// included, and flushes them; false when the client is gone.
+func openStream(w http.ResponseWriter, f Fault) (*http.ResponseController, bool) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	f.applyHeader(h)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	return rc, rc.Flush() == nil
 }
 
 // trickle starts an event with head and sends a byte of it every interval,
@@ -154,18 +154,28 @@ func (t *turn) plan(f Fault) (events []event, limit int) {
 	} else {
 		events = t.events()
 	}
-	limit = len(events)
+	if limit, ok := f.cutLimit(len(events)); ok {
+		return events, limit
+	}
+	if f.CutBeforeTextDelta > 0 {
+		return events, min(textDeltaIndex(events, f.CutBeforeTextDelta), len(events)-1)
+	}
+	return events, len(events)
+}
+
+// cutLimit is how many of a stream's n events go out before a Trickle or a
+// CutAfter stops it, whatever the wire format; ok is false when neither
+// applies.
+func (f Fault) cutLimit(n int) (limit int, ok bool) {
 	switch {
 	case f.Trickle > 0:
-		limit = min(max(f.TrickleAfter, 0), len(events)-1)
+		return min(max(f.TrickleAfter, 0), n-1), true
 	case f.CutAfter < 0:
-		limit = 0
+		return 0, true
 	case f.CutAfter > 0:
-		limit = min(f.CutAfter, len(events)-1)
-	case f.CutBeforeTextDelta > 0:
-		limit = min(textDeltaIndex(events, f.CutBeforeTextDelta), len(events)-1)
+		return min(f.CutAfter, n-1), true
 	}
-	return events, limit
+	return n, false
 }
 
 // textDeltaIndex is the index in events of the n-th (from 1)
