@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/items"
@@ -246,11 +247,12 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		rl.fail(w, rec, nativeOnlyError(door.req.NativeOnly))
 		return
 	}
-	rl.giveUp(w, rec, held, heldOut, selErr, why)
+	rl.giveUp(w, rec, held, heldOut, selErr, why, neededAPI(ctx, suffix))
 }
 
 // giveUp answers when no attempt produced an answer worth passing on.
-func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why string) {
+// api is the API the request needed its account to speak, "" for any.
+func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why, api string) {
 	var unavailable *scheduler.UnavailableError
 	switch {
 	case errors.As(selErr, &unavailable) && (held == nil || unavailable.AllQuota || (held.resp == nil && outOrBack(unavailable))):
@@ -279,6 +281,9 @@ func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attemp
 			"every account that can serve this request is at its max_concurrency; retry in a moment, or raise max_concurrency or add an account").WithCode("accounts_busy")
 		e.RetryAfter = time.Second
 		rl.fail(w, rec, e)
+	case api == config.APIResponses:
+		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
+			"no available account: "+rec.Path+" is served only by accounts that speak the Responses API, and none in the proxy's config can serve it (an account with api: chat_completions compacts in /responses instead: a compaction_trigger gets a summary turn); run `proxy accounts list`").WithCode(apierror.TypeNoAvailableAccount))
 	default:
 		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
 			noAccountMessage(rec.Model)).WithCode(apierror.TypeNoAvailableAccount))
