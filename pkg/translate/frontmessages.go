@@ -1,0 +1,457 @@
+package translate
+
+import (
+	"strconv"
+
+	"github.com/proxy-dev/proxy/pkg/jsonscan"
+)
+
+// frontWriter builds the Responses request by appending to one buffer: raw
+// values of the chat request are copied in, never decoded and re-encoded.
+type frontWriter struct {
+	b []byte
+}
+
+func (w *frontWriter) raw(s string)   { w.b = append(w.b, s...) }
+func (w *frontWriter) bytes(v []byte) { w.b = append(w.b, v...) }
+
+// item opens one element of the array being written, with the comma that
+// separates it from the one before.
+func (w *frontWriter) item(n *int) {
+	if *n > 0 {
+		w.b = append(w.b, ',')
+	}
+	*n++
+}
+
+// frontMessage holds the raw members of one chat message.
+type frontMessage struct {
+	role, content, toolCalls, toolCallID, refusal []byte
+}
+
+// messages writes the input array: one Responses item per message, and a
+// function_call item per tool call of an assistant message.
+func (w *frontWriter) messages(list []byte) *Error {
+	w.raw(`[`)
+	n, i := 0, 0
+	var perr *Error
+	err := jsonscan.ArrayElems(list, func(v []byte) bool {
+		perr = w.message(v, "messages["+strconv.Itoa(i)+"]", &n)
+		i++
+		return perr == nil
+	})
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		return &Error{Param: "messages", Code: "invalid_request", Message: "messages is not a valid JSON array."}
+	}
+	if i == 0 {
+		return &Error{Param: "messages", Code: "invalid_request", Message: "messages is empty: send at least one message."}
+	}
+	w.raw(`]`)
+	return nil
+}
+
+func (w *frontWriter) message(v []byte, path string, n *int) *Error {
+	var m frontMessage
+	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
+		if frontNull(v) {
+			return true
+		}
+		switch string(k) {
+		case "role":
+			m.role = v
+		case "content":
+			m.content = v
+		case "tool_calls":
+			m.toolCalls = v
+		case "tool_call_id":
+			m.toolCallID = v
+		case "refusal":
+			m.refusal = v
+		}
+		return true
+	})
+	if err != nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object: each message is {\"role\":...,\"content\":...}."}
+	}
+	if m.role == nil {
+		return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has no role: give it one of system, developer, user, assistant or tool."}
+	}
+	role, _ := jsonscan.String(m.role)
+	switch role {
+	case "system", "developer":
+		// The ChatGPT backend reads instructions from developer messages
+		// (Codex sends its own that way) and other relays learned that it
+		// treats a system message differently: developer is the Responses
+		// name for what a chat client means by system.
+		return w.textMessage(&m, path, "developer", n)
+	case "user":
+		return w.textMessage(&m, path, "user", n)
+	case "assistant":
+		return w.assistant(&m, path, n)
+	case "tool":
+		return w.toolResult(&m, path, n)
+	case "function":
+		return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has the deprecated role function: send tool results as role tool with a tool_call_id."}
+	}
+	return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has an unknown role " + string(m.role) + ": use system, developer, user, assistant or tool."}
+}
+
+// textMessage writes a developer or user message. Only a user message may
+// carry images and files.
+func (w *frontWriter) textMessage(m *frontMessage, path, role string, n *int) *Error {
+	if m.content == nil {
+		return &Error{Param: path + ".content", Code: "invalid_request", Message: path + " has no content: give it a string or a list of content parts."}
+	}
+	w.item(n)
+	w.raw(`{"type":"message","role":"` + role + `","content":[`)
+	if m.content[0] == '"' {
+		w.raw(`{"type":"input_text","text":`)
+		w.bytes(m.content)
+		w.raw(`}]}`)
+		return nil
+	}
+	if err := w.parts(m.content, path+".content", role == "user"); err != nil {
+		return err
+	}
+	w.raw(`]}`)
+	return nil
+}
+
+// parts writes the content parts of a user, system or developer message.
+func (w *frontWriter) parts(content []byte, path string, media bool) *Error {
+	n, j := 0, 0
+	var perr *Error
+	err := jsonscan.ArrayElems(content, func(p []byte) bool {
+		perr = w.part(p, path+"["+strconv.Itoa(j)+"]", media, &n)
+		j++
+		return perr == nil
+	})
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " must be a string or an array of content parts."}
+	}
+	return nil
+}
+
+func (w *frontWriter) part(p []byte, path string, media bool, n *int) *Error {
+	var typ, text, image, file []byte
+	err := jsonscan.ObjectFields(p, func(k, v []byte) bool {
+		switch string(k) {
+		case "type":
+			typ = v
+		case "text":
+			text = v
+		case "image_url":
+			image = v
+		case "file":
+			file = v
+		}
+		return true
+	})
+	if err != nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object: a content part is {\"type\":\"text\",\"text\":...}."}
+	}
+	switch {
+	case jsonscan.Equal(typ, "text"):
+		if len(text) == 0 || text[0] != '"' {
+			return &Error{Param: path + ".text", Code: "invalid_request", Message: path + " is a text part without a text string."}
+		}
+		w.item(n)
+		w.raw(`{"type":"input_text","text":`)
+		w.bytes(text)
+		w.raw(`}`)
+		return nil
+	case media && jsonscan.Equal(typ, "image_url"):
+		return w.image(image, path+".image_url", n)
+	case media && jsonscan.Equal(typ, "file"):
+		return w.file(file, path+".file", n)
+	case media && jsonscan.Equal(typ, "input_audio"):
+		return &Error{Param: path + ".type", Code: "unsupported_value", Message: path + " is audio, which this account cannot read: send text or images, or use an account that speaks Chat Completions with audio."}
+	case typ == nil:
+		return &Error{Param: path + ".type", Code: "invalid_request", Message: path + " has no type: use \"text\" or, in a user message, \"image_url\" or \"file\"."}
+	}
+	if media {
+		return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the unknown type " + string(typ) + ": use \"text\", \"image_url\" or \"file\"."}
+	}
+	return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the type " + string(typ) + ", which this role cannot carry: use \"text\" parts."}
+}
+
+// image writes an input_image part. image_url is {"url","detail"} (or, as
+// some clients send it, the URL string itself); detail defaults to auto,
+// which the Responses API requires to be present.
+func (w *frontWriter) image(v []byte, path string, n *int) *Error {
+	url, detail := v, []byte(nil)
+	if len(v) > 0 && v[0] == '{' {
+		url = nil
+		_ = jsonscan.ObjectFields(v, func(k, v []byte) bool {
+			switch string(k) {
+			case "url":
+				url = v
+			case "detail":
+				if !frontNull(v) {
+					detail = v
+				}
+			}
+			return true
+		})
+	}
+	if len(url) == 0 || url[0] != '"' {
+		return &Error{Param: path + ".url", Code: "invalid_request", Message: path + " needs a url string (https://... or data:image/...;base64,...)."}
+	}
+	if detail != nil && detail[0] != '"' {
+		return &Error{Param: path + ".detail", Code: "invalid_request", Message: path + ".detail must be \"auto\", \"low\" or \"high\"."}
+	}
+	w.item(n)
+	w.raw(`{"type":"input_image","image_url":`)
+	w.bytes(url)
+	w.raw(`,"detail":`)
+	if detail == nil {
+		w.raw(`"auto"`)
+	} else {
+		w.bytes(detail)
+	}
+	w.raw(`}`)
+	return nil
+}
+
+// file writes an input_file part from {"file_id"} or {"file_data","filename"}.
+func (w *frontWriter) file(v []byte, path string, n *int) *Error {
+	var id, data, name []byte
+	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
+		if len(v) == 0 || v[0] != '"' {
+			return true
+		}
+		switch string(k) {
+		case "file_id":
+			id = v
+		case "file_data":
+			data = v
+		case "filename":
+			name = v
+		}
+		return true
+	})
+	if err != nil || id == nil && data == nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " needs a file_id or a file_data string."}
+	}
+	w.item(n)
+	w.raw(`{"type":"input_file"`)
+	for _, m := range []struct {
+		k string
+		v []byte
+	}{{"file_id", id}, {"file_data", data}, {"filename", name}} {
+		if m.v != nil {
+			w.raw(`,"` + m.k + `":`)
+			w.bytes(m.v)
+		}
+	}
+	w.raw(`}`)
+	return nil
+}
+
+// assistant writes an assistant message's text (if any) as an output_text
+// message, then each tool call as a function_call item. An assistant turn
+// that only called tools gets no message item: an empty message between
+// the calls and their outputs breaks the pairing of call ids upstream
+// (CLIProxyAPI learned this, their issue 2132).
+func (w *frontWriter) assistant(m *frontMessage, path string, n *int) *Error {
+	if m.content != nil || m.refusal != nil {
+		if err := w.assistantText(m, path, n); err != nil {
+			return err
+		}
+	}
+	if m.toolCalls == nil {
+		return nil
+	}
+	j := 0
+	var perr *Error
+	err := jsonscan.ArrayElems(m.toolCalls, func(v []byte) bool {
+		perr = w.toolCall(v, path+".tool_calls["+strconv.Itoa(j)+"]", n)
+		j++
+		return perr == nil
+	})
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		return &Error{Param: path + ".tool_calls", Code: "invalid_request", Message: path + ".tool_calls must be an array of tool calls."}
+	}
+	return nil
+}
+
+// assistantText writes the message item of an assistant turn; nothing
+// when its content is empty.
+func (w *frontWriter) assistantText(m *frontMessage, path string, n *int) *Error {
+	start := len(w.b)
+	w.item(n)
+	w.raw(`{"type":"message","role":"assistant","content":[`)
+	open := len(w.b)
+	parts := 0
+	if m.content != nil {
+		switch m.content[0] {
+		case '"':
+			if string(m.content) != `""` {
+				w.item(&parts)
+				w.raw(`{"type":"output_text","text":`)
+				w.bytes(m.content)
+				w.raw(`}`)
+			}
+		case '[':
+			if err := w.assistantParts(m.content, path+".content", &parts); err != nil {
+				return err
+			}
+		default:
+			return &Error{Param: path + ".content", Code: "invalid_request", Message: path + ".content must be a string or an array of text parts."}
+		}
+	}
+	if m.refusal != nil && m.refusal[0] == '"' {
+		w.item(&parts)
+		w.raw(`{"type":"refusal","refusal":`)
+		w.bytes(m.refusal)
+		w.raw(`}`)
+	}
+	if len(w.b) == open {
+		// Nothing to say: take the item back.
+		w.b = w.b[:start]
+		*n--
+		return nil
+	}
+	w.raw(`]}`)
+	return nil
+}
+
+func (w *frontWriter) assistantParts(content []byte, path string, parts *int) *Error {
+	j := 0
+	var perr *Error
+	err := jsonscan.ArrayElems(content, func(p []byte) bool {
+		pp := path + "[" + strconv.Itoa(j) + "]"
+		j++
+		typ, text := jsonscan.Member(p, "type"), []byte(nil)
+		switch {
+		case jsonscan.Equal(typ, "text"):
+			text = jsonscan.Member(p, "text")
+			if len(text) == 0 || text[0] != '"' {
+				perr = &Error{Param: pp + ".text", Code: "invalid_request", Message: pp + " is a text part without a text string."}
+				return false
+			}
+			w.item(parts)
+			w.raw(`{"type":"output_text","text":`)
+		case jsonscan.Equal(typ, "refusal"):
+			text = jsonscan.Member(p, "refusal")
+			if len(text) == 0 || text[0] != '"' {
+				perr = &Error{Param: pp + ".refusal", Code: "invalid_request", Message: pp + " is a refusal part without a refusal string."}
+				return false
+			}
+			w.item(parts)
+			w.raw(`{"type":"refusal","refusal":`)
+		default:
+			perr = &Error{Param: pp + ".type", Code: "invalid_value", Message: pp + " has a type an assistant message cannot carry: use \"text\" or \"refusal\" parts."}
+			return false
+		}
+		w.bytes(text)
+		w.raw(`}`)
+		return true
+	})
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " must be a string or an array of text parts."}
+	}
+	return nil
+}
+
+// toolCall writes one function_call (or custom_tool_call) item.
+func (w *frontWriter) toolCall(v []byte, path string, n *int) *Error {
+	var id, typ, fn, custom []byte
+	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
+		switch string(k) {
+		case "id":
+			id = v
+		case "type":
+			typ = v
+		case "function":
+			fn = v
+		case "custom":
+			custom = v
+		}
+		return true
+	})
+	if err != nil {
+		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object."}
+	}
+	if len(id) == 0 || id[0] != '"' {
+		return &Error{Param: path + ".id", Code: "invalid_request", Message: path + " has no id: the tool message that answers it names it in tool_call_id."}
+	}
+	if jsonscan.Equal(typ, "custom") {
+		name, input := jsonscan.Member(custom, "name"), jsonscan.Member(custom, "input")
+		if len(name) == 0 || name[0] != '"' || len(input) == 0 || input[0] != '"' {
+			return &Error{Param: path + ".custom", Code: "invalid_request", Message: path + ".custom needs a name and an input string."}
+		}
+		w.item(n)
+		w.raw(`{"type":"custom_tool_call","call_id":`)
+		w.bytes(id)
+		w.raw(`,"name":`)
+		w.bytes(name)
+		w.raw(`,"input":`)
+		w.bytes(input)
+		w.raw(`}`)
+		return nil
+	}
+	if typ != nil && !jsonscan.Equal(typ, "function") {
+		return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the unknown type " + string(typ) + ": use \"function\"."}
+	}
+	name, args := jsonscan.Member(fn, "name"), jsonscan.Member(fn, "arguments")
+	if len(name) == 0 || name[0] != '"' {
+		return &Error{Param: path + ".function.name", Code: "invalid_request", Message: path + " has no function name."}
+	}
+	if args != nil && args[0] != '"' {
+		return &Error{Param: path + ".function.arguments", Code: "invalid_request", Message: path + ".function.arguments must be a string of JSON."}
+	}
+	w.item(n)
+	w.raw(`{"type":"function_call","call_id":`)
+	w.bytes(id)
+	w.raw(`,"name":`)
+	w.bytes(name)
+	w.raw(`,"arguments":`)
+	if args == nil || string(args) == `""` {
+		// A call without arguments still needs a JSON object upstream.
+		w.raw(`"{}"`)
+	} else {
+		w.bytes(args)
+	}
+	w.raw(`}`)
+	return nil
+}
+
+// toolResult writes a tool message as the function_call_output that
+// answers its call. Text parts become an output string's worth of
+// input_text parts; a plain string is copied as it is.
+func (w *frontWriter) toolResult(m *frontMessage, path string, n *int) *Error {
+	if len(m.toolCallID) == 0 || m.toolCallID[0] != '"' {
+		return &Error{Param: path + ".tool_call_id", Code: "invalid_request", Message: path + " is a tool message without a tool_call_id: name the tool call it answers."}
+	}
+	if m.content == nil {
+		return &Error{Param: path + ".content", Code: "invalid_request", Message: path + " has no content: give the tool's output as a string."}
+	}
+	w.item(n)
+	w.raw(`{"type":"function_call_output","call_id":`)
+	w.bytes(m.toolCallID)
+	w.raw(`,"output":`)
+	if m.content[0] == '"' {
+		w.bytes(m.content)
+		w.raw(`}`)
+		return nil
+	}
+	w.raw(`[`)
+	if err := w.parts(m.content, path+".content", true); err != nil {
+		return err
+	}
+	w.raw(`]}`)
+	return nil
+}
