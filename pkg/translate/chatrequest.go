@@ -88,7 +88,9 @@ func ChatToResponses(body []byte) (out []byte, req ChatRequest, err error) {
 		return nil, req, perr
 	}
 
-	w := frontWriter{b: make([]byte, 0, len(body)+256)}
+	// The output is the input plus item wrappers: a quarter more covers a
+	// conversation of short messages without growing the buffer.
+	w := frontWriter{b: make([]byte, 0, len(body)+len(body)/4+512)}
 	w.raw(`{"model":`)
 	w.bytes(f.model)
 	w.raw(`,"input":`)

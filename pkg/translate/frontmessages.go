@@ -36,7 +36,7 @@ func (w *frontWriter) messages(list []byte) *Error {
 	n, i := 0, 0
 	var perr *Error
 	err := jsonscan.ArrayElems(list, func(v []byte) bool {
-		perr = w.message(v, "messages["+strconv.Itoa(i)+"]", &n)
+		perr = w.message(v, frontAt("messages", i), &n)
 		i++
 		return perr == nil
 	})
@@ -53,7 +53,7 @@ func (w *frontWriter) messages(list []byte) *Error {
 	return nil
 }
 
-func (w *frontWriter) message(v []byte, path string, n *int) *Error {
+func (w *frontWriter) message(v []byte, path frontPath, n *int) *Error {
 	var m frontMessage
 	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
 		if frontNull(v) {
@@ -74,10 +74,10 @@ func (w *frontWriter) message(v []byte, path string, n *int) *Error {
 		return true
 	})
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object: each message is {\"role\":...,\"content\":...}."}
+		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object: each message is {\"role\":...,\"content\":...}.")}
 	}
 	if m.role == nil {
-		return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has no role: give it one of system, developer, user, assistant or tool."}
+		return &Error{Param: path.field(".role"), Code: "invalid_request", Message: path.field(" has no role: give it one of system, developer, user, assistant or tool.")}
 	}
 	role, _ := jsonscan.String(m.role)
 	switch role {
@@ -94,26 +94,28 @@ func (w *frontWriter) message(v []byte, path string, n *int) *Error {
 	case "tool":
 		return w.toolResult(&m, path, n)
 	case "function":
-		return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has the deprecated role function: send tool results as role tool with a tool_call_id."}
+		return &Error{Param: path.field(".role"), Code: "invalid_request", Message: path.field(" has the deprecated role function: send tool results as role tool with a tool_call_id.")}
 	}
-	return &Error{Param: path + ".role", Code: "invalid_request", Message: path + " has an unknown role " + string(m.role) + ": use system, developer, user, assistant or tool."}
+	return &Error{Param: path.field(".role"), Code: "invalid_request", Message: path.field(" has an unknown role ") + string(m.role) + ": use system, developer, user, assistant or tool."}
 }
 
 // textMessage writes a developer or user message. Only a user message may
 // carry images and files.
-func (w *frontWriter) textMessage(m *frontMessage, path, role string, n *int) *Error {
+func (w *frontWriter) textMessage(m *frontMessage, path frontPath, role string, n *int) *Error {
 	if m.content == nil {
-		return &Error{Param: path + ".content", Code: "invalid_request", Message: path + " has no content: give it a string or a list of content parts."}
+		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(" has no content: give it a string or a list of content parts.")}
 	}
 	w.item(n)
-	w.raw(`{"type":"message","role":"` + role + `","content":[`)
+	w.raw(`{"type":"message","role":"`)
+	w.raw(role)
+	w.raw(`","content":[`)
 	if m.content[0] == '"' {
 		w.raw(`{"type":"input_text","text":`)
 		w.bytes(m.content)
 		w.raw(`}]}`)
 		return nil
 	}
-	if err := w.parts(m.content, path+".content", role == "user"); err != nil {
+	if err := w.parts(m.content, path, role == "user"); err != nil {
 		return err
 	}
 	w.raw(`]}`)
@@ -121,11 +123,11 @@ func (w *frontWriter) textMessage(m *frontMessage, path, role string, n *int) *E
 }
 
 // parts writes the content parts of a user, system or developer message.
-func (w *frontWriter) parts(content []byte, path string, media bool) *Error {
+func (w *frontWriter) parts(content []byte, path frontPath, media bool) *Error {
 	n, j := 0, 0
 	var perr *Error
 	err := jsonscan.ArrayElems(content, func(p []byte) bool {
-		perr = w.part(p, path+"["+strconv.Itoa(j)+"]", media, &n)
+		perr = w.part(p, path.at(".content", j), media, &n)
 		j++
 		return perr == nil
 	})
@@ -133,12 +135,12 @@ func (w *frontWriter) parts(content []byte, path string, media bool) *Error {
 		return perr
 	}
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " must be a string or an array of content parts."}
+		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of content parts.")}
 	}
 	return nil
 }
 
-func (w *frontWriter) part(p []byte, path string, media bool, n *int) *Error {
+func (w *frontWriter) part(p []byte, path frontPath, media bool, n *int) *Error {
 	var typ, text, image, file []byte
 	err := jsonscan.ObjectFields(p, func(k, v []byte) bool {
 		switch string(k) {
@@ -154,12 +156,12 @@ func (w *frontWriter) part(p []byte, path string, media bool, n *int) *Error {
 		return true
 	})
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object: a content part is {\"type\":\"text\",\"text\":...}."}
+		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object: a content part is {\"type\":\"text\",\"text\":...}.")}
 	}
 	switch {
 	case jsonscan.Equal(typ, "text"):
 		if len(text) == 0 || text[0] != '"' {
-			return &Error{Param: path + ".text", Code: "invalid_request", Message: path + " is a text part without a text string."}
+			return &Error{Param: path.field(".text"), Code: "invalid_request", Message: path.field(" is a text part without a text string.")}
 		}
 		w.item(n)
 		w.raw(`{"type":"input_text","text":`)
@@ -167,24 +169,24 @@ func (w *frontWriter) part(p []byte, path string, media bool, n *int) *Error {
 		w.raw(`}`)
 		return nil
 	case media && jsonscan.Equal(typ, "image_url"):
-		return w.image(image, path+".image_url", n)
+		return w.image(image, path, n)
 	case media && jsonscan.Equal(typ, "file"):
-		return w.file(file, path+".file", n)
+		return w.file(file, path, n)
 	case media && jsonscan.Equal(typ, "input_audio"):
-		return &Error{Param: path + ".type", Code: "unsupported_value", Message: path + " is audio, which this account cannot read: send text or images, or use an account that speaks Chat Completions with audio."}
+		return &Error{Param: path.field(".type"), Code: "unsupported_value", Message: path.field(" is audio, which this account cannot read: send text or images, or use an account that speaks Chat Completions with audio.")}
 	case typ == nil:
-		return &Error{Param: path + ".type", Code: "invalid_request", Message: path + " has no type: use \"text\" or, in a user message, \"image_url\" or \"file\"."}
+		return &Error{Param: path.field(".type"), Code: "invalid_request", Message: path.field(" has no type: use \"text\" or, in a user message, \"image_url\" or \"file\".")}
 	}
 	if media {
-		return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the unknown type " + string(typ) + ": use \"text\", \"image_url\" or \"file\"."}
+		return &Error{Param: path.field(".type"), Code: "invalid_value", Message: path.field(" has the unknown type ") + string(typ) + ": use \"text\", \"image_url\" or \"file\"."}
 	}
-	return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the type " + string(typ) + ", which this role cannot carry: use \"text\" parts."}
+	return &Error{Param: path.field(".type"), Code: "invalid_value", Message: path.field(" has the type ") + string(typ) + ", which this role cannot carry: use \"text\" parts."}
 }
 
 // image writes an input_image part. image_url is {"url","detail"} (or, as
 // some clients send it, the URL string itself); detail defaults to auto,
 // which the Responses API requires to be present.
-func (w *frontWriter) image(v []byte, path string, n *int) *Error {
+func (w *frontWriter) image(v []byte, path frontPath, n *int) *Error {
 	url, detail := v, []byte(nil)
 	if len(v) > 0 && v[0] == '{' {
 		url = nil
@@ -201,10 +203,10 @@ func (w *frontWriter) image(v []byte, path string, n *int) *Error {
 		})
 	}
 	if len(url) == 0 || url[0] != '"' {
-		return &Error{Param: path + ".url", Code: "invalid_request", Message: path + " needs a url string (https://... or data:image/...;base64,...)."}
+		return &Error{Param: path.field(".image_url.url"), Code: "invalid_request", Message: path.field(".image_url needs a url string (https://... or data:image/...;base64,...).")}
 	}
 	if detail != nil && detail[0] != '"' {
-		return &Error{Param: path + ".detail", Code: "invalid_request", Message: path + ".detail must be \"auto\", \"low\" or \"high\"."}
+		return &Error{Param: path.field(".image_url.detail"), Code: "invalid_request", Message: path.field(".image_url.detail must be \"auto\", \"low\" or \"high\".")}
 	}
 	w.item(n)
 	w.raw(`{"type":"input_image","image_url":`)
@@ -220,7 +222,7 @@ func (w *frontWriter) image(v []byte, path string, n *int) *Error {
 }
 
 // file writes an input_file part from {"file_id"} or {"file_data","filename"}.
-func (w *frontWriter) file(v []byte, path string, n *int) *Error {
+func (w *frontWriter) file(v []byte, path frontPath, n *int) *Error {
 	var id, data, name []byte
 	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
 		if len(v) == 0 || v[0] != '"' {
@@ -237,7 +239,7 @@ func (w *frontWriter) file(v []byte, path string, n *int) *Error {
 		return true
 	})
 	if err != nil || id == nil && data == nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " needs a file_id or a file_data string."}
+		return &Error{Param: path.field(".file"), Code: "invalid_request", Message: path.field(".file needs a file_id or a file_data string.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"input_file"`)
@@ -259,7 +261,7 @@ func (w *frontWriter) file(v []byte, path string, n *int) *Error {
 // that only called tools gets no message item: an empty message between
 // the calls and their outputs breaks the pairing of call ids upstream
 // (CLIProxyAPI learned this, their issue 2132).
-func (w *frontWriter) assistant(m *frontMessage, path string, n *int) *Error {
+func (w *frontWriter) assistant(m *frontMessage, path frontPath, n *int) *Error {
 	if m.content != nil || m.refusal != nil {
 		if err := w.assistantText(m, path, n); err != nil {
 			return err
@@ -271,7 +273,7 @@ func (w *frontWriter) assistant(m *frontMessage, path string, n *int) *Error {
 	j := 0
 	var perr *Error
 	err := jsonscan.ArrayElems(m.toolCalls, func(v []byte) bool {
-		perr = w.toolCall(v, path+".tool_calls["+strconv.Itoa(j)+"]", n)
+		perr = w.toolCall(v, path.at(".tool_calls", j), n)
 		j++
 		return perr == nil
 	})
@@ -279,14 +281,14 @@ func (w *frontWriter) assistant(m *frontMessage, path string, n *int) *Error {
 		return perr
 	}
 	if err != nil {
-		return &Error{Param: path + ".tool_calls", Code: "invalid_request", Message: path + ".tool_calls must be an array of tool calls."}
+		return &Error{Param: path.field(".tool_calls"), Code: "invalid_request", Message: path.field(".tool_calls must be an array of tool calls.")}
 	}
 	return nil
 }
 
 // assistantText writes the message item of an assistant turn; nothing
 // when its content is empty.
-func (w *frontWriter) assistantText(m *frontMessage, path string, n *int) *Error {
+func (w *frontWriter) assistantText(m *frontMessage, path frontPath, n *int) *Error {
 	start := len(w.b)
 	w.item(n)
 	w.raw(`{"type":"message","role":"assistant","content":[`)
@@ -302,11 +304,11 @@ func (w *frontWriter) assistantText(m *frontMessage, path string, n *int) *Error
 				w.raw(`}`)
 			}
 		case '[':
-			if err := w.assistantParts(m.content, path+".content", &parts); err != nil {
+			if err := w.assistantParts(m.content, path, &parts); err != nil {
 				return err
 			}
 		default:
-			return &Error{Param: path + ".content", Code: "invalid_request", Message: path + ".content must be a string or an array of text parts."}
+			return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of text parts.")}
 		}
 	}
 	if m.refusal != nil && m.refusal[0] == '"' {
@@ -325,18 +327,18 @@ func (w *frontWriter) assistantText(m *frontMessage, path string, n *int) *Error
 	return nil
 }
 
-func (w *frontWriter) assistantParts(content []byte, path string, parts *int) *Error {
+func (w *frontWriter) assistantParts(content []byte, path frontPath, parts *int) *Error {
 	j := 0
 	var perr *Error
 	err := jsonscan.ArrayElems(content, func(p []byte) bool {
-		pp := path + "[" + strconv.Itoa(j) + "]"
+		pp := path.at(".content", j)
 		j++
 		typ, text := jsonscan.Member(p, "type"), []byte(nil)
 		switch {
 		case jsonscan.Equal(typ, "text"):
 			text = jsonscan.Member(p, "text")
 			if len(text) == 0 || text[0] != '"' {
-				perr = &Error{Param: pp + ".text", Code: "invalid_request", Message: pp + " is a text part without a text string."}
+				perr = &Error{Param: pp.field(".text"), Code: "invalid_request", Message: pp.field(" is a text part without a text string.")}
 				return false
 			}
 			w.item(parts)
@@ -344,13 +346,13 @@ func (w *frontWriter) assistantParts(content []byte, path string, parts *int) *E
 		case jsonscan.Equal(typ, "refusal"):
 			text = jsonscan.Member(p, "refusal")
 			if len(text) == 0 || text[0] != '"' {
-				perr = &Error{Param: pp + ".refusal", Code: "invalid_request", Message: pp + " is a refusal part without a refusal string."}
+				perr = &Error{Param: pp.field(".refusal"), Code: "invalid_request", Message: pp.field(" is a refusal part without a refusal string.")}
 				return false
 			}
 			w.item(parts)
 			w.raw(`{"type":"refusal","refusal":`)
 		default:
-			perr = &Error{Param: pp + ".type", Code: "invalid_value", Message: pp + " has a type an assistant message cannot carry: use \"text\" or \"refusal\" parts."}
+			perr = &Error{Param: pp.field(".type"), Code: "invalid_value", Message: pp.field(" has a type an assistant message cannot carry: use \"text\" or \"refusal\" parts.")}
 			return false
 		}
 		w.bytes(text)
@@ -361,13 +363,13 @@ func (w *frontWriter) assistantParts(content []byte, path string, parts *int) *E
 		return perr
 	}
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " must be a string or an array of text parts."}
+		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of text parts.")}
 	}
 	return nil
 }
 
 // toolCall writes one function_call (or custom_tool_call) item.
-func (w *frontWriter) toolCall(v []byte, path string, n *int) *Error {
+func (w *frontWriter) toolCall(v []byte, path frontPath, n *int) *Error {
 	var id, typ, fn, custom []byte
 	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
 		switch string(k) {
@@ -383,15 +385,15 @@ func (w *frontWriter) toolCall(v []byte, path string, n *int) *Error {
 		return true
 	})
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object."}
+		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object.")}
 	}
 	if len(id) == 0 || id[0] != '"' {
-		return &Error{Param: path + ".id", Code: "invalid_request", Message: path + " has no id: the tool message that answers it names it in tool_call_id."}
+		return &Error{Param: path.field(".id"), Code: "invalid_request", Message: path.field(" has no id: the tool message that answers it names it in tool_call_id.")}
 	}
 	if jsonscan.Equal(typ, "custom") {
 		name, input := jsonscan.Member(custom, "name"), jsonscan.Member(custom, "input")
 		if len(name) == 0 || name[0] != '"' || len(input) == 0 || input[0] != '"' {
-			return &Error{Param: path + ".custom", Code: "invalid_request", Message: path + ".custom needs a name and an input string."}
+			return &Error{Param: path.field(".custom"), Code: "invalid_request", Message: path.field(".custom needs a name and an input string.")}
 		}
 		w.item(n)
 		w.raw(`{"type":"custom_tool_call","call_id":`)
@@ -404,14 +406,14 @@ func (w *frontWriter) toolCall(v []byte, path string, n *int) *Error {
 		return nil
 	}
 	if typ != nil && !jsonscan.Equal(typ, "function") {
-		return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the unknown type " + string(typ) + ": use \"function\"."}
+		return &Error{Param: path.field(".type"), Code: "invalid_value", Message: path.field(" has the unknown type ") + string(typ) + ": use \"function\"."}
 	}
 	name, args := jsonscan.Member(fn, "name"), jsonscan.Member(fn, "arguments")
 	if len(name) == 0 || name[0] != '"' {
-		return &Error{Param: path + ".function.name", Code: "invalid_request", Message: path + " has no function name."}
+		return &Error{Param: path.field(".function.name"), Code: "invalid_request", Message: path.field(" has no function name.")}
 	}
 	if args != nil && args[0] != '"' {
-		return &Error{Param: path + ".function.arguments", Code: "invalid_request", Message: path + ".function.arguments must be a string of JSON."}
+		return &Error{Param: path.field(".function.arguments"), Code: "invalid_request", Message: path.field(".function.arguments must be a string of JSON.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"function_call","call_id":`)
@@ -432,12 +434,12 @@ func (w *frontWriter) toolCall(v []byte, path string, n *int) *Error {
 // toolResult writes a tool message as the function_call_output that
 // answers its call. Text parts become an output string's worth of
 // input_text parts; a plain string is copied as it is.
-func (w *frontWriter) toolResult(m *frontMessage, path string, n *int) *Error {
+func (w *frontWriter) toolResult(m *frontMessage, path frontPath, n *int) *Error {
 	if len(m.toolCallID) == 0 || m.toolCallID[0] != '"' {
-		return &Error{Param: path + ".tool_call_id", Code: "invalid_request", Message: path + " is a tool message without a tool_call_id: name the tool call it answers."}
+		return &Error{Param: path.field(".tool_call_id"), Code: "invalid_request", Message: path.field(" is a tool message without a tool_call_id: name the tool call it answers.")}
 	}
 	if m.content == nil {
-		return &Error{Param: path + ".content", Code: "invalid_request", Message: path + " has no content: give the tool's output as a string."}
+		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(" has no content: give the tool's output as a string.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"function_call_output","call_id":`)
@@ -449,9 +451,35 @@ func (w *frontWriter) toolResult(m *frontMessage, path string, n *int) *Error {
 		return nil
 	}
 	w.raw(`[`)
-	if err := w.parts(m.content, path+".content", true); err != nil {
+	if err := w.parts(m.content, path, true); err != nil {
 		return err
 	}
 	w.raw(`]}`)
 	return nil
 }
+
+// frontPath names the request field an error is about, as
+// "messages[2].content[0]": built only when an error needs it, so that a
+// valid request costs no string per message.
+type frontPath struct {
+	head string // "messages", "tools"
+	i    int
+	mid  string // ".content", ".tool_calls"; "" when j is unused
+	j    int
+}
+
+func frontAt(head string, i int) frontPath { return frontPath{head: head, i: i, j: -1} }
+
+// at is the path of element j of the list mid inside p's element.
+func (p frontPath) at(mid string, j int) frontPath { p.mid, p.j = mid, j; return p }
+
+func (p frontPath) String() string {
+	s := p.head + "[" + strconv.Itoa(p.i) + "]"
+	if p.j >= 0 {
+		s += p.mid + "[" + strconv.Itoa(p.j) + "]"
+	}
+	return s
+}
+
+// field is the path of a member of p's element, or p followed by text.
+func (p frontPath) field(s string) string { return p.String() + s }

@@ -13,7 +13,7 @@ func (w *frontWriter) tools(list []byte) *Error {
 	n, i := 0, 0
 	var perr *Error
 	err := jsonscan.ArrayElems(list, func(v []byte) bool {
-		perr = w.tool(v, "tools["+strconv.Itoa(i)+"]", &n)
+		perr = w.tool(v, frontAt("tools", i), &n)
 		i++
 		return perr == nil
 	})
@@ -27,7 +27,7 @@ func (w *frontWriter) tools(list []byte) *Error {
 	return nil
 }
 
-func (w *frontWriter) tool(v []byte, path string, n *int) *Error {
+func (w *frontWriter) tool(v []byte, path frontPath, n *int) *Error {
 	var typ, fn, custom []byte
 	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
 		switch string(k) {
@@ -41,21 +41,21 @@ func (w *frontWriter) tool(v []byte, path string, n *int) *Error {
 		return true
 	})
 	if err != nil {
-		return &Error{Param: path, Code: "invalid_request", Message: path + " is not an object."}
+		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object.")}
 	}
 	switch {
 	case jsonscan.Equal(typ, "function"):
-		return w.functionTool(fn, path+".function", n)
+		return w.functionTool(fn, path, n)
 	case jsonscan.Equal(typ, "custom"):
-		return w.customTool(custom, path+".custom", n)
+		return w.customTool(custom, path, n)
 	}
-	return &Error{Param: path + ".type", Code: "invalid_value", Message: path + " has the unknown type " + string(typ) + ": use \"function\"."}
+	return &Error{Param: path.field(".type"), Code: "invalid_value", Message: path.field(" has the unknown type ") + string(typ) + ": use \"function\"."}
 }
 
 // functionTool writes one function tool. strict is written even when the
 // client left it out: Chat Completions defaults it to false, the Responses
 // API to true, which would reject the usual non-strict schemas.
-func (w *frontWriter) functionTool(fn []byte, path string, n *int) *Error {
+func (w *frontWriter) functionTool(fn []byte, path frontPath, n *int) *Error {
 	var name, desc, params, strict []byte
 	err := jsonscan.ObjectFields(fn, func(k, v []byte) bool {
 		if frontNull(v) {
@@ -75,15 +75,15 @@ func (w *frontWriter) functionTool(fn []byte, path string, n *int) *Error {
 	})
 	switch {
 	case err != nil:
-		return &Error{Param: path, Code: "invalid_request", Message: path + " must be an object {\"name\",\"description\",\"parameters\"}."}
+		return &Error{Param: path.field(".function"), Code: "invalid_request", Message: path.field(".function must be an object {\"name\",\"description\",\"parameters\"}.")}
 	case len(name) == 0 || name[0] != '"':
-		return &Error{Param: path + ".name", Code: "invalid_request", Message: path + " has no name."}
+		return &Error{Param: path.field(".function.name"), Code: "invalid_request", Message: path.field(".function has no name.")}
 	case desc != nil && desc[0] != '"':
-		return &Error{Param: path + ".description", Code: "invalid_request", Message: path + ".description must be a string."}
+		return &Error{Param: path.field(".function.description"), Code: "invalid_request", Message: path.field(".function.description must be a string.")}
 	case params != nil && params[0] != '{':
-		return &Error{Param: path + ".parameters", Code: "invalid_request", Message: path + ".parameters must be a JSON Schema object."}
+		return &Error{Param: path.field(".function.parameters"), Code: "invalid_request", Message: path.field(".function.parameters must be a JSON Schema object.")}
 	case strict != nil && string(strict) != "true" && string(strict) != "false":
-		return &Error{Param: path + ".strict", Code: "invalid_request", Message: path + ".strict must be true or false."}
+		return &Error{Param: path.field(".function.strict"), Code: "invalid_request", Message: path.field(".function.strict must be true or false.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"function","name":`)
@@ -112,7 +112,7 @@ func (w *frontWriter) functionTool(fn []byte, path string, n *int) *Error {
 
 // customTool writes a freeform tool ({"name","description","format"}),
 // which both APIs have; only the wrapper differs.
-func (w *frontWriter) customTool(c []byte, path string, n *int) *Error {
+func (w *frontWriter) customTool(c []byte, path frontPath, n *int) *Error {
 	var name, desc, format []byte
 	err := jsonscan.ObjectFields(c, func(k, v []byte) bool {
 		if frontNull(v) {
@@ -129,7 +129,7 @@ func (w *frontWriter) customTool(c []byte, path string, n *int) *Error {
 		return true
 	})
 	if err != nil || len(name) == 0 || name[0] != '"' {
-		return &Error{Param: path + ".name", Code: "invalid_request", Message: path + " needs a name."}
+		return &Error{Param: path.field(".custom.name"), Code: "invalid_request", Message: path.field(".custom needs a name.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"custom","name":`)
