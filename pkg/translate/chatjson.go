@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
 	"github.com/proxy-dev/proxy/pkg/sse"
@@ -88,25 +89,36 @@ func (a *frontAnswer) add(item []byte) {
 			a.calls = append(a.calls, ',')
 		}
 		a.ncalls++
-		a.calls = frontCallJSON(a.calls, it)
+		a.calls = frontCallJSON(a.calls, it, -1, it.args)
 	}
 }
 
-// frontCallJSON appends a tool call as a chat message carries it.
-func frontCallJSON(b []byte, it frontItem) []byte {
-	callID, name, args := frontString(it.callID), frontString(it.name), frontString(it.args)
-	b = append(b, `{"id":`...)
-	b = append(b, callID...)
+// frontCallJSON appends a tool call as a chat message carries it, with
+// args as its arguments (input for a freeform tool's call) and, when index
+// is not negative, the index a stream's first delta of a call carries.
+func frontCallJSON(b []byte, it frontItem, index int, args []byte) []byte {
+	callID := it.callID
+	if len(callID) == 0 || callID[0] != '"' {
+		callID = it.id // an item without call_id still needs an id the tool message can name
+	}
+	b = append(b, '{')
+	if index >= 0 {
+		b = append(b, `"index":`...)
+		b = strconv.AppendInt(b, int64(index), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"id":`...)
+	b = append(b, frontString(callID)...)
 	if jsonscan.Equal(it.typ, "custom_tool_call") {
 		b = append(b, `,"type":"custom","custom":{"name":`...)
-		b = append(b, name...)
+		b = append(b, frontString(it.name)...)
 		b = append(b, `,"input":`...)
 	} else {
 		b = append(b, `,"type":"function","function":{"name":`...)
-		b = append(b, name...)
+		b = append(b, frontString(it.name)...)
 		b = append(b, `,"arguments":`...)
 	}
-	b = append(b, args...)
+	b = append(b, frontString(args)...)
 	return append(b, `}}`...)
 }
 
@@ -119,25 +131,9 @@ func frontString(raw []byte) []byte {
 }
 
 func frontCompletion(response []byte, gathered [][]byte) ([]byte, error) {
-	var id, model, status string
-	var created, output, reason []byte
-	err := jsonscan.ObjectFields(response, func(k, v []byte) bool {
-		switch string(k) {
-		case "id":
-			id, _ = jsonscan.String(v)
-		case "created_at":
-			created = v
-		case "model":
-			model, _ = jsonscan.String(v)
-		case "status":
-			status, _ = jsonscan.String(v)
-		case "incomplete_details":
-			reason = jsonscan.Member(v, "reason")
-		case "output":
-			output = v
-		}
-		return true
-	})
+	var id, created, model, statusRaw, incomplete, output []byte
+	err := frontTake(response, frontResponseKeys, &id, &created, &model, &statusRaw, &incomplete, &output)
+	status, reason := frontStr(statusRaw), jsonscan.Member(incomplete, "reason")
 	if err != nil {
 		return nil, errors.New("translate: the response is not a JSON object")
 	}
@@ -151,7 +147,7 @@ func frontCompletion(response []byte, gathered [][]byte) ([]byte, error) {
 	}
 
 	var a frontAnswer
-	if frontNull(output) || string(output) == "[]" || output == nil {
+	if output == nil || string(output) == "[]" {
 		for _, item := range gathered {
 			a.add(item)
 		}
@@ -170,7 +166,7 @@ func frontCompletion(response []byte, gathered [][]byte) ([]byte, error) {
 		finish = `"tool_calls"`
 	}
 
-	b := frontHead(id, created, model, "", "chat.completion")
+	b := frontHead(frontStr(id), created, frontStr(model), "", "chat.completion")
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	switch {
 	case a.content != nil:

@@ -170,26 +170,28 @@ func (s *ChatStream) meta(data []byte) {
 	if s.head != nil {
 		return
 	}
-	var id, model string
-	var created []byte
 	resp := jsonscan.Member(data, "response")
-	_ = jsonscan.ObjectFields(resp, func(k, v []byte) bool {
-		switch string(k) {
-		case "id":
-			id, _ = jsonscan.String(v)
-		case "created_at":
-			created = v
-		case "model":
-			model, _ = jsonscan.String(v)
-		}
-		// model comes before output in the API's order: stop there rather
-		// than walk a long output.
-		return id == "" || created == nil || model == ""
-	})
 	if resp == nil {
 		return
 	}
-	s.head = frontHead(id, created, model, s.req.Model, "chat.completion.chunk")
+	var id, created, model []byte
+	_ = frontTake(resp, frontResponseKeys[:3], &id, &created, &model)
+	s.head = frontHead(frontStr(id), created, frontStr(model), s.req.Model, "chat.completion.chunk")
+}
+
+// The members of an output item and of a response object the answer half reads.
+var (
+	frontItemKeys     = []string{"type", "id", "call_id", "name", "arguments", "input"}
+	frontResponseKeys = []string{"id", "created_at", "model", "status", "incomplete_details", "output"}
+)
+
+// frontStr is the value of a raw JSON string, "" for anything else.
+func frontStr(raw []byte) string {
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	s, _ := jsonscan.String(raw)
+	return s
 }
 
 // frontHead writes the members every chunk (or completion) starts with.
@@ -281,23 +283,7 @@ type frontItem struct {
 func frontReadItem(item []byte) frontItem {
 	var it frontItem
 	var input []byte
-	_ = jsonscan.ObjectFields(item, func(k, v []byte) bool {
-		switch string(k) {
-		case "type":
-			it.typ = v
-		case "id":
-			it.id = v
-		case "call_id":
-			it.callID = v
-		case "name":
-			it.name = v
-		case "arguments":
-			it.args = v
-		case "input":
-			input = v
-		}
-		return true
-	})
+	_ = frontTake(item, frontItemKeys, &it.typ, &it.id, &it.callID, &it.name, &it.args, &input)
 	if jsonscan.Equal(it.typ, "custom_tool_call") {
 		it.args = input // a freeform tool's call carries input, not arguments
 	}
@@ -324,36 +310,14 @@ func (s *ChatStream) addCall(it frontItem, outputIndex int) {
 	s.calls = append(s.calls, frontCall{itemID: id, outputIndex: outputIndex, custom: jsonscan.Equal(it.typ, "custom_tool_call")})
 }
 
-// announce appends the first delta of call i with args as its arguments.
+// announce appends the first delta of call i with args as its arguments:
+// index, id, type and name, as the OpenAI API's first delta of a call.
 func (s *ChatStream) announce(out []byte, i int, it frontItem, args []byte) []byte {
-	name := it.name
-	if len(name) == 0 || name[0] != '"' {
-		name = []byte(`""`)
-	}
-	callID := it.callID
-	if len(callID) == 0 || callID[0] != '"' {
-		callID = it.id // an item without call_id still needs an id the tool message can name
-	}
-	if len(callID) == 0 || callID[0] != '"' {
-		callID = []byte(`""`)
-	}
-	d := make([]byte, 0, 96+len(callID)+len(name)+len(args))
+	d := make([]byte, 0, 112+len(it.callID)+len(it.name)+len(args))
 	d = s.open(d)
-	d = append(d, `"tool_calls":[{"index":`...)
-	d = strconv.AppendInt(d, int64(i), 10)
-	d = append(d, `,"id":`...)
-	d = append(d, callID...)
-	if s.calls[i].custom {
-		d = append(d, `,"type":"custom","custom":{"name":`...)
-		d = append(d, name...)
-		d = append(d, `,"input":`...)
-	} else {
-		d = append(d, `,"type":"function","function":{"name":`...)
-		d = append(d, name...)
-		d = append(d, `,"arguments":`...)
-	}
-	d = append(d, args...)
-	d = append(d, `}}]}`...)
+	d = append(d, `"tool_calls":[`...)
+	d = frontCallJSON(d, it, i, args)
+	d = append(d, `]}`...)
 	return s.chunk(out, d, "null")
 }
 

@@ -24,6 +24,66 @@ func (w *frontWriter) item(n *int) {
 	*n++
 }
 
+// opt writes the member ,"key":v when v is present.
+func (w *frontWriter) opt(key string, v []byte) {
+	if v != nil {
+		w.raw(`,"`)
+		w.raw(key)
+		w.raw(`":`)
+		w.bytes(v)
+	}
+}
+
+// frontTake reads the members of the object v named keys[i] into *vals[i]
+// (the last of repeated ones); a null member counts as absent. The error
+// says v is not an object.
+func frontTake(v []byte, keys []string, vals ...*[]byte) error {
+	return jsonscan.ObjectFields(v, func(k, val []byte) bool {
+		if frontNull(val) {
+			return true
+		}
+		for i, key := range keys {
+			if string(k) == key {
+				*vals[i] = val
+				break
+			}
+		}
+		return true
+	})
+}
+
+// frontEach calls fn for each element of the array list with its index and
+// returns the first error fn returns, or bad() when list is not an array.
+func frontEach(list []byte, bad func() *Error, fn func(i int, v []byte) *Error) *Error {
+	i := 0
+	var perr *Error
+	err := jsonscan.ArrayElems(list, func(v []byte) bool {
+		perr = fn(i, v)
+		i++
+		return perr == nil
+	})
+	switch {
+	case perr != nil:
+		return perr
+	case err != nil:
+		return bad()
+	}
+	return nil
+}
+
+// The members each walk reads, in the order of the pointers it passes.
+var (
+	frontMessageKeys  = []string{"role", "content", "tool_calls", "tool_call_id", "refusal"}
+	frontPartKeys     = []string{"type", "text", "image_url", "file"}
+	frontImageKeys    = []string{"url", "detail"}
+	frontFileKeys     = []string{"file_id", "file_data", "filename"}
+	frontCallKeys     = []string{"id", "type", "function", "custom"}
+	frontToolKeys     = []string{"type", "function", "custom"}
+	frontFunctionKeys = []string{"name", "description", "parameters", "strict"}
+	frontCustomKeys   = []string{"name", "description", "format"}
+	frontSchemaKeys   = []string{"name", "description", "schema", "strict"}
+)
+
 // frontMessage holds the raw members of one chat message.
 type frontMessage struct {
 	role, content, toolCalls, toolCallID, refusal []byte
@@ -33,20 +93,17 @@ type frontMessage struct {
 // function_call item per tool call of an assistant message.
 func (w *frontWriter) messages(list []byte) *Error {
 	w.raw(`[`)
-	n, i := 0, 0
-	var perr *Error
-	err := jsonscan.ArrayElems(list, func(v []byte) bool {
-		perr = w.message(v, frontAt("messages", i), &n)
-		i++
-		return perr == nil
-	})
-	if perr != nil {
-		return perr
-	}
-	if err != nil {
+	n, count := 0, 0
+	err := frontEach(list, func() *Error {
 		return &Error{Param: "messages", Code: "invalid_request", Message: "messages is not a valid JSON array."}
+	}, func(i int, v []byte) *Error {
+		count++
+		return w.message(v, frontAt("messages", i), &n)
+	})
+	if err != nil {
+		return err
 	}
-	if i == 0 {
+	if count == 0 {
 		return &Error{Param: "messages", Code: "invalid_request", Message: "messages is empty: send at least one message."}
 	}
 	w.raw(`]`)
@@ -55,24 +112,7 @@ func (w *frontWriter) messages(list []byte) *Error {
 
 func (w *frontWriter) message(v []byte, path frontPath, n *int) *Error {
 	var m frontMessage
-	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
-		if frontNull(v) {
-			return true
-		}
-		switch string(k) {
-		case "role":
-			m.role = v
-		case "content":
-			m.content = v
-		case "tool_calls":
-			m.toolCalls = v
-		case "tool_call_id":
-			m.toolCallID = v
-		case "refusal":
-			m.refusal = v
-		}
-		return true
-	})
+	err := frontTake(v, frontMessageKeys, &m.role, &m.content, &m.toolCalls, &m.toolCallID, &m.refusal)
 	if err != nil {
 		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object: each message is {\"role\":...,\"content\":...}.")}
 	}
@@ -124,37 +164,17 @@ func (w *frontWriter) textMessage(m *frontMessage, path frontPath, role string, 
 
 // parts writes the content parts of a user, system or developer message.
 func (w *frontWriter) parts(content []byte, path frontPath, media bool) *Error {
-	n, j := 0, 0
-	var perr *Error
-	err := jsonscan.ArrayElems(content, func(p []byte) bool {
-		perr = w.part(p, path.at(".content", j), media, &n)
-		j++
-		return perr == nil
-	})
-	if perr != nil {
-		return perr
-	}
-	if err != nil {
+	n := 0
+	return frontEach(content, func() *Error {
 		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of content parts.")}
-	}
-	return nil
+	}, func(j int, p []byte) *Error {
+		return w.part(p, path.at(".content", j), media, &n)
+	})
 }
 
 func (w *frontWriter) part(p []byte, path frontPath, media bool, n *int) *Error {
 	var typ, text, image, file []byte
-	err := jsonscan.ObjectFields(p, func(k, v []byte) bool {
-		switch string(k) {
-		case "type":
-			typ = v
-		case "text":
-			text = v
-		case "image_url":
-			image = v
-		case "file":
-			file = v
-		}
-		return true
-	})
+	err := frontTake(p, frontPartKeys, &typ, &text, &image, &file)
 	if err != nil {
 		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object: a content part is {\"type\":\"text\",\"text\":...}.")}
 	}
@@ -190,17 +210,7 @@ func (w *frontWriter) image(v []byte, path frontPath, n *int) *Error {
 	url, detail := v, []byte(nil)
 	if len(v) > 0 && v[0] == '{' {
 		url = nil
-		_ = jsonscan.ObjectFields(v, func(k, v []byte) bool {
-			switch string(k) {
-			case "url":
-				url = v
-			case "detail":
-				if !frontNull(v) {
-					detail = v
-				}
-			}
-			return true
-		})
+		_ = frontTake(v, frontImageKeys, &url, &detail)
 	}
 	if len(url) == 0 || url[0] != '"' {
 		return &Error{Param: path.field(".image_url.url"), Code: "invalid_request", Message: path.field(".image_url needs a url string (https://... or data:image/...;base64,...).")}
@@ -224,34 +234,20 @@ func (w *frontWriter) image(v []byte, path frontPath, n *int) *Error {
 // file writes an input_file part from {"file_id"} or {"file_data","filename"}.
 func (w *frontWriter) file(v []byte, path frontPath, n *int) *Error {
 	var id, data, name []byte
-	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
-		if len(v) == 0 || v[0] != '"' {
-			return true
+	err := frontTake(v, frontFileKeys, &id, &data, &name)
+	for _, p := range []*[]byte{&id, &data, &name} {
+		if len(*p) > 0 && (*p)[0] != '"' {
+			*p = nil // only strings name a file
 		}
-		switch string(k) {
-		case "file_id":
-			id = v
-		case "file_data":
-			data = v
-		case "filename":
-			name = v
-		}
-		return true
-	})
+	}
 	if err != nil || id == nil && data == nil {
 		return &Error{Param: path.field(".file"), Code: "invalid_request", Message: path.field(".file needs a file_id or a file_data string.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"input_file"`)
-	for _, m := range []struct {
-		k string
-		v []byte
-	}{{"file_id", id}, {"file_data", data}, {"filename", name}} {
-		if m.v != nil {
-			w.raw(`,"` + m.k + `":`)
-			w.bytes(m.v)
-		}
-	}
+	w.opt("file_id", id)
+	w.opt("file_data", data)
+	w.opt("filename", name)
 	w.raw(`}`)
 	return nil
 }
@@ -270,20 +266,11 @@ func (w *frontWriter) assistant(m *frontMessage, path frontPath, n *int) *Error 
 	if m.toolCalls == nil {
 		return nil
 	}
-	j := 0
-	var perr *Error
-	err := jsonscan.ArrayElems(m.toolCalls, func(v []byte) bool {
-		perr = w.toolCall(v, path.at(".tool_calls", j), n)
-		j++
-		return perr == nil
-	})
-	if perr != nil {
-		return perr
-	}
-	if err != nil {
+	return frontEach(m.toolCalls, func() *Error {
 		return &Error{Param: path.field(".tool_calls"), Code: "invalid_request", Message: path.field(".tool_calls must be an array of tool calls.")}
-	}
-	return nil
+	}, func(j int, v []byte) *Error {
+		return w.toolCall(v, path.at(".tool_calls", j), n)
+	})
 }
 
 // assistantText writes the message item of an assistant turn; nothing
@@ -328,62 +315,39 @@ func (w *frontWriter) assistantText(m *frontMessage, path frontPath, n *int) *Er
 }
 
 func (w *frontWriter) assistantParts(content []byte, path frontPath, parts *int) *Error {
-	j := 0
-	var perr *Error
-	err := jsonscan.ArrayElems(content, func(p []byte) bool {
+	return frontEach(content, func() *Error {
+		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of text parts.")}
+	}, func(j int, p []byte) *Error {
 		pp := path.at(".content", j)
-		j++
 		typ, text := jsonscan.Member(p, "type"), []byte(nil)
 		switch {
 		case jsonscan.Equal(typ, "text"):
 			text = jsonscan.Member(p, "text")
 			if len(text) == 0 || text[0] != '"' {
-				perr = &Error{Param: pp.field(".text"), Code: "invalid_request", Message: pp.field(" is a text part without a text string.")}
-				return false
+				return &Error{Param: pp.field(".text"), Code: "invalid_request", Message: pp.field(" is a text part without a text string.")}
 			}
 			w.item(parts)
 			w.raw(`{"type":"output_text","text":`)
 		case jsonscan.Equal(typ, "refusal"):
 			text = jsonscan.Member(p, "refusal")
 			if len(text) == 0 || text[0] != '"' {
-				perr = &Error{Param: pp.field(".refusal"), Code: "invalid_request", Message: pp.field(" is a refusal part without a refusal string.")}
-				return false
+				return &Error{Param: pp.field(".refusal"), Code: "invalid_request", Message: pp.field(" is a refusal part without a refusal string.")}
 			}
 			w.item(parts)
 			w.raw(`{"type":"refusal","refusal":`)
 		default:
-			perr = &Error{Param: pp.field(".type"), Code: "invalid_value", Message: pp.field(" has a type an assistant message cannot carry: use \"text\" or \"refusal\" parts.")}
-			return false
+			return &Error{Param: pp.field(".type"), Code: "invalid_value", Message: pp.field(" has a type an assistant message cannot carry: use \"text\" or \"refusal\" parts.")}
 		}
 		w.bytes(text)
 		w.raw(`}`)
-		return true
+		return nil
 	})
-	if perr != nil {
-		return perr
-	}
-	if err != nil {
-		return &Error{Param: path.field(".content"), Code: "invalid_request", Message: path.field(".content must be a string or an array of text parts.")}
-	}
-	return nil
 }
 
 // toolCall writes one function_call (or custom_tool_call) item.
 func (w *frontWriter) toolCall(v []byte, path frontPath, n *int) *Error {
 	var id, typ, fn, custom []byte
-	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
-		switch string(k) {
-		case "id":
-			id = v
-		case "type":
-			typ = v
-		case "function":
-			fn = v
-		case "custom":
-			custom = v
-		}
-		return true
-	})
+	err := frontTake(v, frontCallKeys, &id, &typ, &fn, &custom)
 	if err != nil {
 		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object.")}
 	}

@@ -10,18 +10,14 @@ import (
 // flat ({"type":"function","name",...}, no "function" wrapper).
 func (w *frontWriter) tools(list []byte) *Error {
 	w.raw(`,"tools":[`)
-	n, i := 0, 0
-	var perr *Error
-	err := jsonscan.ArrayElems(list, func(v []byte) bool {
-		perr = w.tool(v, frontAt("tools", i), &n)
-		i++
-		return perr == nil
-	})
-	if perr != nil {
-		return perr
-	}
-	if err != nil {
+	n := 0
+	err := frontEach(list, func() *Error {
 		return &Error{Param: "tools", Code: "invalid_request", Message: "tools must be an array of {\"type\":\"function\",\"function\":{...}}."}
+	}, func(i int, v []byte) *Error {
+		return w.tool(v, frontAt("tools", i), &n)
+	})
+	if err != nil {
+		return err
 	}
 	w.raw(`]`)
 	return nil
@@ -29,17 +25,7 @@ func (w *frontWriter) tools(list []byte) *Error {
 
 func (w *frontWriter) tool(v []byte, path frontPath, n *int) *Error {
 	var typ, fn, custom []byte
-	err := jsonscan.ObjectFields(v, func(k, v []byte) bool {
-		switch string(k) {
-		case "type":
-			typ = v
-		case "function":
-			fn = v
-		case "custom":
-			custom = v
-		}
-		return true
-	})
+	err := frontTake(v, frontToolKeys, &typ, &fn, &custom)
 	if err != nil {
 		return &Error{Param: path.String(), Code: "invalid_request", Message: path.field(" is not an object.")}
 	}
@@ -57,22 +43,7 @@ func (w *frontWriter) tool(v []byte, path frontPath, n *int) *Error {
 // API to true, which would reject the usual non-strict schemas.
 func (w *frontWriter) functionTool(fn []byte, path frontPath, n *int) *Error {
 	var name, desc, params, strict []byte
-	err := jsonscan.ObjectFields(fn, func(k, v []byte) bool {
-		if frontNull(v) {
-			return true
-		}
-		switch string(k) {
-		case "name":
-			name = v
-		case "description":
-			desc = v
-		case "parameters":
-			params = v
-		case "strict":
-			strict = v
-		}
-		return true
-	})
+	err := frontTake(fn, frontFunctionKeys, &name, &desc, &params, &strict)
 	switch {
 	case err != nil:
 		return &Error{Param: path.field(".function"), Code: "invalid_request", Message: path.field(".function must be an object {\"name\",\"description\",\"parameters\"}.")}
@@ -88,10 +59,7 @@ func (w *frontWriter) functionTool(fn []byte, path frontPath, n *int) *Error {
 	w.item(n)
 	w.raw(`{"type":"function","name":`)
 	w.bytes(name)
-	if desc != nil {
-		w.raw(`,"description":`)
-		w.bytes(desc)
-	}
+	w.opt("description", desc)
 	w.raw(`,"parameters":`)
 	if params == nil {
 		// A function without parameters takes none; the Responses API
@@ -114,34 +82,15 @@ func (w *frontWriter) functionTool(fn []byte, path frontPath, n *int) *Error {
 // which both APIs have; only the wrapper differs.
 func (w *frontWriter) customTool(c []byte, path frontPath, n *int) *Error {
 	var name, desc, format []byte
-	err := jsonscan.ObjectFields(c, func(k, v []byte) bool {
-		if frontNull(v) {
-			return true
-		}
-		switch string(k) {
-		case "name":
-			name = v
-		case "description":
-			desc = v
-		case "format":
-			format = v
-		}
-		return true
-	})
+	err := frontTake(c, frontCustomKeys, &name, &desc, &format)
 	if err != nil || len(name) == 0 || name[0] != '"' {
 		return &Error{Param: path.field(".custom.name"), Code: "invalid_request", Message: path.field(".custom needs a name.")}
 	}
 	w.item(n)
 	w.raw(`{"type":"custom","name":`)
 	w.bytes(name)
-	if desc != nil {
-		w.raw(`,"description":`)
-		w.bytes(desc)
-	}
-	if format != nil {
-		w.raw(`,"format":`)
-		w.bytes(format)
-	}
+	w.opt("description", desc)
+	w.opt("format", format)
 	w.raw(`}`)
 	return nil
 }
@@ -256,23 +205,8 @@ func (w *frontWriter) format(v []byte) *Error {
 	case !jsonscan.Equal(typ, "json_schema"):
 		return &Error{Param: "response_format.type", Code: "invalid_value", Message: "response_format.type must be \"text\", \"json_object\" or \"json_schema\"."}
 	}
-	var name, schema, strict, desc []byte
-	err := jsonscan.ObjectFields(jsonscan.Member(v, "json_schema"), func(k, v []byte) bool {
-		if frontNull(v) {
-			return true
-		}
-		switch string(k) {
-		case "name":
-			name = v
-		case "schema":
-			schema = v
-		case "strict":
-			strict = v
-		case "description":
-			desc = v
-		}
-		return true
-	})
+	var name, desc, schema, strict []byte
+	err := frontTake(jsonscan.Member(v, "json_schema"), frontSchemaKeys, &name, &desc, &schema, &strict)
 	switch {
 	case err != nil:
 		return &Error{Param: "response_format.json_schema", Code: "invalid_request", Message: "response_format.json_schema must be an object {\"name\",\"schema\",\"strict\"}."}
@@ -287,18 +221,9 @@ func (w *frontWriter) format(v []byte) *Error {
 	}
 	w.raw(`"format":{"type":"json_schema","name":`)
 	w.bytes(name)
-	if desc != nil {
-		w.raw(`,"description":`)
-		w.bytes(desc)
-	}
-	if schema != nil {
-		w.raw(`,"schema":`)
-		w.bytes(schema)
-	}
-	if strict != nil {
-		w.raw(`,"strict":`)
-		w.bytes(strict)
-	}
+	w.opt("description", desc)
+	w.opt("schema", schema)
+	w.opt("strict", strict)
 	w.raw(`}`)
 	return nil
 }
