@@ -14,7 +14,7 @@ type ChatRequest struct {
 	User         string // the "user" field, "" when absent
 	// NativeOnly names the request's fields that only an account speaking
 	// Chat Completions natively can honour ("n", "logprobs", "top_logprobs",
-	// "audio", "modalities"...), empty when the translation carries
+	// "audio", "modalities", "input_audio"...), empty when the translation carries
 	// everything the client asked.
 	NativeOnly []string
 	// Notes says what the translation left out or changed without refusing
@@ -96,6 +96,9 @@ func ChatToResponses(body []byte) (out []byte, req ChatRequest, err error) {
 	w.raw(`,"input":`)
 	if perr = w.messages(f.messages); perr != nil {
 		return nil, req, perr
+	}
+	for _, k := range w.native {
+		req.NativeOnly = frontAppendOnce(req.NativeOnly, k)
 	}
 	if perr = w.options(&f, &req); perr != nil {
 		return nil, req, perr

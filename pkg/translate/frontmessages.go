@@ -10,6 +10,9 @@ import (
 // values of the chat request are copied in, never decoded and re-encoded.
 type frontWriter struct {
 	b []byte
+	// native collects what only a native account can honour, found inside
+	// messages (an audio part).
+	native []string
 }
 
 func (w *frontWriter) raw(s string)   { w.b = append(w.b, s...) }
@@ -193,7 +196,11 @@ func (w *frontWriter) part(p []byte, path frontPath, media bool, n *int) *Error 
 	case media && jsonscan.Equal(typ, "file"):
 		return w.file(file, path, n)
 	case media && jsonscan.Equal(typ, "input_audio"):
-		return &Error{Param: path.field(".type"), Code: "unsupported_value", Message: path.field(" is audio, which this account cannot read: send text or images, or use an account that speaks Chat Completions with audio.")}
+		// The Responses API takes no audio: a native account may, so this
+		// is the relay's choice of account, not a refusal. The part is left
+		// out of a body that only a native account would have honoured.
+		w.native = frontAppendOnce(w.native, "input_audio")
+		return nil
 	case typ == nil:
 		return &Error{Param: path.field(".type"), Code: "invalid_request", Message: path.field(" has no type: use \"text\" or, in a user message, \"image_url\" or \"file\".")}
 	}
