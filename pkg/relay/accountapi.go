@@ -51,8 +51,12 @@ func (rl *Relay) formFor(ctx context.Context, a *account.Account, suffix string,
 				return sendForm{}, fmt.Errorf("mapping the model for account %s: %w", a.Name, err)
 			}
 		}
-		// A translated chat request always asks for a stream.
-		gather = gather || (door != nil && !door.req.Stream)
+		// A translated chat request always asks for a stream, and the
+		// front door gathers it for a client that asked for JSON: the
+		// ChatGPT backend's last event may lack the output its items had.
+		if door != nil {
+			gather = false
+		}
 		return sendForm{body: out, suffix: suffix, gather: gather}, nil
 	}
 	f := sendForm{suffix: "/chat/completions", chat: true}

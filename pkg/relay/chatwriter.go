@@ -8,6 +8,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/jsonscan"
+	"github.com/proxy-dev/proxy/pkg/sse"
 	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
@@ -21,24 +22,29 @@ import (
 // both APIs and goes as it came.
 type chatWriter struct {
 	w      http.ResponseWriter
+	req    translate.ChatRequest
 	stream *translate.ChatStream
+	gather translate.ChatGather // the output items of a stream gathered for a client that asked for JSON
 	red    Redactor
 	mode   int
 	status int
-	json   []byte // a JSON answer, held until finish
-	tooBig bool   // the JSON answer passed maxJSONResponse: it cannot be converted
+	json   []byte          // a JSON answer, held until finish
+	tooBig bool            // the JSON answer passed maxJSONResponse: it cannot be converted
+	ended  *apierror.Error // a gathered stream's failure, answered at finish
+	done   bool            // a gathered stream reached its terminal event
 }
 
 // The ways a chatWriter passes an answer on, decided at WriteHeader.
 const (
 	chatUndecided = iota
 	chatEvents    // a Responses stream, translated to chat chunks
+	chatGathered  // a Responses stream gathered into one chat.completion for a client that asked for JSON
 	chatJSON      // a JSON answer, converted at finish
 	chatAsIs      // an error, passed on as it came
 )
 
 func newChatWriter(w http.ResponseWriter, req translate.ChatRequest, red Redactor) *chatWriter {
-	return &chatWriter{w: w, stream: translate.NewChatStream(req), red: red}
+	return &chatWriter{w: w, req: req, stream: translate.NewChatStream(req), red: red}
 }
 
 // Header is the client's header map: the loop's headers go on as they
@@ -54,6 +60,10 @@ func (cw *chatWriter) WriteHeader(status int) {
 	h := cw.w.Header()
 	cw.status = status
 	switch {
+	case status/100 == 2 && isEventStream(h) && !cw.req.Stream:
+		// Sent at finish, as one JSON answer.
+		cw.mode = chatGathered
+		h.Del("Content-Length")
 	case status/100 == 2 && isEventStream(h):
 		cw.mode = chatEvents
 		h.Del("Content-Length")
@@ -82,6 +92,9 @@ func (cw *chatWriter) Write(p []byte) (int, error) {
 			}
 		}
 		return len(p), nil
+	case chatGathered:
+		cw.gatherEvents(p)
+		return len(p), nil
 	case chatJSON:
 		if len(cw.json)+len(p) > maxJSONResponse {
 			cw.tooBig = true
@@ -96,7 +109,7 @@ func (cw *chatWriter) Write(p []byte) (int, error) {
 // FlushError passes the loop's flush on: a stream's chunks go out as its
 // events come.
 func (cw *chatWriter) FlushError() error {
-	if cw.mode == chatJSON {
+	if cw.mode == chatJSON || cw.mode == chatGathered {
 		return nil
 	}
 	return http.NewResponseController(cw.w).Flush()
@@ -110,7 +123,12 @@ func (cw *chatWriter) Unwrap() http.ResponseWriter { return cw.w }
 // answer. A JSON answer already in Chat Completions' shape (from an
 // account that speaks it, passed through) goes as it came.
 func (cw *chatWriter) finish(rec *event.Decision) {
-	if cw.mode != chatJSON {
+	switch cw.mode {
+	case chatGathered:
+		cw.finishGathered(rec)
+		return
+	case chatJSON:
+	default:
 		return
 	}
 	body := cw.json
@@ -134,6 +152,64 @@ func (cw *chatWriter) finish(rec *event.Decision) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	cw.w.WriteHeader(cw.status)
 	if _, err := cw.w.Write(body); err != nil && rec.Error == "" {
+		rec.Error = "client went away: " + err.Error()
+	}
+}
+
+// gatherEvents takes the loop's events for a client that asked for JSON:
+// the answer's items are kept, and its terminal event decides the answer.
+func (cw *chatWriter) gatherEvents(p []byte) {
+	rd := sse.NewReader(bytes.NewReader(p))
+	for !cw.done {
+		ev, err := rd.Next()
+		if len(ev) > 0 {
+			cw.gatherEvent(ev)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (cw *chatWriter) gatherEvent(ev []byte) {
+	cw.gather.Event(ev)
+	switch sse.Type(ev) {
+	case "response.completed", "response.incomplete":
+		out, err := cw.gather.Completion(responseObject(ev))
+		if err != nil {
+			cw.ended = apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
+				"the upstream's answer cannot be converted to Chat Completions: "+cw.red.String(err.Error())+"; retry, or ask for a stream").WithCode("upstream_answer_unreadable")
+		} else {
+			cw.json = out
+		}
+		cw.done = true
+	case "response.failed", "error":
+		code, msg, _, _ := sse.Failure(ev)
+		cw.ended = apierror.New(http.StatusBadGateway, apierror.TypeUpstream, "upstream failed the response: "+cw.red.String(msg)).WithCode(code)
+		cw.done = true
+	}
+}
+
+// finishGathered answers a client that asked for JSON with the gathered
+// stream's chat.completion, or with why there is none.
+func (cw *chatWriter) finishGathered(rec *event.Decision) {
+	switch {
+	case cw.ended != nil:
+		cw.fail(rec, cw.ended)
+		return
+	case !cw.done:
+		if rec.Error == "client closed the request" {
+			return
+		}
+		cw.fail(rec, apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
+			"upstream stream ended before response.completed; retry the request").WithCode("upstream_stream_interrupted"))
+		return
+	}
+	h := cw.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(cw.json)))
+	cw.w.WriteHeader(cw.status)
+	if _, err := cw.w.Write(cw.json); err != nil && rec.Error == "" {
 		rec.Error = "client went away: " + err.Error()
 	}
 }
