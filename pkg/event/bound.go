@@ -22,6 +22,7 @@ func (d Decision) Bounded() Decision {
 	d.Detail = bound.Cut(d.Detail, bound.Text)
 	d.Error = bound.Cut(d.Error, bound.Text)
 	d.Items = bound.Cut(d.Items, bound.Text)
+	d.Translated = bound.Cut(d.Translated, bound.Text)
 	copied := false
 	for i, a := range d.Attempts {
 		if e := bound.Cut(a.Error, bound.Text); e != a.Error {

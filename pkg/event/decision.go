@@ -18,6 +18,10 @@ type Decision struct {
 	// API is the wire API the serving account was sent: APIChat when it
 	// speaks only Chat Completions, "" for the Responses API.
 	API string `json:"api,omitempty"`
+	// Translated says what translating between the APIs left out or
+	// changed ("stop dropped: the Responses API has none"); "" when
+	// nothing.
+	Translated string `json:"translated,omitempty"`
 	// UpstreamModel is the account's name for the model when its
 	// model_map changed the client's; "" when sent as the client named it.
 	UpstreamModel string        `json:"upstream_model,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/event"
@@ -33,6 +34,8 @@ type sendForm struct {
 	// passthrough: the client's chat request went byte for byte, and its
 	// answer goes back so (each chunk rides beside the rebuilt events).
 	passthrough bool
+	// translated says what translating left out or changed, for the record.
+	translated string
 }
 
 // formFor shapes body for account a: the model renamed by its model_map,
@@ -57,7 +60,11 @@ func (rl *Relay) formFor(ctx context.Context, a *account.Account, suffix string,
 		if door != nil {
 			gather = false
 		}
-		return sendForm{body: out, suffix: suffix, gather: gather}, nil
+		f := sendForm{body: out, suffix: suffix, gather: gather}
+		if door != nil {
+			f.translated = strings.Join(door.req.Notes, "; ")
+		}
+		return f, nil
 	}
 	f := sendForm{suffix: "/chat/completions", chat: true}
 	if door != nil {

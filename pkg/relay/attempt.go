@@ -69,6 +69,8 @@ type attempt struct {
 	// passing the failed answer on must not count it twice.
 	failureReported bool
 
+	translated string // what translating the request for the account left out or changed
+
 	conv   *convItems    // the request's account-bound items; nil without a ledger
 	change *items.Change // what cleaning did to the body this attempt sent
 	watch  items.Watch   // the account-bound items the answer mints

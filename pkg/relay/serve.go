@@ -213,6 +213,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		own := len(rec.Attempts) == 0 && d.Reason == scheduler.ReasonSticky
 		at := rl.try(ctx, a, suffix, r, body, req, own, conv)
 		at.lease = lease
+		rec.Translated = at.translated
 		if ctx.Err() != nil {
 			at.close()
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Error: "client closed the request"})
@@ -424,7 +425,7 @@ func refusalStands(at *attempt) *health.Outcome {
 // send makes one upstream request in form f and reads ahead.
 func (rl *Relay) send(ctx context.Context, a *account.Account, f sendForm, r *http.Request, own bool) *attempt {
 	actx, cancel := context.WithCancel(ctx)
-	at := &attempt{account: a, cancel: cancel, gather: f.gather}
+	at := &attempt{account: a, cancel: cancel, gather: f.gather, translated: f.translated}
 	suffix, body := f.suffix, f.body
 	up, err := http.NewRequestWithContext(actx, http.MethodPost, a.Target(suffix, r.URL.RawQuery), http.NoBody)
 	if err != nil {

@@ -30,6 +30,9 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 	if d.Items != "" {
 		fields = append(fields, field{"items", d.Items})
 	}
+	if d.Translated != "" {
+		fields = append(fields, field{"translated", d.Translated})
+	}
 	for i, a := range d.Attempts {
 		v := fmt.Sprintf("%s → %s", a.Account, statusText(a.Status))
 		if a.Error != "" {
