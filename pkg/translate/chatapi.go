@@ -234,6 +234,9 @@ func acctInputItems(input []byte) ([][]byte, error) {
 // sit in.
 func acctTools(dst []byte, n int, plan *Plan, raw []byte, ns string) ([]byte, int) {
 	_ = jsonscan.ArrayElems(raw, func(t []byte) bool {
+		if t[0] != '{' {
+			return true
+		}
 		var typ, name, desc, params, format, nested []byte
 		_ = jsonscan.ObjectFields(t, func(k, v []byte) bool {
 			switch string(k) {

@@ -24,6 +24,10 @@ const PassthroughEvent = "proxy.chat"
 // their text (DeepSeek's thinking mode wants it within a tool turn).
 const acctReasoningIDPrefix = "rs_chat_"
 
+// acctRandRead makes the random part of a rebuilt answer's ids; tests
+// make it fixed.
+var acctRandRead = rand.Read
+
 // RebuildOptions bound and shape a rebuilt answer.
 type RebuildOptions struct {
 	// MaxEvent bounds one upstream chunk and anything accumulated for one output item (a tool
@@ -200,7 +204,7 @@ func (r *acctRebuilder) Close() error { return r.body.Close() }
 func (r *acctRebuilder) start() {
 	r.started = true
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	_, _ = acctRandRead(b[:])
 	r.base = hex.EncodeToString(b[:])
 	now := time.Now
 	if r.o.Now != nil {
@@ -647,7 +651,11 @@ func (r *acctRebuilder) argsDelta(c *acctItem, piece []byte) {
 
 // announce adds a message or reasoning item and emits its output_item.added.
 func (r *acctRebuilder) announce(kind byte, id string) *acctItem {
-	it := &acctItem{kind: kind, id: id, index: len(r.items)}
+	return r.announceItem(&acctItem{kind: kind, id: id})
+}
+
+func (r *acctRebuilder) announceItem(it *acctItem) *acctItem {
+	it.index = len(r.items)
 	r.items = append(r.items, it)
 	r.ev("response.output_item.added")
 	r.out = append(r.out, `,"output_index":`...)
@@ -712,11 +720,12 @@ func (r *acctRebuilder) finishReason(f string) {
 	r.closeReasoning()
 	r.closeMessage()
 	if r.plan.Compaction() {
-		c := r.announce('k', r.nextID(acctCompactionIDPrefix))
+		// The item comes whole, in output_item.added already, as the
+		// real backend sends its compaction item.
 		summary, _ := jsonscan.Unquote(append(append([]byte{'"'}, r.compText...), '"'))
-		c.encryptedText = acctCompactionContent(summary)
+		c := &acctItem{kind: 'k', id: r.nextID(acctCompactionIDPrefix), encryptedText: acctCompactionContent(summary)}
 		r.compText = nil
-		r.itemDone(c)
+		r.itemDone(r.announceItem(c))
 		return
 	}
 	for _, c := range r.calls {

@@ -3,6 +3,7 @@ package translate
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // acctDefaultMaxToolName is OpenAI's own limit on a function name, which most
@@ -30,13 +31,20 @@ type acctToolNames struct {
 	max    int
 	byFlat map[string]acctCodexTool
 	byTool map[acctCodexTool]string // Custom is false in these keys
+	// byBare finds a namespaced tool by its own name, for providers whose
+	// model calls "browser_navigate" where "mcp__pw__browser_navigate"
+	// was declared (DeepSeek does, now and then); ambiguous names are
+	// left out.
+	byBare    map[string]acctCodexTool
+	ambiguous map[string]bool
 }
 
 func acctNewToolNames(max int) *acctToolNames {
 	if max <= 0 {
 		max = acctDefaultMaxToolName
 	}
-	return &acctToolNames{max: max, byFlat: map[string]acctCodexTool{}, byTool: map[acctCodexTool]string{}}
+	return &acctToolNames{max: max, byFlat: map[string]acctCodexTool{}, byTool: map[acctCodexTool]string{},
+		byBare: map[string]acctCodexTool{}, ambiguous: map[string]bool{}}
 }
 
 // add declares a tool and returns its flat name. A second declaration of
@@ -53,8 +61,15 @@ func (n *acctToolNames) add(ns, name string, custom bool) string {
 		// gets a hash of its full name, which no other tool shares.
 		flat = n.hashed(ns, name, "x")
 	}
-	n.byFlat[flat] = acctCodexTool{Namespace: ns, Name: name, Custom: custom}
+	t := acctCodexTool{Namespace: ns, Name: name, Custom: custom}
+	n.byFlat[flat] = t
 	n.byTool[key] = flat
+	if _, dup := n.byBare[name]; dup || n.ambiguous[name] {
+		delete(n.byBare, name)
+		n.ambiguous[name] = true
+	} else {
+		n.byBare[name] = t
+	}
 	return flat
 }
 
@@ -76,6 +91,15 @@ func (n *acctToolNames) back(flat string) acctCodexTool {
 		if t, ok := n.byFlat[flat]; ok {
 			return t
 		}
+		if t, ok := n.byBare[flat]; ok {
+			return t
+		}
+		// "ns.name", as some servers' templates write a namespaced call.
+		if ns, name, ok := strings.Cut(flat, "."); ok {
+			if f, ok := n.byTool[acctCodexTool{Namespace: ns, Name: name}]; ok {
+				return n.byFlat[f]
+			}
+		}
 	}
 	return acctCodexTool{Name: flat}
 }
@@ -85,39 +109,56 @@ func (n *acctToolNames) back(flat string) acctCodexTool {
 // any other is cut and given a hash of the full name, so it stays unique
 // and the same on every request.
 func (n *acctToolNames) flatten(ns, name string) string {
-	flat := name
-	if ns != "" {
-		flat = ns + acctNSSep + name
-	}
+	flat := acctJoin(ns, name)
 	if len(flat) <= n.max && acctValidName(flat) {
 		return flat
 	}
 	return n.hashed(ns, name, "")
 }
 
-// hashed is a name of at most max valid characters: the sanitised start of
-// the flat name, "_" and 8 hex digits of a hash of (salt, ns, name).
+// acctJoin is the flat name of a namespaced tool. Codex names MCP servers'
+// namespaces "mcp__server__", made to be joined as they are into the
+// familiar "mcp__server__tool".
+func acctJoin(ns, name string) string {
+	switch {
+	case ns == "":
+		return name
+	case strings.HasSuffix(ns, "_"):
+		return ns + name
+	}
+	return ns + acctNSSep + name
+}
+
+// hashed is a name of at most max valid characters ending in "_" and 8 hex
+// digits of a hash of (salt, ns, name). The tool's own name is kept whole
+// when it fits and the namespace is what gets cut: a model picks tools by
+// their names, and two long tools of one server must not look alike.
 func (n *acctToolNames) hashed(ns, name, salt string) string {
 	sum := sha256.Sum256([]byte(salt + "\x00" + ns + "\x00" + name))
 	tail := "_" + hex.EncodeToString(sum[:4])
-	flat := name
-	if ns != "" {
-		flat = ns + acctNSSep + name
+	budget := n.max - len(tail)
+	if budget < 1 { // a limit under 10: the hash alone must do
+		return tail[len(tail)-n.max:]
 	}
-	keep := max(n.max-len(tail), 1)
+	flat := acctJoin(ns, name)
+	switch keep := budget - len(name) - len(acctNSSep); {
+	case ns == "":
+	case len(name) > budget:
+		flat = name
+	case keep >= 4: // enough of the namespace to be worth keeping
+		flat = strings.TrimRight(ns[:min(keep, len(ns))], "_") + acctNSSep + name
+	default:
+		flat = name
+	}
 	b := make([]byte, 0, n.max)
-	for i := 0; i < len(flat) && len(b) < keep; i++ {
+	for i := 0; i < len(flat) && len(b) < budget; i++ {
 		c := flat[i]
 		if !acctNameByte(c) {
 			c = '_'
 		}
 		b = append(b, c)
 	}
-	out := string(b) + tail
-	if len(out) > n.max { // a limit under 10: the hash alone must do
-		out = out[len(out)-n.max:]
-	}
-	return out
+	return string(b) + tail
 }
 
 func acctValidName(s string) bool {
