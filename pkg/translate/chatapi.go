@@ -667,6 +667,7 @@ func (m *acctMessages) message(role string, content []byte) {
 		m.endLead()
 		m.flushAssistant()
 		m.flushImages()
+		m.nextReasoning = nil // it reasoned for an answer that never came
 		m.userMessage(content)
 	}
 }

@@ -316,9 +316,11 @@ func (r *acctRebuilder) upstreamEnd(err error) {
 
 // chunk handles one chat.completion.chunk (or, whole, one chat.completion).
 func (r *acctRebuilder) chunk(data []byte, whole bool) {
-	var choices, usage, errv, model []byte
+	var choices, usage, errv, model, object []byte
 	_ = jsonscan.ObjectFields(data, func(k, v []byte) bool {
 		switch string(k) {
+		case "object":
+			object = v
 		case "choices":
 			choices = v
 		case "usage":
@@ -332,6 +334,10 @@ func (r *acctRebuilder) chunk(data []byte, whole bool) {
 	})
 	if len(errv) > 0 && errv[0] == '{' {
 		r.upstreamError(errv)
+		return
+	}
+	if jsonscan.Equal(object, "error") { // vLLM's flat {"object":"error","message":...,"code":400}
+		r.upstreamError(data)
 		return
 	}
 	if r.upModel == "" {
@@ -625,12 +631,7 @@ func (r *acctRebuilder) announceCall(c *acctItem) {
 	}
 	c.index = len(r.items)
 	r.items = append(r.items, c)
-	r.ev("response.output_item.added")
-	r.out = append(r.out, `,"output_index":`...)
-	r.out = strconv.AppendInt(r.out, int64(c.index), 10)
-	r.out = append(r.out, `,"item":`...)
-	r.out = r.item(r.out, c)
-	r.end()
+	r.itemEvent("response.output_item.added", c)
 }
 
 // toolFor is Codex's tool for a flat name; a nil plan maps nothing.
@@ -657,18 +658,18 @@ func (r *acctRebuilder) announce(kind byte, id string) *acctItem {
 func (r *acctRebuilder) announceItem(it *acctItem) *acctItem {
 	it.index = len(r.items)
 	r.items = append(r.items, it)
-	r.ev("response.output_item.added")
-	r.out = append(r.out, `,"output_index":`...)
-	r.out = strconv.AppendInt(r.out, int64(it.index), 10)
-	r.out = append(r.out, `,"item":`...)
-	r.out = r.item(r.out, it)
-	r.end()
+	r.itemEvent("response.output_item.added", it)
 	return it
 }
 
 func (r *acctRebuilder) itemDone(it *acctItem) {
 	it.done = true
-	r.ev("response.output_item.done")
+	r.itemEvent("response.output_item.done", it)
+}
+
+// itemEvent emits output_item.added or .done with the item as it stands.
+func (r *acctRebuilder) itemEvent(typ string, it *acctItem) {
+	r.ev(typ)
 	r.out = append(r.out, `,"output_index":`...)
 	r.out = strconv.AppendInt(r.out, int64(it.index), 10)
 	r.out = append(r.out, `,"item":`...)

@@ -152,6 +152,12 @@ func TestRebuildQuirks(t *testing.T) {
 				t.Errorf("error %v", r["error"])
 			}
 		}},
+		{"flat error object (vLLM)", `data: {"object":"error","message":"max_tokens too large","type":"BadRequestError","code":400}` + "\n\n", RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
+			_, r := acctFinal(evs)
+			if e, _ := r["error"].(map[string]any); e["code"] != "400" || e["message"] != "max_tokens too large" {
+				t.Errorf("error %v", r["error"])
+			}
+		}},
 		{"keep-alive comments are skipped", ": keep-alive\n\n" + acctChunk(`{"content":"a"}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "message a")
 		}},
