@@ -133,8 +133,10 @@ type acctRebuilder struct {
 	seq int
 
 	started bool
-	ended   bool  // the upstream is done with: Read returns err, then EOF
-	err     error // a read error of the upstream, returned once out is drained
+	sawData bool      // an event with data has come
+	jsonSrc io.Reader // the rest of a JSON answer found under an event-stream type
+	ended   bool      // the upstream is done with: Read returns err, then EOF
+	err     error     // a read error of the upstream, returned once out is drained
 
 	base     string // random part of the ids
 	nIDs     int
@@ -238,8 +240,17 @@ func (r *acctRebuilder) step() {
 	}
 	data := sse.Data(ev)
 	if data == nil {
-		return // a comment (keep-alive) or a bare event line
+		if t := bytes.TrimSpace(ev); !r.sawData && len(t) > 0 && t[0] == '{' {
+			// A JSON answer under an event-stream type (a server that
+			// ignores stream:true and mislabels its answer): read the
+			// rest as one object. The reader returns the body's bytes as
+			// they came, so its events put together are the body.
+			r.json = true
+			r.jsonSrc = io.MultiReader(bytes.NewReader(bytes.Clone(ev)), &acctEventBytes{rd: r.rd})
+		}
+		return // else a comment (keep-alive) or a bare event line
 	}
+	r.sawData = true
 	if r.o.Passthrough {
 		r.passthrough(data)
 	}
@@ -257,14 +268,18 @@ func (r *acctRebuilder) step() {
 // readJSON handles a one-object chat.completion answer: the same events as
 // its stream would give, at once.
 func (r *acctRebuilder) readJSON() {
-	b, err := io.ReadAll(io.LimitReader(r.body, int64(r.max)+1))
+	src := r.jsonSrc
+	if src == nil {
+		src = r.body
+	}
+	b, err := io.ReadAll(io.LimitReader(src, int64(r.max)+1))
 	switch {
-	case err != nil:
-		r.upstreamEnd(err)
-		return
-	case len(b) > r.max:
+	case errors.Is(err, sse.ErrEventTooLarge) || len(b) > r.max:
 		r.fail("upstream_event_too_large", "The upstream's answer is larger than "+strconv.Itoa(r.max)+" bytes.")
 		r.ended = true
+		return
+	case err != nil:
+		r.upstreamEnd(err)
 		return
 	}
 	if r.o.Passthrough {
@@ -965,4 +980,23 @@ func (r *acctRebuilder) response(dst []byte, status, incomplete string) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, `,"user":null,"metadata":{}}`...)
+}
+
+// acctEventBytes reads the events of an sse.Reader back as bytes.
+type acctEventBytes struct {
+	rd  *sse.Reader
+	cur []byte
+}
+
+func (e *acctEventBytes) Read(p []byte) (int, error) {
+	if len(e.cur) == 0 {
+		ev, err := e.rd.Next()
+		if err != nil {
+			return 0, err
+		}
+		e.cur = ev
+	}
+	n := copy(p, e.cur)
+	e.cur = e.cur[n:]
+	return n, nil
 }

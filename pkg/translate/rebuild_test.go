@@ -158,6 +158,9 @@ func TestRebuildQuirks(t *testing.T) {
 				t.Errorf("error %v", r["error"])
 			}
 		}},
+		{"a JSON answer under an event-stream type", "{\n \"choices\": [{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"pretty\"},\"finish_reason\":\"stop\"}],\n\n \"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n", RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
+			acctWantOutput(t, evs, "message pretty")
+		}},
 		{"keep-alive comments are skipped", ": keep-alive\n\n" + acctChunk(`{"content":"a"}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "message a")
 		}},
