@@ -399,6 +399,11 @@ type acctMessages struct {
 	images        []byte // image parts of tool outputs, for a user message after the tool messages
 
 	called, answered map[string]bool // call ids with a call, with an output
+
+	// thinking marks a conversation with reasoning items of ours: the
+	// provider reasons in reasoning_content, and DeepSeek V4 then wants one
+	// on every assistant message, if only "".
+	thinking bool
 }
 
 // known records which calls and outputs the input holds, so that a call
@@ -413,6 +418,8 @@ func (m *acctMessages) known(items [][]byte) {
 			m.called[acctStr(jsonscan.Member(it, "call_id"))] = true
 		case jsonscan.Equal(typ, "function_call_output"), jsonscan.Equal(typ, "custom_tool_call_output"):
 			m.answered[acctStr(jsonscan.Member(it, "call_id"))] = true
+		case jsonscan.Equal(typ, "reasoning"):
+			m.thinking = m.thinking || strings.HasPrefix(acctStr(jsonscan.Member(it, "id")), acctReasoningIDPrefix)
 		}
 	}
 }
@@ -496,7 +503,7 @@ func (m *acctMessages) flushAssistant() {
 		m.out = append(m.out, m.content...)
 		m.out = append(m.out, '"')
 	}
-	if len(m.reasoning) > 0 {
+	if len(m.reasoning) > 0 || m.thinking {
 		m.out = append(m.out, `,"reasoning_content":"`...)
 		m.out = append(m.out, m.reasoning...)
 		m.out = append(m.out, '"')

@@ -116,6 +116,11 @@ func TestResponsesToChatMapping(t *testing.T) {
 				t.Errorf("reasoning_content = %q", c.Messages[0].ReasoningContent)
 			}
 		}},
+		{"with reasoning of ours, every assistant message carries reasoning_content", `{"model":"m","input":[{"role":"user","content":"a"},{"type":"reasoning","id":"rs_chat_1_1","summary":[]},{"type":"message","role":"assistant","content":"b"},{"role":"user","content":"c"},{"type":"message","role":"assistant","content":"d"}]}`, func(t *testing.T, c acctChat) {
+			if bytes.Count(acctLastOut, []byte(`"reasoning_content":""`)) != 2 {
+				t.Errorf("out %s", acctLastOut)
+			}
+		}},
 		{"tool output images move to a user message after the tool messages", `{"model":"m","input":[{"type":"function_call","call_id":"a","name":"f","arguments":"{}"},{"type":"function_call","call_id":"b","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"a","output":[{"type":"input_text","text":"shot"},{"type":"input_image","image_url":"data:image/png;base64,AA"}]},{"type":"function_call_output","call_id":"b","output":"x"},{"role":"user","content":"u"}]}`, func(t *testing.T, c acctChat) {
 			if len(c.Messages) != 5 || c.Messages[3].Role != "user" || !strings.Contains(string(c.Messages[3].Content), "image_url") {
 				t.Errorf("messages = %+v", c.Messages)
@@ -147,6 +152,7 @@ func TestResponsesToChatMapping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			acctLastOut = out
 			var c acctChat
 			if err := json.Unmarshal(out, &c); err != nil {
 				t.Fatalf("%v: %s", err, out)
@@ -155,6 +161,9 @@ func TestResponsesToChatMapping(t *testing.T) {
 		})
 	}
 }
+
+// acctLastOut is the chat request of the mapping case being checked.
+var acctLastOut []byte
 
 // acctWantMessages compares messages written as "role:content", with tool
 // calls as "[id name arguments]" and a tool message as "tool(id):content".

@@ -147,6 +147,10 @@ type acctRebuilder struct {
 	calls    []*acctItem // the tool calls of the answer, first seen first
 	lastCall *acctItem
 
+	// thinks is set by a reasoning_content member, even empty; reasoned
+	// by a reasoning item made.
+	thinks, reasoned bool
+
 	finish    string // finish_reason, once seen
 	usage     Usage
 	haveUsage bool
@@ -457,10 +461,13 @@ func (r *acctRebuilder) delta(d []byte, whole bool) {
 	})
 	// DeepSeek says reasoning_content; vLLM, Ollama and OpenRouter say
 	// reasoning (some say both, alike).
-	if t, ok := acctInner(reasoningContent); ok && len(t) > 0 {
-		r.reasoningDelta(t)
-	} else if t, ok := acctInner(reasoning); ok && len(t) > 0 {
-		r.reasoningDelta(t)
+	rc, isRC := acctInner(reasoningContent)
+	rs, isRS := acctInner(reasoning)
+	r.thinks = r.thinks || isRC || isRS
+	if len(rc) > 0 {
+		r.reasoningDelta(rc)
+	} else if len(rs) > 0 {
+		r.reasoningDelta(rs)
 	}
 	if t, ok := acctInner(content); ok && len(t) > 0 {
 		r.textDelta(t)
@@ -490,6 +497,7 @@ func (r *acctRebuilder) reasoningDelta(t []byte) {
 	}
 	if r.rsn == nil {
 		r.closeMessage()
+		r.reasoned = true
 		r.rsn = r.announce('r', r.nextID(acctReasoningIDPrefix))
 		r.evAt("response.reasoning_summary_part.added", r.rsn)
 		r.out = append(r.out, `,"summary_index":0,"part":{"type":"summary_text","text":""}`...)
@@ -744,6 +752,14 @@ func (r *acctRebuilder) finishReason(f string) {
 		r.itemDone(r.announceItem(c))
 		return
 	}
+	if r.thinks && !r.reasoned {
+		// A thinking model that answered straight away (DeepSeek sends
+		// reasoning_content ""). The empty reasoning item tells the next
+		// translation that this provider thinks, which then gives every
+		// assistant message a reasoning_content: DeepSeek V4 refuses a
+		// thinking conversation where one lacks it.
+		r.itemDone(r.announce('r', r.nextID(acctReasoningIDPrefix)))
+	}
 	for _, c := range r.calls {
 		if c.index < 0 {
 			continue // never named: nothing Codex could run
@@ -870,7 +886,7 @@ func (r *acctRebuilder) item(dst []byte, it *acctItem) []byte {
 		dst = append(dst, `{"id":`...)
 		dst = acctString(dst, it.id)
 		dst = append(dst, `,"type":"reasoning","summary":[`...)
-		if it.done {
+		if it.done && len(it.text) > 0 {
 			dst = append(dst, `{"type":"summary_text","text":"`...)
 			dst = append(dst, it.text...)
 			dst = append(dst, `"}`...)

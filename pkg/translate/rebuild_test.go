@@ -132,6 +132,13 @@ func TestRebuildQuirks(t *testing.T) {
 		{"reasoning field (vLLM, Ollama, OpenRouter)", acctChunk(`{"reasoning":"hmm","content":null}`, "") + acctChunk(`{"content":"ok"}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "reasoning hmm", "message ok")
 		}},
+		{"a thinking model's straight answer leaves an empty reasoning item", acctChunk(`{"role":"assistant","content":null,"reasoning_content":""}`, "") + acctChunk(`{"content":"hi","reasoning_content":null}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
+			_, r := acctFinal(evs)
+			b, _ := json.Marshal(r["output"])
+			if !strings.Contains(string(b), `"id":"rs_chat_`) || !strings.Contains(string(b), `"summary":[]`) {
+				t.Errorf("output %s", b)
+			}
+		}},
 		{"other choices are ignored", `data: {"choices":[{"index":1,"delta":{"content":"no"}},{"index":0,"delta":{"content":"yes"}}]}` + "\n\n" + acctChunk(`{}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "message yes")
 		}},
