@@ -277,7 +277,10 @@ func acctTools(dst []byte, n int, plan *Plan, raw []byte, ns string) ([]byte, in
 		if toolName == "" {
 			return true
 		}
-		flat := plan.names.add(ns, toolName, kind == "custom")
+		flat, fresh := plan.names.add(ns, toolName, kind == "custom")
+		if !fresh {
+			return true // declared twice: the first one stands (chat wants names unique)
+		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}

@@ -131,6 +131,11 @@ func TestResponsesToChatMapping(t *testing.T) {
 				t.Errorf("tool_choice = %s", c.ToolChoice)
 			}
 		}},
+		{"a tool in tools and in additional_tools is declared once", `{"model":"m","input":[{"type":"additional_tools","tools":[{"type":"function","name":"f","description":"second"}]},{"role":"user","content":"x"}],"tools":[{"type":"function","name":"f","description":"first"}]}`, func(t *testing.T, c acctChat) {
+			if len(c.Tools) != 1 || c.Tools[0].Function.Description != "first" {
+				t.Errorf("tools %+v", c.Tools)
+			}
+		}},
 		{"no tools, no tool_choice", `{"model":"m","input":"x","tools":[{"type":"web_search"}],"tool_choice":"auto","parallel_tool_calls":true}`, func(t *testing.T, c acctChat) {
 			if c.ToolChoice != nil || c.Tools != nil {
 				t.Errorf("tool_choice %s tools %v", c.ToolChoice, c.Tools)

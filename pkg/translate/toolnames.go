@@ -48,13 +48,14 @@ func acctNewToolNames(max int) *acctToolNames {
 }
 
 // add declares a tool and returns its flat name. A second declaration of
-// the same tool returns the first one's name.
-func (n *acctToolNames) add(ns, name string, custom bool) string {
+// the same tool (Codex may send one both in "tools" and in additional_tools)
+// returns the first one's name, and fresh false.
+func (n *acctToolNames) add(ns, name string, custom bool) (flat string, fresh bool) {
 	key := acctCodexTool{Namespace: ns, Name: name}
 	if flat, ok := n.byTool[key]; ok {
-		return flat
+		return flat, false
 	}
-	flat := n.flatten(ns, name)
+	flat = n.flatten(ns, name)
 	if _, taken := n.byFlat[flat]; taken {
 		// Two tools that flatten alike ("a__b" in no namespace and "b" in
 		// "a", or two long names cut to the same prefix): the later one
@@ -70,7 +71,7 @@ func (n *acctToolNames) add(ns, name string, custom bool) string {
 	} else {
 		n.byBare[name] = t
 	}
-	return flat
+	return flat, true
 }
 
 // flat is the name a tool of an earlier turn's call goes by: its declared

@@ -23,7 +23,7 @@ func TestToolNamesFlatten(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := acctNewToolNames(tc.max)
-			got := n.add(tc.ns, tc.tool, false)
+			got, _ := n.add(tc.ns, tc.tool, false)
 			limit := tc.max
 			if limit == 0 {
 				limit = 64
@@ -37,7 +37,7 @@ func TestToolNamesFlatten(t *testing.T) {
 			if back := n.back(got); back.Namespace != tc.ns || back.Name != tc.tool {
 				t.Errorf("back(%q) = %+v", got, back)
 			}
-			if again := acctNewToolNames(tc.max).add(tc.ns, tc.tool, false); again != got {
+			if again, _ := acctNewToolNames(tc.max).add(tc.ns, tc.tool, false); again != got {
 				t.Errorf("not deterministic: %q then %q", got, again)
 			}
 		})
@@ -50,7 +50,10 @@ func TestToolNamesBack(t *testing.T) {
 	n.add("functions", "exec", true)
 	n.add("a", "wait", false)
 	n.add("b", "wait", false)
-	clash := n.add("", "a__wait", false) // flattens like a's wait
+	clash, _ := n.add("", "a__wait", false) // flattens like a's wait
+	if _, fresh := n.add("functions", "exec", true); fresh {
+		t.Errorf("a tool declared twice is fresh twice")
+	}
 	for _, tc := range []struct {
 		name, flat string
 		want       acctCodexTool
