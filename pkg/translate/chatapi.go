@@ -402,6 +402,8 @@ type acctMessages struct {
 	images        []byte // image parts of tool outputs, for a user message after the tool messages
 
 	called, answered map[string]bool // call ids with a call, with an output
+	awaiting         map[string]bool // calls written whose outputs are still to come
+	deferred         []byte          // messages held until those outputs are written
 
 	// thinking marks a conversation with reasoning items of ours: the
 	// provider reasons in reasoning_content, and DeepSeek V4 then wants one
@@ -413,7 +415,7 @@ type acctMessages struct {
 // without an output (an interrupted turn) gets a stand-in and an output
 // without a call is dropped: chat providers reject either.
 func (m *acctMessages) known(items [][]byte) {
-	m.called, m.answered = map[string]bool{}, map[string]bool{}
+	m.called, m.answered, m.awaiting = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, it := range items {
 		typ := jsonscan.Member(it, "type")
 		switch {
@@ -480,6 +482,7 @@ func (m *acctMessages) flush() {
 	m.endLead()
 	m.flushAssistant()
 	m.flushImages()
+	m.out = append(m.out, m.deferred...)
 }
 
 // startAssistant makes sure an assistant message is being gathered.
@@ -518,7 +521,9 @@ func (m *acctMessages) flushAssistant() {
 	}
 	m.out = append(m.out, '}')
 	for _, id := range m.callIDs {
-		if !m.answered[id] {
+		if m.answered[id] {
+			m.awaiting[id] = true
+		} else {
 			m.open("tool")
 			m.out = append(m.out, `,"tool_call_id":`...)
 			m.out = acctString(m.out, id)
@@ -579,7 +584,21 @@ func (m *acctMessages) item(it []byte) {
 	}
 	switch kind {
 	case "message":
-		m.message(acctStr(role), content)
+		r := acctStr(role)
+		if r != "assistant" && len(m.calls) > 0 {
+			m.flushAssistant() // the calls are done: their outputs may be awaited
+		}
+		if r == "assistant" || len(m.awaiting) == 0 {
+			m.message(r, content)
+			return
+		}
+		// A user or system message between calls and their outputs
+		// (Codex puts notices there): chat wants the outputs right after
+		// the calls, so it waits for them.
+		start := len(m.out)
+		m.message(r, content)
+		m.deferred = append(m.deferred, m.out[start:]...)
+		m.out = m.out[:start]
 	case "function_call", "custom_tool_call":
 		cid := acctStr(callID)
 		flat := m.plan.names.flat(acctStr(ns), acctStr(name))
@@ -614,13 +633,20 @@ func (m *acctMessages) item(it []byte) {
 			return
 		}
 		m.endLead()
-		m.flushAssistant()
+		if slices.Contains(m.callIDs, cid) {
+			m.flushAssistant()
+		} // else its call is written already: what is gathered since comes after
 		m.open("tool")
 		m.out = append(m.out, `,"tool_call_id":`...)
 		m.out = acctString(m.out, cid)
 		m.out = append(m.out, `,"content":"`...)
 		m.out = m.toolOutput(m.out, output)
 		m.out = append(m.out, `"}`...)
+		delete(m.awaiting, cid)
+		if len(m.awaiting) == 0 && len(m.deferred) > 0 {
+			m.out = append(m.out, m.deferred...)
+			m.deferred = m.deferred[:0]
+		}
 	case "reasoning":
 		if !strings.HasPrefix(acctStr(id), acctReasoningIDPrefix) {
 			// Another backend's reasoning: encrypted for it, unreadable here.
@@ -748,9 +774,13 @@ func (m *acctMessages) image(p []byte, dst *[]byte) bool {
 	}
 	*dst = append(*dst, `{"type":"image_url","image_url":{"url":`...)
 	*dst = append(*dst, url...)
-	if d := jsonscan.Member(p, "detail"); len(d) > 0 && d[0] == '"' {
-		*dst = append(*dst, `,"detail":`...)
+	switch d := acctStr(jsonscan.Member(p, "detail")); d {
+	case "auto", "low", "high":
+		*dst = append(*dst, `,"detail":"`...)
 		*dst = append(*dst, d...)
+		*dst = append(*dst, '"')
+	case "original": // Codex's; chat knows no such detail
+		*dst = append(*dst, `,"detail":"high"`...)
 	}
 	*dst = append(*dst, `}}`...)
 	return true

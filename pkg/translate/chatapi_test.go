@@ -105,6 +105,9 @@ func TestResponsesToChatMapping(t *testing.T) {
 		{"a call without output gets a stand-in, an output without call is dropped", `{"model":"m","input":[{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"zz","output":"x"},{"role":"user","content":"u"}]}`, func(t *testing.T, c acctChat) {
 			acctWantMessages(t, c, "assistant:[c1 f {}]", "tool(c1):aborted: the call got no output", "user:u")
 		}},
+		{"a message between calls and their outputs waits for the outputs", `{"model":"m","input":[{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"role":"user","content":"notice"},{"type":"message","role":"assistant","content":"more"},{"type":"function_call_output","call_id":"c1","output":"o1"},{"role":"user","content":"next"}]}`, func(t *testing.T, c acctChat) {
+			acctWantMessages(t, c, "assistant:[c1 f {}]", "tool(c1):o1", "user:notice", "assistant:more", "user:next")
+		}},
 		{"custom tool call becomes a function call with input", `{"model":"m","input":[{"type":"custom_tool_call","call_id":"p","name":"apply_patch","input":"*** Begin Patch\n\"x\""},{"type":"custom_tool_call_output","call_id":"p","output":"ok"}],"tools":[{"type":"custom","name":"apply_patch","format":{"type":"grammar","syntax":"lark","definition":"start: x"}}]}`, func(t *testing.T, c acctChat) {
 			acctWantMessages(t, c, "assistant:[p apply_patch {\"input\":\"*** Begin Patch\\n\\\"x\\\"\"}]", "tool(p):ok")
 			if !strings.Contains(string(c.Tools[0].Function.Parameters), `lark grammar:\nstart: x`) {
