@@ -394,7 +394,24 @@ func (r *acctRebuilder) upstreamError(errv []byte) {
 	if msg == "" {
 		msg = "The upstream reported an error."
 	}
+	if acctContextFull(msg) {
+		// Codex starts a compaction on this code alone; chat servers
+		// (vLLM, llama.cpp, Ollama) say it in words under a 400.
+		c = "context_length_exceeded"
+	}
 	r.fail(c, msg)
+}
+
+// acctContextFull reports an error message that says the prompt does not
+// fit the model's context.
+func acctContextFull(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range [...]string{"context length", "context_length", "context window", "maximum context", "exceeds the available context", "prompt is too long"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // fail ends the answer with response.failed, at once unless chunks pass

@@ -168,6 +168,12 @@ func TestRebuildQuirks(t *testing.T) {
 		{"a JSON answer under an event-stream type", "{\n \"choices\": [{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"pretty\"},\"finish_reason\":\"stop\"}],\n\n \"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n", RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "message pretty")
 		}},
+		{"a context overflow in words becomes context_length_exceeded", `data: {"object":"error","message":"This model's maximum context length is 32768 tokens. However, you requested 40000 tokens.","type":"BadRequestError","code":400}` + "\n\n", RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
+			_, r := acctFinal(evs)
+			if e, _ := r["error"].(map[string]any); e["code"] != "context_length_exceeded" {
+				t.Errorf("error %v", r["error"])
+			}
+		}},
 		{"keep-alive comments are skipped", ": keep-alive\n\n" + acctChunk(`{"content":"a"}`, "stop"), RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			acctWantOutput(t, evs, "message a")
 		}},
