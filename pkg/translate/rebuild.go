@@ -236,7 +236,7 @@ func (r *acctRebuilder) step() {
 	if err != nil {
 		if errors.Is(err, sse.ErrEventTooLarge) {
 			r.fail("upstream_event_too_large", "The upstream sent a chunk larger than "+strconv.Itoa(r.max)+" bytes.")
-			r.ended = true
+			r.upstreamEnd(io.EOF) // nothing more can be read: fail now, passing through or not
 			return
 		}
 		r.upstreamEnd(err)
@@ -280,7 +280,7 @@ func (r *acctRebuilder) readJSON() {
 	switch {
 	case errors.Is(err, sse.ErrEventTooLarge) || len(b) > r.max:
 		r.fail("upstream_event_too_large", "The upstream's answer is larger than "+strconv.Itoa(r.max)+" bytes.")
-		r.ended = true
+		r.upstreamEnd(io.EOF)
 		return
 	case err != nil:
 		r.upstreamEnd(err)

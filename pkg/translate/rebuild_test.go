@@ -153,6 +153,11 @@ func TestRebuildQuirks(t *testing.T) {
 				t.Errorf("terminal %q", typ)
 			}
 		}},
+		{"a chunk past MaxEvent fails a passed-through answer too", acctChunk(`{"content":"a"}`, "") + acctChunk(`{"content":"`+strings.Repeat("x", 300)+`"}`, ""), RebuildOptions{MaxEvent: 200, Passthrough: true}, func(t *testing.T, evs []acctEvent) {
+			if typ, _ := acctFinal(evs); typ != "response.failed" {
+				t.Errorf("terminal %q", typ)
+			}
+		}},
 		{"numeric error code", `data: {"error":{"code":429,"message":"slow down"}}` + "\n\n", RebuildOptions{}, func(t *testing.T, evs []acctEvent) {
 			_, r := acctFinal(evs)
 			if e, _ := r["error"].(map[string]any); e["code"] != "429" || e["message"] != "slow down" {
