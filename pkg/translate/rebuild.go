@@ -134,6 +134,7 @@ type acctRebuilder struct {
 
 	started bool
 	sawData bool      // an event with data has come
+	sawDone bool      // the upstream's [DONE] has come
 	jsonSrc io.Reader // the rest of a JSON answer found under an event-stream type
 	ended   bool      // the upstream is done with: Read returns err, then EOF
 	err     error     // a read error of the upstream, returned once out is drained
@@ -260,6 +261,7 @@ func (r *acctRebuilder) step() {
 	}
 	data = bytes.TrimSpace(data)
 	if string(data) == "[DONE]" {
+		r.sawDone = true
 		r.upstreamEnd(io.EOF)
 		return
 	}
@@ -326,6 +328,11 @@ func (r *acctRebuilder) upstreamEnd(err error) {
 	case r.failed:
 		r.emitFailed()
 	case r.finish != "":
+		if r.o.Passthrough && !r.sawDone && !r.json {
+			// The provider finished but never said [DONE] (some never
+			// do): the chat client passed through still needs it.
+			r.passthrough([]byte("[DONE]"))
+		}
 		r.complete()
 	case err != io.EOF:
 		r.err = err

@@ -188,6 +188,11 @@ func TestRebuildQuirks(t *testing.T) {
 				t.Errorf("events %q", types)
 			}
 		}},
+		{"passthrough adds the [DONE] a provider left out", acctChunk(`{"content":"a"}`, "stop"), RebuildOptions{Passthrough: true}, func(t *testing.T, evs []acctEvent) {
+			if n := len(evs); n < 2 || string(evs[n-2].Raw) != "[DONE]" || evs[n-1].Type != "response.completed" {
+				t.Errorf("events %q", acctTypes(evs))
+			}
+		}},
 		{"passthrough error chunk passes, then fails", `data: {"error":{"message":"bad","code":"x"}}` + "\n\ndata: [DONE]\n\n", RebuildOptions{Passthrough: true}, func(t *testing.T, evs []acctEvent) {
 			if got := acctTypes(evs); !slices.Equal(got, []string{"response.created", "response.in_progress", PassthroughEvent, PassthroughEvent, "response.failed"}) {
 				t.Errorf("events %q", got)
