@@ -169,6 +169,9 @@ func TestCodexOnChatOnlyAccount(t *testing.T) {
 			patch := "*** Begin Patch\n*** Add File: hello.txt\n+patched through a chat-only account\n*** End Patch\n"
 			args, _ := json.Marshal(map[string]string{"input": patch})
 			ds, p, home := setup(t, fakeupstream.WithToolCall("apply_patch", string(args)))
+			// Codex offers its freeform apply_patch tool to the models it
+			// knows (gpt-5.5 among them), not to a fallback's metadata.
+			editCodexConfig(t, home, `model = "gpt-5"`, `model = "gpt-5.5"`)
 			work := t.TempDir()
 			run := runCodex(t, bin, home, work, "any", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never",
 				"--dangerously-bypass-approvals-and-sandbox", "add the file")
