@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/relay"
@@ -197,4 +198,100 @@ func TestCodexOnChatOnlyAccount(t *testing.T) {
 			checkTransport(t, p, run, home)
 		})
 	}
+}
+
+// TestCodexCompactsOnChatOnlyAccount: Codex treating the provider as
+// OpenAI compacts on the server; on a chat-only account the proxy makes
+// that a summary turn on the account, answers with its own compaction
+// item, and puts the summary back as a message on the next turn.
+func TestCodexCompactsOnChatOnlyAccount(t *testing.T) {
+	bin := codexBinary(t)
+	ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+	p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "KEY_A", 1), env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy logs:\n%s", p.Logs)
+		}
+	})
+	home := codexHomeFromReadme(t, p.URL, "")
+	work := t.TempDir()
+	runCodex(t, bin, home, work, "any", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
+	second := runCodex(t, bin, home, work, "any", "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")
+	if !strings.Contains(second.Stderr, "context compacted") || servedBy(second.Stdout) != "ds" {
+		t.Fatalf("Codex did not compact and answer on the chat account\n%s", second)
+	}
+	posts := chatPosts(ds)
+	if len(posts) != 3 {
+		t.Fatalf("the account got %d chat requests, want 3 (turn 1, the summary turn, turn 2)", len(posts))
+	}
+	_, summary, _ := chatRequest(t, posts[1].Body)
+	if last := summary[len(summary)-1]; last.Role != "user" || !strings.Contains(string(last.Content), "handoff summary") {
+		t.Errorf("the compaction was not made a summary turn: last message %s %s", last.Role, last.Content)
+	}
+	if !strings.Contains(string(posts[1].Body), `"tool_choice":"none"`) {
+		t.Errorf("the summary turn may call tools")
+	}
+	_, ms, _ := chatRequest(t, posts[2].Body)
+	carried := false
+	for _, m := range ms {
+		carried = carried || (m.Role == "user" && strings.Contains(string(m.Content), "The conversation so far was compacted") && strings.Contains(string(m.Content), "Hello from ds."))
+	}
+	if !carried {
+		t.Errorf("turn 2 does not carry the summary back (%s)", roles(ms))
+	}
+	t.Logf("Codex printed: %q", strings.TrimSpace(lineWith(second.Stderr, "context compacted")))
+}
+
+// TestChatAccountFailures: an account that speaks only Chat Completions
+// fails as the loop expects: a 429 before output fails over (and is the
+// client's own 429 when every account is limited), an error chunk before
+// output fails over, a stream cut mid-tool-call never completes the call,
+// and context_length_exceeded reaches the client as it came.
+func TestChatAccountFailures(t *testing.T) {
+	const body = `{"model":"gpt-5","stream":true,"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}],"tools":[{"type":"function","name":"get_goal","parameters":{"type":"object","properties":{}}}]}`
+	t.Run("429 then another account", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+		b := startUpstream(t, "b", fakeupstream.WithAPIKey(keyB), fakeupstream.WithChatOnly())
+		a.Script(fakeupstream.RateLimited(30 * time.Second))
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 100)+chatAccount("b", b, "KEY_B", 0), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", body)
+		if code != http.StatusOK || !strings.Contains(out, "Hello from b.") || !strings.Contains(out, "response.completed") {
+			t.Fatalf("%d %s", code, out)
+		}
+		a.Script(fakeupstream.RateLimited(30*time.Second), fakeupstream.RateLimited(30*time.Second))
+		b.Script(fakeupstream.RateLimited(30 * time.Second))
+		code, h, out := postTo(t, p.URL+"/v1/responses", strings.Replace(body, `"hi"`, `"other"`, 1))
+		if code != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+			t.Errorf("every account limited: %d Retry-After %q %s", code, h.Get("Retry-After"), out)
+		}
+	})
+	t.Run("error chunk before output fails over", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+		b := startUpstream(t, "b", fakeupstream.WithAPIKey(keyB), fakeupstream.WithChatOnly())
+		a.Script(fakeupstream.ErrorChunk(0, "server_error", "The server is overloaded"))
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 100)+chatAccount("b", b, "KEY_B", 0), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", body)
+		if code != http.StatusOK || !strings.Contains(out, "Hello from b.") || strings.Contains(out, "overloaded") {
+			t.Fatalf("%d %s", code, out)
+		}
+	})
+	t.Run("cut mid-tool-call", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly(), fakeupstream.WithToolCall("get_goal", `{"verbose":true,"why":"to see"}`))
+		a.Script(fakeupstream.CutMidToolCall())
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 1), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", body)
+		if code != http.StatusOK || !strings.Contains(out, "response.failed") || strings.Contains(out, "event: response.completed") ||
+			strings.Contains(out, "response.output_item.done") || strings.Contains(out, "function_call_arguments.done") {
+			t.Fatalf("a cut call must never be completed: %d\n%s\n%s", code, out, p.Logs)
+		}
+	})
+	t.Run("context_length_exceeded", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+		a.Script(fakeupstream.ContextLengthExceeded(65536))
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 1), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", body)
+		if code != http.StatusBadRequest || !strings.Contains(out, `"code":"context_length_exceeded"`) {
+			t.Fatalf("%d %s", code, out)
+		}
+	})
 }

@@ -240,6 +240,11 @@ func (r *acctRebuilder) step() {
 			r.upstreamEnd(io.EOF) // nothing more can be read: fail now, passing through or not
 			return
 		}
+		// The body's own error: the reader of the rebuilt stream says
+		// where it was reading.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
 		r.upstreamEnd(err)
 		return
 	}
