@@ -40,8 +40,13 @@ type Account struct {
 	Models  []string // glob allow-list; empty allows every model
 	// MaxConcurrency bounds streams in flight per instance; 0 is no bound.
 	MaxConcurrency int
-	cred           credential
-	display        string // BaseURL fit to show, set by New
+	// API is the wire API the account speaks: config.APIResponses or
+	// config.APIChatCompletions.
+	API string
+	// ModelMap maps a client's model name to the account's; see MapModel.
+	ModelMap map[string]string
+	cred     credential
+	display  string // BaseURL fit to show, set by New
 	// proxyURL is the account's proxy_url as configured, "" for none;
 	// proxy is it parsed. They stay unexported: the URL may hold a
 	// password, and only an Egress needs it.
@@ -85,6 +90,11 @@ func New(c config.Account, opts ...Option) (*Account, error) {
 		Models:  c.Models,
 
 		MaxConcurrency: c.MaxConcurrency,
+		API:            c.API,
+		ModelMap:       c.ModelMap,
+	}
+	if a.API == "" {
+		a.API = config.APIResponses
 	}
 	if c.ProxyURL != "" {
 		u, err := config.ParseProxyURL(c.ProxyURL)
@@ -140,6 +150,22 @@ func (a *Account) Serves(model string) bool {
 		}
 	}
 	return false
+}
+
+// ChatCompletions reports an account whose provider speaks only Chat
+// Completions: requests reach it translated, at {base_url}/chat/completions.
+func (a *Account) ChatCompletions() bool { return a.API == config.APIChatCompletions }
+
+// MapModel is the account's name for the client's model: the model_map
+// entry of that exact name, else its "*" entry, else the name itself.
+func (a *Account) MapModel(model string) string {
+	if to, ok := a.ModelMap[model]; ok {
+		return to
+	}
+	if to, ok := a.ModelMap["*"]; ok {
+		return to
+	}
+	return model
 }
 
 // WebSocketBeta is the OpenAI-Beta value of the Responses WebSocket

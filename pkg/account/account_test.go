@@ -524,3 +524,47 @@ func TestNeedsRefresh(t *testing.T) {
 		})
 	}
 }
+
+// The ChatGPT backend refuses an output limit, temperature, top_p and the
+// penalties with a 400; an API account takes them.
+func TestPrepareLeavesOutWhatChatGPTRefuses(t *testing.T) {
+	api := mustNew(t, config.Account{Name: "api", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: "k"})
+	gpt := mustNew(t, config.Account{Name: "gpt", Type: config.TypeOpenAIResponses, AccessToken: "at"})
+	const body = `{"model":"gpt-5","stream":true,"store":false,"max_output_tokens":64,"temperature":0.2,"top_p":1,"frequency_penalty":0,"presence_penalty":0,"input":"hi"}`
+	out, _, err := gpt.Prepare("/responses", []byte(body), parseReq(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"model":"gpt-5","stream":true,"store":false,"input":"hi"}`; string(out) != want {
+		t.Errorf("chatgpt body = %s, want %s", out, want)
+	}
+	out, _, _ = api.Prepare("/responses", []byte(body), parseReq(t, body))
+	if string(out) != body {
+		t.Errorf("api body = %s, want it as sent", out)
+	}
+}
+
+func TestMapModel(t *testing.T) {
+	tests := []struct {
+		name string
+		m    map[string]string
+		in   string
+		want string
+	}{
+		{"no map", nil, "gpt-5.5", "gpt-5.5"},
+		{"exact name", map[string]string{"gpt-5.5": "deepseek-chat"}, "gpt-5.5", "deepseek-chat"},
+		{"exact name only", map[string]string{"gpt-5.5": "deepseek-chat"}, "gpt-5", "gpt-5"},
+		{"exact before star", map[string]string{"gpt-5.5": "a", "*": "b"}, "gpt-5.5", "a"},
+		{"star", map[string]string{"gpt-5.5": "a", "*": "b"}, "o3", "b"},
+		{"star names a missing model", map[string]string{"*": "b"}, "", "b"},
+		{"case matters", map[string]string{"GPT-5": "a"}, "gpt-5", "gpt-5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := mustNew(t, config.Account{Name: "x", Type: config.TypeOpenAI, BaseURL: "http://x", APIKey: "k", ModelMap: tt.m})
+			if got := a.MapModel(tt.in); got != tt.want {
+				t.Errorf("MapModel(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

@@ -12,8 +12,10 @@ import (
 // The ChatGPT backend serves /responses only as an unstored stream, so for
 // a ChatGPT account a non-streaming request is sent with stream:true (the
 // relay then gathers the stream into the JSON the client asked for) and
-// store is forced to false. Other bodies are sent as they came, without a
-// copy.
+// store is forced to false. The backend also refuses an output limit,
+// temperature, top_p and the penalties (400 "Unsupported parameter"), so
+// they are left out: it sets its own. Other bodies are sent as they came,
+// without a copy.
 func (a *Account) Prepare(suffix string, body []byte, req session.Request) (out []byte, gather bool, err error) {
 	if a.Type != OpenAIResponses || suffix != "/responses" {
 		return body, false, nil
@@ -30,5 +32,14 @@ func (a *Account) Prepare(suffix string, body []byte, req session.Request) (out 
 			return nil, false, fmt.Errorf("setting store for account %s: %w", a.Name, err)
 		}
 	}
+	if req.Sampling {
+		if out, err = jsonscan.Delete(out, chatGPTRefuses...); err != nil {
+			return nil, false, fmt.Errorf("leaving out what the ChatGPT backend refuses for account %s: %w", a.Name, err)
+		}
+	}
 	return out, gather, nil
 }
+
+// chatGPTRefuses are the request fields the ChatGPT backend answers with
+// 400 {"detail":"Unsupported parameter: ..."}.
+var chatGPTRefuses = []string{"max_output_tokens", "temperature", "top_p", "frequency_penalty", "presence_penalty"}

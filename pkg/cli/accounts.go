@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,28 @@ type accountsListJSON struct {
 	PoolHeadroom []PoolWindow     `json:"pool_headroom"`
 }
 
+// typeCell is the account's type, and its API when it is not Responses.
+func typeCell(e status.Account) string {
+	if e.API != "" {
+		return e.Type + " (" + e.API + ")"
+	}
+	return e.Type
+}
+
+// modelsCell is the allow-list, then the model_map's renamings.
+func modelsCell(e status.Account) string {
+	cells := append([]string(nil), e.Models...)
+	names := make([]string, 0, len(e.ModelMap))
+	for from := range e.ModelMap {
+		names = append(names, from)
+	}
+	sort.Strings(names)
+	for _, from := range names {
+		cells = append(cells, from+"→"+e.ModelMap[from])
+	}
+	return strings.Join(cells, ",")
+}
+
 func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	now, loc := clockOf(opts.Now, opts.Location)
 	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
@@ -111,7 +134,10 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	accounts := make([]*account.Account, len(cfg.Accounts))
 	for i, c := range cfg.Accounts {
 		e := status.Account{Name: c.Name, Type: c.Type, BaseURL: redact.URL(strings.TrimRight(c.BaseURL, "/")), Weight: c.Weight,
-			Enabled: c.Enabled, Models: c.Models, MaxConcurrency: c.MaxConcurrency, State: stateUnknown}
+			Enabled: c.Enabled, Models: c.Models, MaxConcurrency: c.MaxConcurrency, ModelMap: c.ModelMap, State: stateUnknown}
+		if c.API == config.APIChatCompletions {
+			e.API = c.API
+		}
 		if a, err := account.New(c, account.WithTokenDir(tokenDir(cfg))); err != nil {
 			e.Credential = "(unreadable)"
 			e.State, e.Message = status.StateInvalid, redact.New(secretsOf(&config.Config{Accounts: []config.Account{c}}, nil)).String(err.Error())
@@ -141,8 +167,8 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 			inFlight, reqs = strconv.Itoa(e.InFlight), strconv.FormatInt(e.Today.Requests, 10)
 			tokens = strconv.FormatInt(e.Today.InputTokens+e.Today.OutputTokens, 10)
 		}
-		t.add(e.Name, e.Type, e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
-			strings.Join(e.Models, ","), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens, windowsCell(e, now(), loc))
+		t.add(e.Name, typeCell(e), e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
+			modelsCell(e), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens, windowsCell(e, now(), loc))
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", configName(cfg))

@@ -23,7 +23,10 @@ type checker struct {
 	// or dropped it, so later checks under them would only add noise.
 	broken map[string]bool
 	// scalars holds single values as written in the file, by path.
-	scalars  map[string]string
+	scalars map[string]string
+	// pairs holds the entries of mappings with free keys (model_map) as
+	// written, by path: viper lower-cases keys, and model names keep case.
+	pairs    map[string][][2]string
 	problems Problems
 }
 
@@ -34,6 +37,7 @@ func newChecker(file string) *checker {
 		fromEnv:   map[string]string{},
 		placeless: map[string]bool{},
 		scalars:   map[string]string{},
+		pairs:     map[string][][2]string{},
 		unset:     map[string]bool{},
 		broken:    map[string]bool{},
 	}

@@ -247,4 +247,20 @@ type Account struct {
 	// token refreshes and checks go through; "" goes direct (or through
 	// HTTPS_PROXY from the environment). It may hold a password.
 	ProxyURL string
+	// API is the wire API the account speaks: APIResponses (the default)
+	// or APIChatCompletions, for a provider that serves only
+	// /chat/completions; the proxy then translates for it.
+	API string
+	// ModelMap maps a client's model name to the account's (exact names,
+	// "*" for every other); nil sends the client's name.
+	ModelMap map[string]string
 }
+
+// The wire APIs an account may speak.
+const (
+	// APIResponses is the Responses API, POST {base_url}/responses.
+	APIResponses = "responses"
+	// APIChatCompletions is Chat Completions only, POST
+	// {base_url}/chat/completions.
+	APIChatCompletions = "chat_completions"
+)

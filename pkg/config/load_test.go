@@ -146,13 +146,13 @@ accounts:
 	}
 	want := []Account{
 		{Name: "chatgpt-main", Type: TypeOpenAIResponses, BaseURL: DefaultChatGPTBaseURL,
-			AuthFile: filepath.Join(home, ".codex", "auth.json"), Weight: 2, Enabled: true},
+			AuthFile: filepath.Join(home, ".codex", "auth.json"), Weight: 2, Enabled: true, API: APIResponses},
 		{Name: "team", Type: TypeOpenAIResponses, BaseURL: "https://example.com/codex",
-			AuthFile: filepath.Join(dir, "team", "auth.json"), Weight: 0, Enabled: false},
+			AuthFile: filepath.Join(dir, "team", "auth.json"), Weight: 0, Enabled: false, API: APIResponses},
 		{Name: "inline", Type: TypeOpenAIResponses, BaseURL: DefaultChatGPTBaseURL,
-			AccessToken: "it", AccountID: "acct-inline", Weight: 1, Enabled: true},
+			AccessToken: "it", AccountID: "acct-inline", Weight: 1, Enabled: true, API: APIResponses},
 		{Name: "coordcode", Type: TypeOpenAI, BaseURL: "https://coordcode.com/openai",
-			APIKey: "ck", Models: []string{"gpt-5*", "o?"}, Weight: 1, Enabled: true},
+			APIKey: "ck", Models: []string{"gpt-5*", "o?"}, Weight: 1, Enabled: true, API: APIResponses},
 	}
 	if len(cfg.Accounts) != len(want) {
 		t.Fatalf("got %d accounts, want %d", len(cfg.Accounts), len(want))
@@ -360,5 +360,24 @@ accounts:
 	}
 	if len(cfg.Accounts) != 2 || cfg.Accounts[1].Type != TypeOpenAI || cfg.Accounts[1].Weight != 0 || cfg.Accounts[0].APIKey != "k" {
 		t.Errorf("accounts = %+v", cfg.Accounts)
+	}
+}
+
+// Model names keep their case: viper lower-cases map keys, the map is taken
+// as written.
+func TestModelMapKeepsCase(t *testing.T) {
+	dir := inTempDir(t)
+	path := filepath.Join(dir, "proxy.yaml")
+	writeFile(t, path, "accounts:\n  - name: ds\n    type: openai\n    api: chat_completions\n    base_url: https://api.deepseek.com/v1\n    api_key: k\n    model_map: {\"GPT-5.5\": DeepSeek-Chat, \"*\": deepseek-chat}\n  - name: plain\n    type: openai\n    base_url: https://api.openai.com/v1\n    api_key: k\n")
+	cfg, err := Load(viper.New(), path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, plain := cfg.Accounts[0], cfg.Accounts[1]
+	if ds.API != APIChatCompletions || ds.ModelMap["GPT-5.5"] != "DeepSeek-Chat" || ds.ModelMap["*"] != "deepseek-chat" || len(ds.ModelMap) != 2 {
+		t.Errorf("ds = api %q map %v", ds.API, ds.ModelMap)
+	}
+	if plain.API != APIResponses || plain.ModelMap != nil {
+		t.Errorf("plain = api %q map %v, want responses and no map", plain.API, plain.ModelMap)
 	}
 }

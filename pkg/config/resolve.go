@@ -70,7 +70,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	for _, k := range raw.ClientKeys {
 		cfg.ClientKeys = append(cfg.ClientKeys, ClientKey(k))
 	}
-	for _, a := range raw.Accounts {
+	for i, a := range raw.Accounts {
 		acc := Account{
 			Name:         a.Name,
 			Type:         a.Type,
@@ -84,6 +84,11 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			Enabled:      true,
 			Models:       a.Models,
 			ProxyURL:     a.ProxyURL,
+			API:          a.API,
+			ModelMap:     c.modelMap(index("accounts", i), a.ModelMap),
+		}
+		if acc.API == "" {
+			acc.API = APIResponses
 		}
 		if a.Weight != nil {
 			acc.Weight = *a.Weight
@@ -157,4 +162,21 @@ func durationOr(s string, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// modelMap is the account at's model_map with its names as written in the
+// file; one that came only from the environment keeps viper's.
+func (c *checker) modelMap(at string, decoded map[string]string) map[string]string {
+	pairs, ok := c.pairs[join(at, "model_map")]
+	if !ok {
+		if len(decoded) == 0 {
+			return nil
+		}
+		return decoded
+	}
+	m := make(map[string]string, len(pairs))
+	for _, kv := range pairs {
+		m[kv[0]] = kv[1]
+	}
+	return m
 }

@@ -80,4 +80,8 @@ type fileAccount struct {
 	Models       []string `mapstructure:"models"`
 	MaxConc      *int     `mapstructure:"max_concurrency"`
 	ProxyURL     string   `mapstructure:"proxy_url" secret:"true"` // may hold a password
+	API          string   `mapstructure:"api"`
+	// ModelMap as viper decodes it has its keys lower-cased; resolve takes
+	// the pairs as written from the walk instead (checker.pairs).
+	ModelMap map[string]string `mapstructure:"model_map"`
 }

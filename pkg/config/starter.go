@@ -69,4 +69,13 @@ accounts:
     # models: ["gpt-5*"]         # only these models (globs); empty: every model
     # enabled: false             # keep the account here but do not use it
     # proxy_url: socks5://127.0.0.1:1080   # send this account's traffic through a proxy (http, https, socks5)
+
+  # A provider that serves only Chat Completions (DeepSeek, Kimi, GLM, Qwen,
+  # Ollama, vLLM...): the proxy translates Codex's Responses requests for it.
+  # - name: deepseek
+  #   type: openai
+  #   api: chat_completions
+  #   base_url: https://api.deepseek.com/v1
+  #   api_key: ${DEEPSEEK_API_KEY}
+  #   model_map: {"*": deepseek-chat}   # the client's model -> this account's
 `

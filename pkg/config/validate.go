@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/proxy-dev/proxy/pkg/bound"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 )
 
@@ -201,6 +203,16 @@ func (c *checker) validateAccount(a Account, at string) {
 			c.add(field("proxy_url"), "%v", err)
 		}
 	}
+	switch a.API {
+	case APIResponses:
+	case APIChatCompletions:
+		if a.Type != TypeOpenAI {
+			c.add(field("api"), "%s accounts speak the Responses API only; %s is for %s accounts whose provider serves only /chat/completions", a.Type, APIChatCompletions, TypeOpenAI)
+		}
+	default:
+		c.add(field("api"), "%s is not one of %s (the default), %s", strconv.Quote(a.API), APIResponses, APIChatCompletions)
+	}
+	c.validateModelMap(a.ModelMap, field("model_map"))
 	if a.MaxConcurrency < 0 {
 		c.add(field("max_concurrency"), "%d is negative; 0 means no limit", a.MaxConcurrency)
 	}
@@ -291,4 +303,19 @@ func validHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateModelMap checks each client name and the account name it maps to.
+func (c *checker) validateModelMap(m map[string]string, at string) {
+	for from, to := range m {
+		p := join(at, from)
+		switch {
+		case strings.TrimSpace(from) == "":
+			c.add(p, "empty model name; use \"*\" for every model the map does not name")
+		case strings.TrimSpace(to) == "":
+			c.add(p, "maps %s to an empty name; name the account's model", strconv.Quote(from))
+		case len(to) > bound.Model || strings.ContainsFunc(to, unicode.IsControl):
+			c.add(p, "the account's model name must be at most %d characters with no control characters", bound.Model)
+		}
+	}
 }

@@ -34,6 +34,15 @@ func TestLoadProblems(t *testing.T) {
 			want: `proxy.yaml:2: invalid YAML: mapping values are not allowed in this context`,
 		},
 		{
+			name: "account api and model_map",
+			yaml: "accounts:\n" + openaiAccount + "    api: chat\n    model_map:\n      gpt-5: \"\"\n      x: [a]\n" +
+				"  - name: c\n    type: openai-responses\n    access_token: t\n    account_id: a\n    api: chat_completions\n",
+			want: `proxy.yaml:6: accounts[0].api: "chat" is not one of responses (the default), chat_completions
+proxy.yaml:8: accounts[0].model_map.gpt-5: maps "gpt-5" to an empty name; name the account's model
+proxy.yaml:9: accounts[0].model_map.x: must be a single name, not a list
+proxy.yaml:14: accounts[1].api: openai-responses accounts speak the Responses API only; chat_completions is for openai accounts whose provider serves only /chat/completions`,
+		},
+		{
 			name: "failover settings out of range",
 			yaml: "max_attempts: 0\nmax_body_bytes: 10\nsessions:\n  move_after: soon\ntimeouts:\n  stream_idle: -1s\noauth:\n  token_url: ftp://x\naccounts:\n" + openaiAccount + "    max_concurrency: -2\n",
 			want: `proxy.yaml:1: max_attempts: must be at least 1, got 0

@@ -73,6 +73,33 @@ func (c *checker) walk(node *yaml.Node, t reflect.Type, path string, secret bool
 		c.scalars[path] = node.Value
 	case reflect.Pointer:
 		c.walkScalar(node, t.Elem().Kind(), path, secret)
+	case reflect.Map:
+		c.walkPairs(node, path)
+	}
+}
+
+// walkPairs checks a mapping whose keys are the user's own (model names),
+// keeping each entry as written, with its line.
+func (c *checker) walkPairs(node *yaml.Node, path string) {
+	if node.Kind != yaml.MappingNode {
+		c.wrongShape(node.Line, path, "must be a mapping of names, not %s", describe(node))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, val := node.Content[i], deref(node.Content[i+1])
+		p := join(path, key.Value)
+		if first, ok := seen[key.Value]; ok {
+			c.addAt(key.Line, p, "repeated key (first at line %d)", first)
+			continue
+		}
+		seen[key.Value] = key.Line
+		c.lines[p] = key.Line
+		if val.Kind != yaml.ScalarNode {
+			c.wrongShape(val.Line, p, "must be a single name, not %s", describe(val))
+			continue
+		}
+		c.pairs[path] = append(c.pairs[path], [2]string{key.Value, val.Value})
 	}
 }
 

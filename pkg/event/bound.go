@@ -10,9 +10,10 @@ import "github.com/proxy-dev/proxy/pkg/bound"
 // shared with the bus's other readers.
 func (d Decision) Bounded() Decision {
 	d.Model = bound.Cut(d.Model, bound.Model)
+	d.UpstreamModel = bound.Cut(d.UpstreamModel, bound.Model)
 	// The proxy makes these itself; they are cut too for a reader (the TUI)
 	// that gets decisions from another process.
-	for _, s := range []*string{&d.RequestID, &d.Client, &d.Transport, &d.Session, &d.Source, &d.Account, &d.Type} {
+	for _, s := range []*string{&d.RequestID, &d.Client, &d.Transport, &d.Session, &d.Source, &d.Account, &d.Type, &d.Door, &d.API} {
 		*s = bound.Cut(*s, bound.Text)
 	}
 	d.Path = bound.Cut(d.Path, bound.Text)
@@ -21,6 +22,7 @@ func (d Decision) Bounded() Decision {
 	d.Detail = bound.Cut(d.Detail, bound.Text)
 	d.Error = bound.Cut(d.Error, bound.Text)
 	d.Items = bound.Cut(d.Items, bound.Text)
+	d.Translated = bound.Cut(d.Translated, bound.Text)
 	copied := false
 	for i, a := range d.Attempts {
 		if e := bound.Cut(a.Error, bound.Text); e != a.Error {

@@ -7,27 +7,40 @@ import "time"
 // Decision records one request: where it went, why, and how it ended. It
 // holds no secret: clients appear by key name, sessions by hash prefix.
 type Decision struct {
-	Time       time.Time     `json:"time"`
-	RequestID  string        `json:"request_id"`
-	Client     string        `json:"client,omitempty"`
-	Path       string        `json:"path"`
-	Transport  string        `json:"transport,omitempty"` // "websocket" for a WebSocket message; "" for HTTP
-	Session    string        `json:"session,omitempty"`   // hash prefix
-	Source     string        `json:"source"`              // which part of the request keyed the session
-	Model      string        `json:"model,omitempty"`
-	Stream     bool          `json:"stream"`
-	Candidates []string      `json:"candidates,omitempty"`
-	Account    string        `json:"account,omitempty"`
-	Type       string        `json:"type,omitempty"`
-	Target     string        `json:"target,omitempty"` // upstream URL, no query
-	Reason     string        `json:"reason,omitempty"`
-	Detail     string        `json:"detail,omitempty"`
-	Attempts   []Attempt     `json:"attempts,omitempty"`
-	Status     int           `json:"status"`
-	TTFB       time.Duration `json:"ttfb_ns"`
-	Duration   time.Duration `json:"duration_ns"`
-	Usage      Usage         `json:"usage"`
-	Error      string        `json:"error,omitempty"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	Client    string    `json:"client,omitempty"`
+	Path      string    `json:"path"`
+	Transport string    `json:"transport,omitempty"` // "websocket" for a WebSocket message; "" for HTTP
+	// Door is the front door the request came in by: DoorChat for Chat
+	// Completions, "" for the Responses API (over HTTP or a WebSocket).
+	Door string `json:"door,omitempty"`
+	// API is the wire API the serving account was sent: APIChat when it
+	// speaks only Chat Completions, "" for the Responses API.
+	API string `json:"api,omitempty"`
+	// Translated says what translating between the APIs left out or
+	// changed ("stop dropped: the Responses API has none"); "" when
+	// nothing.
+	Translated string `json:"translated,omitempty"`
+	// UpstreamModel is the account's name for the model when its
+	// model_map changed the client's; "" when sent as the client named it.
+	UpstreamModel string        `json:"upstream_model,omitempty"`
+	Session       string        `json:"session,omitempty"` // hash prefix
+	Source        string        `json:"source"`            // which part of the request keyed the session
+	Model         string        `json:"model,omitempty"`
+	Stream        bool          `json:"stream"`
+	Candidates    []string      `json:"candidates,omitempty"`
+	Account       string        `json:"account,omitempty"`
+	Type          string        `json:"type,omitempty"`
+	Target        string        `json:"target,omitempty"` // upstream URL, no query
+	Reason        string        `json:"reason,omitempty"`
+	Detail        string        `json:"detail,omitempty"`
+	Attempts      []Attempt     `json:"attempts,omitempty"`
+	Status        int           `json:"status"`
+	TTFB          time.Duration `json:"ttfb_ns"`
+	Duration      time.Duration `json:"duration_ns"`
+	Usage         Usage         `json:"usage"`
+	Error         string        `json:"error,omitempty"`
 	// Items says what the serving account was not sent, or got in place
 	// of items it could not read (encrypted reasoning and compaction
 	// items another account minted): "removed 3 reasoning items minted
@@ -37,6 +50,14 @@ type Decision struct {
 	// ItemCounts counts the same, for metrics; nil when nothing changed.
 	ItemCounts *ItemCounts `json:"item_counts,omitempty"`
 }
+
+// The front doors and account APIs a Decision names.
+const (
+	// DoorChat is the Chat Completions front door (/v1/chat/completions).
+	DoorChat = "chat_completions"
+	// APIChat is an account that speaks Chat Completions.
+	APIChat = "chat_completions"
+)
 
 // ItemCounts counts what cleaning a request did to its account-bound
 // items.

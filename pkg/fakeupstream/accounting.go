@@ -58,14 +58,14 @@ func cacheKey(f requestFields, h http.Header) string {
 	return ""
 }
 
-// account computes the usage of one request and updates the prompt cache.
-// input_tokens is about a token per four bytes of body, so bigger histories
-// cost more, as they do upstream.
-func (s *Server) account(body []byte, f requestFields, h http.Header, reply string) usage {
+// account computes the usage of one request of the conversation key ("" for
+// none) and updates the prompt cache. input_tokens is about a token per four
+// bytes of body, so bigger histories cost more, as they do upstream.
+func (s *Server) account(body []byte, key string, reply string) usage {
 	input := max(1, len(body)/4)
 	output := max(1, len(strings.Fields(reply)))
 	cached := 0
-	if key := cacheKey(f, h); key != "" {
+	if key != "" {
 		s.mu.Lock()
 		cached = min(s.cache[key], input)
 		s.cache[key] = input

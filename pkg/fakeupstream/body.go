@@ -79,12 +79,17 @@ func parseRequest(body []byte) (requestFields, *bodyError) {
 		err = errNotObject
 	}
 	if err != nil {
-		return f, &bodyError{http.StatusBadRequest, apiError{
-			Message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
-			Type:    "invalid_request_error",
-		}}
+		return f, unparsableBody()
 	}
 	return f, nil
+}
+
+// unparsableBody is the API's answer to a body that is not a JSON object.
+func unparsableBody() *bodyError {
+	return &bodyError{http.StatusBadRequest, apiError{
+		Message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+		Type:    "invalid_request_error",
+	}}
 }
 
 // model is the model the response reports: the requested one, or gpt-5.

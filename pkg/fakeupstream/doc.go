@@ -37,4 +37,43 @@
 //
 // So a proxy that sends a conversation's items to an account that did not
 // mint them fails its tests as it would fail its users.
+//
+// # Chat-only upstreams
+//
+// WithChatOnly makes a Server a provider that speaks Chat Completions only
+// (DeepSeek, Kimi, GLM, Qwen, vLLM, Ollama): POST .../chat/completions and
+// GET .../models, and {"detail":"Not Found"} 404s for /responses, compact and
+// WebSocket upgrades. It refuses what those providers refuse (chatrules.go:
+// the developer role, tool messages that answer no pending call, calls left
+// unanswered, Responses-only fields, bad tool names, and with WithThinking
+// a tool turn without its reasoning_content), streams its answer in small
+// chat.completion.chunk deltas (tool calls split across chunks, usage in a
+// last chunk when stream_options.include_usage asks, then [DONE]), and
+// accounts for prompt-cache hits as /responses does. A Server without
+// WithChatOnly answers /chat/completions 404.
+//
+// A ChatGPT-style Server (WithChatGPT) refuses a /responses request with a
+// top-level max_output_tokens, temperature, top_p, frequency_penalty or
+// presence_penalty, 400 {"detail":"Unsupported parameter: <name>"}, as the
+// real backend does.
+//
+// # Faults by route
+//
+// Every route (/responses, /responses/compact, /models, /chat/completions):
+// Status, Body and Header (so QuotaExceeded, RateLimited with its
+// Retry-After, ContextLengthExceeded, ForbiddenHTML...), HangBeforeHeaders,
+// and on a JSON reply Hang and any cut (half the body).
+//
+// /responses streams (HTTP and WebSocket): FirstEventFailed and its Fail*
+// fields, CutAfter, CutBeforeTextDelta, Hang/HangAfter, EchoCredential; HTTP
+// only: UnterminatedLast, Trickle; WebSocket only: WSNotJSON.
+//
+// /chat/completions streams: FirstEventFailed (an error chunk first, after
+// the role chunk with FailAfterOpening, then [DONE]), ErrorChunkAfter
+// (ErrorChunk), CutBeforeArgumentDelta (CutMidToolCall), NoFinishReason
+// (DoneWithoutFinishReason), CutAfter and HangAfter (counting chunks),
+// CutBeforeTextDelta (CutAfterDeltas: content deltas), UnterminatedLast,
+// Trickle and EchoCredential. A stream:false chat request gets the JSON
+// forms: FirstEventFailed and ErrorChunk become the error status fitting
+// the code.
 package fakeupstream

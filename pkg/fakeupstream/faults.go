@@ -11,7 +11,9 @@ import (
 )
 
 // Fault is the scripted behaviour of one request. The zero Fault is a normal
-// success. Faults apply to authenticated requests on the three API routes;
+// success. Faults apply to authenticated requests on the API routes
+// (/responses, /responses/compact, /models, and /chat/completions on a
+// chat-only server; see the package doc for which fields apply where);
 // requests refused before that (401, 404, 405, 426) do not use one up.
 type Fault struct {
 	// Status, when set, answers with this status and Body instead of a
@@ -74,6 +76,25 @@ type Fault struct {
 	// applies when CutAfter is 0, and on JSON replies it cuts as CutAfter
 	// does.
 	CutBeforeTextDelta int
+	// CutBeforeArgumentDelta > 0 streams every chunk of a chat stream
+	// before the CutBeforeArgumentDelta-th chunk that carries a piece of a
+	// tool call's arguments, then closes the connection as CutAfter does:
+	// a call cut mid-arguments, with no finish_reason and no [DONE]
+	// (CutMidToolCall). It applies when CutAfter is 0, on the chat route
+	// only; on JSON replies it cuts as CutAfter does.
+	CutBeforeArgumentDelta int
+	// ErrorChunkAfter > 0 sends that many chunks of a chat stream, then a
+	// chunk {"error":{message,type,param,code}} carrying FailMessage,
+	// FailType and FailCode, then data: [DONE], as vLLM and most
+	// compatible servers report a failure mid-stream (ErrorChunk). Chat
+	// route only.
+	ErrorChunkAfter int
+	// NoFinishReason makes a chat stream send its content and then data:
+	// [DONE] with no chunk ever carrying a finish_reason, and no usage
+	// chunk: an answer that ended without saying it was complete
+	// (DoneWithoutFinishReason). Chat route only.
+	NoFinishReason bool
+
 	// UnterminatedLast sends the last event of an HTTP stream without the
 	// blank line that ends it (its data line keeps its own line end), then
 	// ends the body normally: a clean EOF in the middle of an event, which
@@ -125,14 +146,14 @@ type Fault struct {
 	EchoCredential bool
 }
 
-// echo applies EchoCredential to a turn and, when reply is not nil, to the
-// answer's headers.
-func (f Fault) echo(t *turn, req, reply http.Header) {
+// echo applies EchoCredential to a turn's text and, when reply is not nil,
+// to the answer's headers.
+func (f Fault) echo(text *string, req, reply http.Header) {
 	if !f.EchoCredential {
 		return
 	}
 	token, _ := bearer(req.Get("Authorization"))
-	t.text += " " + token
+	*text += " " + token
 	if reply != nil {
 		reply.Set("X-Echo-Auth", "Bearer "+token)
 		reply.Set("Openai-Organization", token)
@@ -226,7 +247,9 @@ func (f Fault) waitBeforeHeaders(ctx context.Context, closing <-chan struct{}, h
 }
 
 // cuts reports whether the fault truncates the reply.
-func (f Fault) cuts() bool { return f.CutAfter != 0 || f.CutBeforeTextDelta > 0 }
+func (f Fault) cuts() bool {
+	return f.CutAfter != 0 || f.CutBeforeTextDelta > 0 || f.CutBeforeArgumentDelta > 0
+}
 
 // applyHeader copies the fault's headers over the reply's.
 func (f Fault) applyHeader(h http.Header) {
@@ -277,11 +300,17 @@ func (f Fault) failedReply() (int, []byte) {
 	case "context_length_exceeded", "invalid_prompt", "invalid_request_error":
 		status = http.StatusBadRequest
 	}
+	return status, f.errorJSON()
+}
+
+// errorJSON is the failure as an OpenAI-shaped error body, which is also the
+// error chunk of a chat stream.
+func (f Fault) errorJSON() []byte {
 	if len(f.FailExtra) == 0 {
-		return status, errorBody(apiError{Message: f.failMessage(), Type: f.failType(), Code: code})
+		return errorBody(apiError{Message: f.failMessage(), Type: f.failType(), Code: f.failCode()})
 	}
 	b, _ := json.Marshal(map[string]any{"error": f.errorObject()}) // cannot fail: plain data
-	return status, b
+	return b
 }
 
 // failCode is the error code the failure reports, "" for null.

@@ -195,6 +195,24 @@ func readBodyBytes(t *testing.T, resp *http.Response) []byte {
 	return b
 }
 
+// bodyWith is the JSON of m with fields added or replaced (a nil value
+// removes the field).
+func bodyWith(t *testing.T, m, fields map[string]any) string {
+	t.Helper()
+	for k, v := range fields {
+		if v == nil {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // streamBody is a minimal Codex-like streaming request.
 func streamBody(model, cacheKey string) string {
 	b, _ := json.Marshal(map[string]any{

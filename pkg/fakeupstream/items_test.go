@@ -2,7 +2,6 @@ package fakeupstream
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"reflect"
 	"slices"
@@ -17,25 +16,13 @@ var includeReasoning = []any{"reasoning.encrypted_content"}
 // with fields added or replaced (a nil value removes the field).
 func codexBody(t *testing.T, fields map[string]any) string {
 	t.Helper()
-	m := map[string]any{
+	return bodyWith(t, map[string]any{
 		"model":   "gpt-5",
 		"stream":  true,
 		"store":   false,
 		"include": includeReasoning,
 		"input":   userInput("say hi"),
-	}
-	for k, v := range fields {
-		if v == nil {
-			delete(m, k)
-			continue
-		}
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	}, fields)
 }
 
 // wantReasoningEvents is a minted reasoning item's events, between the

@@ -1,9 +1,22 @@
 package fakeupstream
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 )
+
+// deliverAnswer sends the JSON answer of a non-streamed turn: answer, or
+// the error status a failure that would come in the stream stands for.
+func (s *Server) deliverAnswer(w http.ResponseWriter, r *http.Request, answer any, failed bool, f Fault) {
+	if failed {
+		status, b := f.failedReply()
+		s.deliverJSON(w, r, status, b, f)
+		return
+	}
+	b, _ := json.Marshal(answer) // cannot fail: plain data
+	s.deliverJSON(w, r, http.StatusOK, b, f)
+}
 
 // deliverJSON sends a JSON reply while honouring the parts of the Fault that
 // apply to a non-streamed reply: its headers, a Hang after the headers, and a

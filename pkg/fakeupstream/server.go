@@ -34,6 +34,7 @@ type Server struct {
 	turns turnStates // WithTurnState: the turn states issued (orderings.go)
 	ws    wsState    // WithWebSocket: the transport's settings and open connections (websocket.go)
 	tool  *toolCall  // WithToolCall: the function call a turn answers with (toolcall.go)
+	chat  chatConfig // WithChatOnly, WithThinking, WithParallelToolCalls (chat.go)
 
 	mu       sync.Mutex
 	requests []Request
@@ -121,11 +122,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.record(r, body)
 
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if s.chat.only {
+			writeChatNotFound(w) // chat.go: no Responses route to upgrade
+			return
+		}
 		s.serveUpgrade(w, r) // websocket.go
 		return
 	}
 
-	route := routeOf(r.URL.Path)
+	route := s.routeOf(r.URL.Path)
+	if route == routeNone && s.chat.only {
+		writeChatNotFound(w)
+		return
+	}
 	if route == routeNone {
 		writeError(w, http.StatusNotFound, apiError{
 			Message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path),
@@ -177,6 +186,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveCompact(w, r, body, f)
 	case routeResponses:
 		s.serveResponses(w, r, body, f)
+	case routeChat:
+		s.serveChat(w, r, body, f) // chat.go
 	}
 }
 
@@ -188,7 +199,23 @@ const (
 	routeResponses
 	routeCompact
 	routeModels
+	routeChat // POST .../chat/completions, served only WithChatOnly
 )
+
+// routeOf is the route of path on this server: a chat-only server has no
+// Responses routes, and any other has no Chat Completions route (the ChatGPT
+// backend has none; the OpenAI API has one, but this fake stands for its
+// Responses API).
+func (s *Server) routeOf(path string) route {
+	r := routeOf(path)
+	switch {
+	case s.chat.only && (r == routeResponses || r == routeCompact):
+		return routeNone
+	case !s.chat.only && r == routeChat:
+		return routeNone
+	}
+	return r
+}
 
 func routeOf(path string) route {
 	path = strings.TrimSuffix(path, "/")
@@ -199,6 +226,8 @@ func routeOf(path string) route {
 		return routeResponses
 	case strings.HasSuffix(path, "/models"):
 		return routeModels
+	case strings.HasSuffix(path, "/chat/completions"):
+		return routeChat
 	}
 	return routeNone
 }

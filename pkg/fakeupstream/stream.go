@@ -55,6 +55,10 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 			writeError(w, http.StatusBadRequest, apiError{Message: "Store must be set to false", Type: "invalid_request_error", Param: "store"})
 			return
 		}
+		if name := unsupportedParameter(body); name != "" {
+			writeUnsupportedParameter(w, name) // chatgptparams.go
+			return
+		}
 	}
 	if ref := s.checkItems(req); ref != nil {
 		s.refuse(w, ref, req, req.Stream) // refuse.go
@@ -63,20 +67,14 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 
 	t := s.newTurn(body, req, r.Header)
 	h := w.Header()
-	f.echo(t, r.Header, h)
+	f.echo(&t.text, r.Header, h)
 	s.writeTurnState(h, r.Header)
 	s.writeRateLimitHeaders(h)
 	h.Set("X-Request-Id", s.nextID("req"))
 	h.Set("Openai-Model", t.model)
 
 	if !req.Stream {
-		if f.FirstEventFailed {
-			status, b := f.failedReply()
-			s.deliverJSON(w, r, status, b, f)
-			return
-		}
-		b, _ := json.Marshal(t.completed()) // cannot fail: plain data
-		s.deliverJSON(w, r, http.StatusOK, b, f)
+		s.deliverAnswer(w, r, t.completed(), f.FirstEventFailed, f)
 		return
 	}
 	s.stream(w, r, t, f)
@@ -86,14 +84,8 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, body []b
 // every event as soon as it is produced, and applies the stream faults.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault) {
 	events, limit := t.plan(f)
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	f.applyHeader(h)
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
+	rc, ok := openStream(w, f)
+	if !ok {
 		return
 	}
 
@@ -110,16 +102,28 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t *turn, f Fault
 	})
 	switch {
 	case sent && f.Trickle > 0:
-		s.trickle(r.Context(), w, rc, f.Trickle)
+		s.trickle(r.Context(), w, rc, f.Trickle, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`)
 	case sent && limit < len(events) && !f.UnterminatedLast:
 		cut(w)
 	}
 }
 
-// trickle starts an event and sends a byte of it every interval, never
-// ending it, until the client goes away or the Server closes.
-func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration) {
-	if _, err := io.WriteString(w, `event: response.output_text.delta`+"\n"+`data: {"type":"response.output_text.delta","delta":"`); err != nil {
+// openStream sends the 200 and headers of an SSE stream, the fault's
+// included, and flushes them; false when the client is gone.
+func openStream(w http.ResponseWriter, f Fault) (*http.ResponseController, bool) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	f.applyHeader(h)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	return rc, rc.Flush() == nil
+}
+
+// trickle starts an event with head and sends a byte of it every interval,
+// never ending it, until the client goes away or the Server closes.
+func (s *Server) trickle(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, interval time.Duration, head string) {
+	if _, err := io.WriteString(w, head); err != nil {
 		return
 	}
 	tick := time.NewTicker(interval)
@@ -150,18 +154,28 @@ func (t *turn) plan(f Fault) (events []event, limit int) {
 	} else {
 		events = t.events()
 	}
-	limit = len(events)
+	if limit, ok := f.cutLimit(len(events)); ok {
+		return events, limit
+	}
+	if f.CutBeforeTextDelta > 0 {
+		return events, min(textDeltaIndex(events, f.CutBeforeTextDelta), len(events)-1)
+	}
+	return events, len(events)
+}
+
+// cutLimit is how many of a stream's n events go out before a Trickle or a
+// CutAfter stops it, whatever the wire format; ok is false when neither
+// applies.
+func (f Fault) cutLimit(n int) (limit int, ok bool) {
 	switch {
 	case f.Trickle > 0:
-		limit = min(max(f.TrickleAfter, 0), len(events)-1)
+		return min(max(f.TrickleAfter, 0), n-1), true
 	case f.CutAfter < 0:
-		limit = 0
+		return 0, true
 	case f.CutAfter > 0:
-		limit = min(f.CutAfter, len(events)-1)
-	case f.CutBeforeTextDelta > 0:
-		limit = min(textDeltaIndex(events, f.CutBeforeTextDelta), len(events)-1)
+		return min(f.CutAfter, n-1), true
 	}
-	return events, limit
+	return n, false
 }
 
 // textDeltaIndex is the index in events of the n-th (from 1)
@@ -182,6 +196,18 @@ func textDeltaIndex(events []event, n int) int {
 // after HangAfter of them. It reports false when the client went away or the
 // hang was abandoned, so the caller stops there.
 func (s *Server) emit(ctx context.Context, events []event, limit int, f Fault, send func(e event, data []byte) error) bool {
+	return s.emitN(ctx, limit, f, func(i int) error {
+		e := events[i]
+		e.SequenceNumber = i
+		data, _ := json.Marshal(e) // cannot fail: plain data
+		return send(e, data)
+	})
+}
+
+// emitN calls send for 0..limit-1, blocking on the fault's Hang before the
+// HangAfter-th call, whatever the wire format of what is sent (Responses
+// events, chat chunks).
+func (s *Server) emitN(ctx context.Context, limit int, f Fault, send func(i int) error) bool {
 	for i := 0; i <= limit; i++ {
 		if f.Hang != nil && !f.HangBeforeHeaders && i == f.HangAfter {
 			if !f.hang(ctx, s.closing, s.hanging) {
@@ -191,10 +217,7 @@ func (s *Server) emit(ctx context.Context, events []event, limit int, f Fault, s
 		if i == limit {
 			break
 		}
-		e := events[i]
-		e.SequenceNumber = i
-		data, _ := json.Marshal(e) // cannot fail: plain data
-		if send(e, data) != nil {
+		if send(i) != nil {
 			return false
 		}
 	}

@@ -331,6 +331,9 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 	if s.auth.mode == authChatGPT && req.Store != nil && *req.Store {
 		return send(wsErrorEvent(http.StatusBadRequest, apiError{Message: "Store must be set to false", Type: "invalid_request_error", Param: "store"}, nil))
 	}
+	if name := unsupportedParameter(data); s.auth.mode == authChatGPT && name != "" {
+		return send(wsErrorEvent(http.StatusBadRequest, apiError{Message: "Unsupported parameter: " + name, Type: "invalid_request_error", Param: name}, nil))
+	}
 	if ref := s.checkItems(req); ref != nil {
 		return send(s.wsRefusal(ref, req)) // refuse.go; the connection stays open
 	}
@@ -340,7 +343,7 @@ func (s *Server) serveFrame(ctx context.Context, c *websocket.Conn, r *http.Requ
 		t = s.newWarmupTurn(req)
 	} else {
 		t = s.newTurn(data, req, r.Header)
-		f.echo(t, r.Header, nil)
+		f.echo(&t.text, r.Header, nil)
 	}
 	if incremental {
 		t.base.PreviousResponseID = head.PreviousResponseID

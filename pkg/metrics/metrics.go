@@ -43,6 +43,7 @@ type Metrics struct {
 	sticky    *prometheus.CounterVec
 	failovers *prometheus.CounterVec
 	items     *prometheus.CounterVec
+	doors     *prometheus.CounterVec
 }
 
 // latencyBuckets span a fast first byte (tens of ms) to a long reasoning
@@ -84,8 +85,12 @@ func New(src Sources) *Metrics {
 			Name: "proxy_conversation_items_total",
 			Help: "What the serving account could not read and was not sent, by account and what: reasoning_removed (items another account minted), compaction_remade (the account compacted the kept history now), compaction_reused (its own remake, made before), compaction_lost (the history was gone: left out), refused (the upstream refused items and the request was sent again without them).",
 		}, []string{"account", "what"}),
+		doors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_front_door_requests_total",
+			Help: "Requests answered, by the front door they came in by (responses, websocket, chat_completions) and the API the serving account was sent (responses, chat_completions; none: no account).",
+		}, []string{"door", "api"}),
 	}
-	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, m.items, &live{src: src})
+	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, m.items, m.doors, &live{src: src})
 	if src.Dropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "proxy_events_dropped_total",
@@ -117,6 +122,7 @@ func (m *Metrics) Observe(d event.Decision) {
 		acct = noAccount
 	}
 	m.requests.WithLabelValues(acct, strconv.Itoa(d.Status)).Inc()
+	m.doors.WithLabelValues(doorLabel(d), apiLabel(d)).Inc()
 	if d.TTFB > 0 {
 		m.ttfb.WithLabelValues(acct).Observe(d.TTFB.Seconds())
 	}
@@ -202,4 +208,26 @@ func (l *live) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, a.Name)
 		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(l.src.Health.InFlight(a.Name)), a.Name)
 	}
+}
+
+// doorLabel names the front door of d.
+func doorLabel(d event.Decision) string {
+	switch {
+	case d.Door != "":
+		return d.Door
+	case d.Transport == "websocket":
+		return "websocket"
+	}
+	return "responses"
+}
+
+// apiLabel names the API d's account was sent.
+func apiLabel(d event.Decision) string {
+	switch {
+	case d.Account == "":
+		return noAccount
+	case d.API != "":
+		return d.API
+	}
+	return "responses"
 }

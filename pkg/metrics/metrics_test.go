@@ -42,12 +42,15 @@ func TestObserve(t *testing.T) {
 		ItemCounts: &event.ItemCounts{Removed: 3, Remade: 1}})
 	m.Observe(event.Decision{Account: "b", Reason: "sticky", Status: 200, ItemCounts: &event.ItemCounts{Removed: 1, Reused: 1}})
 	m.Observe(event.Decision{Account: "a", Reason: "sticky", Status: 200, ItemCounts: &event.ItemCounts{Lost: 1, Refused: 1}})
+	m.Observe(event.Decision{Account: "ds", Reason: "sticky", Status: 200, Door: event.DoorChat, API: event.APIChat})
+	m.Observe(event.Decision{Account: "a", Reason: "sticky", Status: 200, Transport: "websocket"})
 
 	want := `
 # HELP proxy_requests_total Requests answered, by the account that served them (none: no account) and HTTP status.
 # TYPE proxy_requests_total counter
-proxy_requests_total{account="a",status="200"} 2
+proxy_requests_total{account="a",status="200"} 3
 proxy_requests_total{account="b",status="200"} 3
+proxy_requests_total{account="ds",status="200"} 1
 proxy_requests_total{account="none",status="503"} 1
 # HELP proxy_conversation_items_total What the serving account could not read and was not sent, by account and what: reasoning_removed (items another account minted), compaction_remade (the account compacted the kept history now), compaction_reused (its own remake, made before), compaction_lost (the history was gone: left out), refused (the upstream refused items and the request was sent again without them).
 # TYPE proxy_conversation_items_total counter
@@ -69,8 +72,14 @@ proxy_tokens_total{account="a",kind="output"} 10
 proxy_sticky_total{result="failover"} 1
 proxy_sticky_total{result="new"} 1
 proxy_sticky_total{result="rebound"} 1
-proxy_sticky_total{result="sticky"} 2
+proxy_sticky_total{result="sticky"} 4
 proxy_sticky_total{result="unsticky"} 1
+# HELP proxy_front_door_requests_total Requests answered, by the front door they came in by (responses, websocket, chat_completions) and the API the serving account was sent (responses, chat_completions; none: no account).
+# TYPE proxy_front_door_requests_total counter
+proxy_front_door_requests_total{api="chat_completions",door="chat_completions"} 1
+proxy_front_door_requests_total{api="none",door="responses"} 1
+proxy_front_door_requests_total{api="responses",door="responses"} 5
+proxy_front_door_requests_total{api="responses",door="websocket"} 1
 # HELP proxy_events_dropped_total Decision events lost to subscribers that fell behind (the TUI, /_proxy/events, metrics).
 # TYPE proxy_events_dropped_total counter
 proxy_events_dropped_total 7
@@ -79,7 +88,7 @@ proxy_events_dropped_total 7
 proxy_websockets_open 3
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
-		"proxy_requests_total", "proxy_conversation_items_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_events_dropped_total", "proxy_websockets_open"); err != nil {
+		"proxy_requests_total", "proxy_conversation_items_total", "proxy_failovers_total", "proxy_tokens_total", "proxy_sticky_total", "proxy_front_door_requests_total", "proxy_events_dropped_total", "proxy_websockets_open"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.ttfb); n != 1 {

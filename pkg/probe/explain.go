@@ -120,7 +120,7 @@ func describeStatus(ctx context.Context, o Options, a *account.Account, model st
 	case status == http.StatusNotFound && out.Code == "model_not_found":
 		return withUpstream(fmt.Sprintf("404 model %s not found: pass --model or set the account's models", model), msg)
 	case status == http.StatusNotFound:
-		return "404 /responses not served at this base_url" + suggestV1(ctx, o, a, model)
+		return "404 " + apiPath(a) + " not served at this base_url" + suggestV1(ctx, o, a, model)
 	case out.Class == health.Quota:
 		what := "usage limit"
 		if out.Code != "usage_limit_reached" {
@@ -168,12 +168,13 @@ func refreshFailed(ctx context.Context, o Options, a *account.Account, r *Result
 	r.Outcome = health.Outcome{Class: health.Network, Status: r.Status, Message: r.Error}
 }
 
-// suggestV1 tries base_url + "/v1" and names it when it serves /responses.
+// suggestV1 tries base_url + "/v1" and names it when it serves the
+// account's API.
 func suggestV1(ctx context.Context, o Options, a *account.Account, model string) string {
 	if strings.HasSuffix(a.BaseURL, "/v1") {
 		return ": check base_url"
 	}
-	resp, err := send(ctx, o.egress.Client(a), a, a.BaseURL+"/v1/responses", model)
+	resp, err := send(ctx, o.egress.Client(a), a, a.BaseURL+"/v1", model)
 	if err != nil {
 		return ": check base_url"
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/sse"
+	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
 // DefaultModel is asked for when neither the caller nor the account's
@@ -213,7 +214,7 @@ func checkWebSocket(ctx context.Context, o Options, a *account.Account, r *Resul
 // attempt sends the request once and fills r with the answer.
 func attempt(ctx context.Context, o Options, a *account.Account, model string, start time.Time, r *Result) {
 	r.Sent = true
-	resp, err := send(ctx, o.egress.Client(a), a, a.Target("/responses", ""), model)
+	resp, err := send(ctx, o.egress.Client(a), a, a.BaseURL, model)
 	if err != nil {
 		r.Total = o.Now().Sub(start)
 		r.Outcome = health.Outcome{Class: health.Network, Message: err.Error()}
@@ -306,19 +307,32 @@ func ModelFor(a *account.Account, model string) string {
 	return DefaultModel
 }
 
-// send posts the smallest request that makes a Responses API stream: one
-// word of input, stream:true and store:false (the ChatGPT backend refuses
-// anything else).
-func send(ctx context.Context, c *http.Client, a *account.Account, url, model string) (*http.Response, error) {
-	body, _ := json.Marshal(map[string]any{ // cannot fail: plain values
-		"model": model,
-		"input": []any{map[string]any{
-			"type": "message", "role": "user",
-			"content": []any{map[string]any{"type": "input_text", "text": "ping"}},
-		}},
-		"stream": true,
-		"store":  false,
-	})
+// send posts the smallest request that makes a stream to the API base
+// (base_url, or base_url+"/v1" for a suggestion) in the API the account
+// speaks, under the account's name for the model: for the Responses API
+// one word of input, stream:true and store:false (the ChatGPT backend
+// refuses anything else); for Chat Completions one user message.
+func send(ctx context.Context, c *http.Client, a *account.Account, base, model string) (*http.Response, error) {
+	model = a.MapModel(model)
+	url := base + apiPath(a)
+	var body []byte
+	if a.ChatCompletions() {
+		body, _ = json.Marshal(map[string]any{ // cannot fail: plain values
+			"model":    model,
+			"messages": []any{map[string]any{"role": "user", "content": "ping"}},
+			"stream":   true,
+		})
+	} else {
+		body, _ = json.Marshal(map[string]any{ // cannot fail: plain values
+			"model": model,
+			"input": []any{map[string]any{
+				"type": "message", "role": "user",
+				"content": []any{map[string]any{"type": "input_text", "text": "ping"}},
+			}},
+			"stream": true,
+			"store":  false,
+		})
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -326,7 +340,22 @@ func send(ctx context.Context, c *http.Client, a *account.Account, url, model st
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	a.Authorize(req.Header)
-	return c.Do(req)
+	resp, err := c.Do(req)
+	if err == nil && a.ChatCompletions() && resp.StatusCode == http.StatusOK && health.IsAPIAnswer(resp.Header, nil) {
+		// The proxy reads a chat account's answer as Responses events:
+		// the check reads what the proxy would.
+		resp.Body = translate.Rebuild(resp.Body, resp.Header.Get("Content-Type"), nil, translate.RebuildOptions{})
+		resp.Header.Set("Content-Type", "text/event-stream")
+	}
+	return resp, err
+}
+
+// apiPath is the path of the account's API under its base URL.
+func apiPath(a *account.Account) string {
+	if a.ChatCompletions() {
+		return "/chat/completions"
+	}
+	return "/responses"
 }
 
 func (o Options) withDefaults() Options {

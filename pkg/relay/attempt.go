@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/sse"
+	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
 // maxErrorBody bounds how much of an upstream error answer is held to
@@ -67,6 +68,8 @@ type attempt struct {
 	// failureReported: the loop already told the pool this attempt failed;
 	// passing the failed answer on must not count it twice.
 	failureReported bool
+
+	translated string // what translating the request for the account left out or changed
 
 	conv   *convItems    // the request's account-bound items; nil without a ledger
 	change *items.Change // what cleaning did to the body this attempt sent
@@ -180,7 +183,10 @@ const (
 // eventKind sorts an event for the hold.
 func eventKind(ev []byte) int {
 	switch sse.Type(ev) {
-	case "", "response.created", "response.in_progress", "response.queued", "codex.rate_limits", "keepalive":
+	case "", "response.created", "response.in_progress", "response.queued", "codex.rate_limits", "keepalive",
+		// An upstream chat chunk riding beside the events rebuilt from it:
+		// those events say whether it carried output.
+		translate.PassthroughEvent:
 		return opening
 	case "response.failed", "error":
 		return failure

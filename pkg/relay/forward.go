@@ -11,6 +11,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/sse"
+	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
 // maxJSONResponse bounds how much of a non-streaming answer is held to read
@@ -56,6 +57,12 @@ func (rl *Relay) forward(w http.ResponseWriter, at *attempt, rec *event.Decision
 	}
 	if full {
 		_, err = io.Copy(w, at.resp.Body)
+	} else if at.account.ChatCompletions() {
+		// A chat request passed through to an account that speaks it: its
+		// usage is in Chat Completions' terms.
+		if u, ok := translate.ChatUsage(buf); ok {
+			rec.Usage = event.Usage{InputTokens: u.InputTokens, CachedTokens: u.CachedTokens, OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens}
+		}
 	} else if res, ok := sse.ResponseJSON(buf); ok {
 		rec.Usage = usageOf(res)
 		if rec.Model == "" {

@@ -328,7 +328,7 @@ func openAIList(asked []*account.Account, answers []accountAnswer) *modelsList {
 		if ans.err != nil || len(ids) == 0 {
 			ids = literalModels(asked[i].Models)
 		}
-		for _, id := range ids {
+		for _, id := range clientNames(asked[i], ids) {
 			if id != "" && !seen[id] && asked[i].Serves(id) {
 				seen[id] = true
 				data = append(data, entry{ID: id, Object: "model", OwnedBy: "proxy"})
@@ -427,9 +427,29 @@ func validClientVersion(v string) bool {
 func accountSet(all []*account.Account) string {
 	var b strings.Builder
 	for _, a := range all {
-		fmt.Fprintf(&b, "%s\x00%s\x00%s\x00%t\x00%s\x01", a.Name, a.Type, a.BaseURL, a.Enabled, strings.Join(a.Models, "\x00"))
+		fmt.Fprintf(&b, "%s\x00%s\x00%s\x00%t\x00%s\x00%v\x01", a.Name, a.Type, a.BaseURL, a.Enabled, strings.Join(a.Models, "\x00"), a.ModelMap)
 	}
 	return b.String()
+}
+
+// clientNames are the names a client may ask a for, given the models the
+// account itself lists: its model_map's names, and the account's own
+// unless a "*" entry sends every other name to one model (then only the
+// allow-list's literal names are the client's).
+func clientNames(a *account.Account, own []string) []string {
+	if len(a.ModelMap) == 0 {
+		return own
+	}
+	out := make([]string, 0, len(a.ModelMap)+len(own))
+	for name := range a.ModelMap {
+		if name != "*" {
+			out = append(out, name)
+		}
+	}
+	if _, all := a.ModelMap["*"]; all {
+		return append(out, literalModels(a.Models)...)
+	}
+	return append(out, own...)
 }
 
 // literalModels are the allow-list entries that name one model, not a glob.

@@ -85,7 +85,7 @@ func (rl *Relay) log(rec *event.Decision) {
 	if !rl.o.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 21)
+	attrs := make([]slog.Attr, 0, 25)
 	attrs = append(attrs,
 		slog.String("request_id", rec.RequestID),
 		slog.String("path", rec.Path),
@@ -106,6 +106,18 @@ func (rl *Relay) log(rec *event.Decision) {
 	)
 	if rec.Transport != "" {
 		attrs = append(attrs, slog.String("transport", rec.Transport))
+	}
+	if rec.Door != "" {
+		attrs = append(attrs, slog.String("door", rec.Door))
+	}
+	if rec.API != "" {
+		attrs = append(attrs, slog.String("api", rec.API))
+	}
+	if rec.Translated != "" {
+		attrs = append(attrs, slog.String("translated", rec.Translated))
+	}
+	if rec.UpstreamModel != "" {
+		attrs = append(attrs, slog.String("upstream_model", rec.UpstreamModel))
 	}
 	if rec.Client != "" {
 		attrs = append(attrs, slog.String("client", rec.Client))

@@ -85,13 +85,16 @@ func (rl *Relay) remake(ctx context.Context, a *account.Account, r *http.Request
 	if err != nil {
 		return items.Minted{}, &attempt{account: a, forced: &health.Outcome{Class: health.ClientError, Message: "the kept compaction request is not valid JSON"}}
 	}
-	body, _, err = a.Prepare("/responses", body, req)
+	// Always over HTTP: the client connection's upstream WebSocket, if
+	// any, carries the conversation, not this side request; and never as
+	// a chat client's request, which it is not.
+	ctx = withChatDoor(context.WithValue(ctx, wsFrameKey{}, (*wsRequest)(nil)), nil)
+	f, err := rl.formFor(ctx, a, "/responses", body, req)
 	if err != nil {
 		return items.Minted{}, &attempt{account: a, forced: &health.Outcome{Class: health.ClientError, Message: err.Error()}}
 	}
-	// Always over HTTP: the client connection's upstream WebSocket, if
-	// any, carries the conversation, not this side request.
-	at := rl.send(context.WithValue(ctx, wsFrameKey{}, (*wsRequest)(nil)), a, "/responses", r, body, false)
+	f.gather = false
+	at := rl.send(ctx, a, f, r, false)
 	if out := at.outcome(rl.o.Now()); out.Class != health.OK {
 		return items.Minted{}, at // failed before any output: the caller decides
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/items"
@@ -27,36 +28,14 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 	}
 	rl.active.Add(1)
 	defer rl.active.Done()
-	start := rl.o.Now()
-	rec := &event.Decision{
-		Time:      start,
-		RequestID: newRequestID(),
-		Client:    ClientFrom(r.Context()),
-		Path:      r.URL.Path,
-		Source:    string(session.SourceNone),
-	}
-	defer func() {
-		rec.Duration = rl.o.Now().Sub(start)
-		rl.finish(rec)
-	}()
+	rec := rl.newDecision(r)
+	defer rl.finishRequest(rec)
 	w.Header().Set("X-Proxy-Request-Id", rec.RequestID)
-
-	if apiErr := rl.prepare(r); apiErr != nil {
-		rl.fail(w, rec, apiErr)
+	body, sent, ok := rl.intake(w, r, rec)
+	if !ok {
 		return
 	}
-	body, held, apiErr := rl.body(w, r)
-	if apiErr != nil {
-		rl.fail(w, rec, apiErr)
-		return
-	}
-	// The body's share of the budget goes back once an answer is passed
-	// on (no attempt needs the bytes any more), or when the request ends.
-	sent := sync.OnceFunc(func() { rl.o.Bodies.give(held) })
 	defer sent()
-	if bodyRead != nil {
-		bodyRead(body)
-	}
 	req, err := session.Parse(r.Header, body)
 	if apiErr := refusedModel(err, req, rec); apiErr != nil {
 		rl.fail(w, rec, apiErr)
@@ -70,6 +49,44 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
 
 	rl.relay(w, r, suffix, body, req, rec, sent)
+}
+
+// newDecision starts the record of an HTTP request.
+func (rl *Relay) newDecision(r *http.Request) *event.Decision {
+	return &event.Decision{
+		Time:      rl.o.Now(),
+		RequestID: newRequestID(),
+		Client:    ClientFrom(r.Context()),
+		Path:      r.URL.Path,
+		Source:    string(session.SourceNone),
+	}
+}
+
+// finishRequest closes the record of an HTTP request once it has ended.
+func (rl *Relay) finishRequest(rec *event.Decision) {
+	rec.Duration = rl.o.Now().Sub(rec.Time)
+	rl.finish(rec)
+}
+
+// intake takes in what every API request starts with: a POST, and its
+// body within the body limits, answering the client itself when either is
+// wrong (ok false). sent gives the body's share of the budget back: once an
+// answer is passed on (no attempt needs the bytes any more), or, deferred
+// by the caller, when the request ends.
+func (rl *Relay) intake(w http.ResponseWriter, r *http.Request, rec *event.Decision) (body []byte, sent func(), ok bool) {
+	if apiErr := rl.prepare(r); apiErr != nil {
+		rl.fail(w, rec, apiErr)
+		return nil, nil, false
+	}
+	body, held, apiErr := rl.body(w, r)
+	if apiErr != nil {
+		rl.fail(w, rec, apiErr)
+		return nil, nil, false
+	}
+	if bodyRead != nil {
+		bodyRead(body)
+	}
+	return body, sync.OnceFunc(func() { rl.o.Bodies.give(held) }), true
 }
 
 // bodyRead, when set (tests only), sees every request body the relay reads,
@@ -153,7 +170,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		}
 	}()
 	for len(rec.Attempts) < rl.o.MaxAttempts {
-		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc()}, rl.o.SlotWait)
+		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc(), API: neededAPI(ctx, suffix)}, rl.o.SlotWait)
 		d := lease.Decision
 		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" {
 			// Nothing else can serve, or everything else failed: the account
@@ -188,10 +205,15 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 			rec.Reason = string(scheduler.ReasonFailover)
 			rec.Detail = "failover from " + rec.Attempts[len(rec.Attempts)-1].Account + ": " + why
 		}
-		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), a.DisplayTarget(suffix)
+		rec.Account, rec.Type, rec.Target = a.Name, string(a.Type), a.DisplayTarget(upstreamSuffix(a, suffix))
+		rec.API, rec.UpstreamModel = apiName(a), ""
+		if m := a.MapModel(req.Model); m != req.Model {
+			rec.UpstreamModel = m
+		}
 		own := len(rec.Attempts) == 0 && d.Reason == scheduler.ReasonSticky
 		at := rl.try(ctx, a, suffix, r, body, req, own, conv)
 		at.lease = lease
+		rec.Translated = at.translated
 		if ctx.Err() != nil {
 			at.close()
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Error: "client closed the request"})
@@ -221,11 +243,17 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		held, heldOut = at, out
 	}
 	// A held answer passed on is closed by forward; closing twice is safe.
-	rl.giveUp(w, rec, held, heldOut, selErr, why)
+	var unavailable *scheduler.UnavailableError
+	if door := chatDoorFrom(ctx); door != nil && len(door.req.NativeOnly) > 0 && errors.Is(selErr, scheduler.ErrNoAccount) && !errors.As(selErr, &unavailable) && len(rec.Attempts) == 0 {
+		rl.fail(w, rec, nativeOnlyError(door.req.NativeOnly))
+		return
+	}
+	rl.giveUp(w, rec, held, heldOut, selErr, why, neededAPI(ctx, suffix))
 }
 
 // giveUp answers when no attempt produced an answer worth passing on.
-func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why string) {
+// api is the API the request needed its account to speak, "" for any.
+func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attempt, heldOut health.Outcome, selErr error, why, api string) {
 	var unavailable *scheduler.UnavailableError
 	switch {
 	case errors.As(selErr, &unavailable) && (held == nil || unavailable.AllQuota || (held.resp == nil && outOrBack(unavailable))):
@@ -254,6 +282,9 @@ func (rl *Relay) giveUp(w http.ResponseWriter, rec *event.Decision, held *attemp
 			"every account that can serve this request is at its max_concurrency; retry in a moment, or raise max_concurrency or add an account").WithCode("accounts_busy")
 		e.RetryAfter = time.Second
 		rl.fail(w, rec, e)
+	case api == config.APIResponses:
+		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
+			"no available account: "+rec.Path+" is served only by accounts that speak the Responses API, and none in the proxy's config can serve it (an account with api: chat_completions compacts in /responses instead: a compaction_trigger gets a summary turn); run `proxy accounts list`").WithCode(apierror.TypeNoAvailableAccount))
 	default:
 		rl.fail(w, rec, apierror.New(http.StatusServiceUnavailable, apierror.TypeNoAvailableAccount,
 			noAccountMessage(rec.Model)).WithCode(apierror.TypeNoAvailableAccount))
@@ -320,17 +351,16 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 	return at
 }
 
-// sendPrepared adapts body to a's upstream and sends it; a credential
+// sendPrepared shapes body for a's API and sends it; a credential
 // refused as such (a 401, or a 403 that names the token) is refreshed once
 // and the request sent again.
 func (rl *Relay) sendPrepared(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool) *attempt {
-	body, gather, err := a.Prepare(suffix, body, req)
+	f, err := rl.formFor(ctx, a, suffix, body, req)
 	if err != nil {
 		return &attempt{account: a, err: err}
 	}
 	tag := a.AccessTag()
-	at := rl.send(ctx, a, suffix, r, body, own)
-	at.gather = gather
+	at := rl.send(ctx, a, f, r, own)
 	if !rl.pool.CanRefresh(a) || !at.credentialRefused(rl.o.Now()) {
 		return at
 	}
@@ -349,9 +379,7 @@ func (rl *Relay) sendPrepared(ctx context.Context, a *account.Account, suffix st
 		return at
 	}
 	at.close()
-	at = rl.send(ctx, a, suffix, r, body, own)
-	at.gather = gather
-	return at
+	return rl.send(ctx, a, f, r, own)
 }
 
 // retryRefused answers an upstream that refused account-bound items it
@@ -394,10 +422,11 @@ func refusalStands(at *attempt) *health.Outcome {
 		Message: "the account refused conversation items it cannot read, even without the ones another account minted"}
 }
 
-// send makes one upstream request and reads ahead.
-func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, own bool) *attempt {
+// send makes one upstream request in form f and reads ahead.
+func (rl *Relay) send(ctx context.Context, a *account.Account, f sendForm, r *http.Request, own bool) *attempt {
 	actx, cancel := context.WithCancel(ctx)
-	at := &attempt{account: a, cancel: cancel}
+	at := &attempt{account: a, cancel: cancel, gather: f.gather, translated: f.translated}
+	suffix, body := f.suffix, f.body
 	up, err := http.NewRequestWithContext(actx, http.MethodPost, a.Target(suffix, r.URL.RawQuery), http.NoBody)
 	if err != nil {
 		at.err = err
@@ -425,6 +454,7 @@ func (rl *Relay) send(ctx context.Context, a *account.Account, suffix string, r 
 		at.err = errors.New("the outbound proxy refused its credentials (407): check proxy_url")
 		return at
 	}
+	f.answer(resp, rl)
 	resp.Body, at.idle = watchIdle(resp.Body, rl.o.StreamIdle, cancel)
 	at.resp = resp
 	at.readAhead(rl.o.MaxEventBytes, rl.o.Hold, rl.o.Now, rl.o.Redact)

@@ -84,6 +84,10 @@ type Request struct {
 	Model   string
 	Client  string          // client key name, recorded in new bindings
 	Exclude map[string]bool // accounts already tried by this request
+	// API, when set, admits only accounts that speak that wire API
+	// (config.APIResponses or config.APIChatCompletions): what a request
+	// asks may be more than a translation can carry.
+	API string
 	// Owner, when set, names the account that minted the account-bound
 	// items the request carries (its latest), "" when none or unknown. It
 	// is asked only when the conversation has no binding, so the lookup
@@ -243,7 +247,7 @@ func (s *Scheduler) selectFor(ctx context.Context, r Request) (Decision, error) 
 		// The bound account failed this turn; keep the binding.
 		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover, "bound account "+b.Account+" failed")
 	default:
-		return s.rebind(ctx, r, d, ready, eligible, b, s.whyUnusable(b.Account, r.Model))
+		return s.rebind(ctx, r, d, ready, eligible, b, s.whyUnusable(b.Account, r))
 	}
 }
 
@@ -280,7 +284,7 @@ func (s *Scheduler) withoutStore(r Request, d Decision, ready, eligible []*accou
 	case r.Exclude[name]:
 		return s.choose(r.Session.Hash, d, ready, eligible, ReasonFailover, detail+"; its account "+name+" failed")
 	default:
-		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, detail+"; "+s.whyUnusable(name, r.Model))
+		return s.choose(r.Session.Hash, d, ready, eligible, ReasonUnsticky, detail+"; "+s.whyUnusable(name, r))
 	}
 }
 
@@ -415,7 +419,7 @@ func (s *Scheduler) binding(r Request, a *account.Account) store.Binding {
 func (s *Scheduler) eligible(r Request) []*account.Account {
 	var out []*account.Account
 	for _, a := range s.accounts.All() {
-		if a.Enabled && a.Serves(r.Model) && !r.Exclude[a.Name] {
+		if a.Enabled && a.Serves(r.Model) && !r.Exclude[a.Name] && (r.API == "" || a.API == r.API) {
 			out = append(out, a)
 		}
 	}
@@ -434,8 +438,8 @@ func (s *Scheduler) ready(eligible []*account.Account) []*account.Account {
 }
 
 // whyUnusable explains why the bound account is not a candidate.
-func (s *Scheduler) whyUnusable(name, model string) string {
-	a := s.accounts.Get(name)
+func (s *Scheduler) whyUnusable(name string, r Request) string {
+	a, model := s.accounts.Get(name), r.Model
 	switch {
 	case a == nil:
 		return fmt.Sprintf("bound account %s was removed", name)
@@ -443,6 +447,8 @@ func (s *Scheduler) whyUnusable(name, model string) string {
 		return fmt.Sprintf("bound account %s is disabled", name)
 	case !a.Serves(model):
 		return fmt.Sprintf("bound account %s does not serve model %s", name, model)
+	case r.API != "" && a.API != r.API:
+		return fmt.Sprintf("bound account %s does not speak %s, which the request needs", name, r.API)
 	default:
 		return fmt.Sprintf("bound account %s is unavailable", name)
 	}

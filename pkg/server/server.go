@@ -50,6 +50,7 @@ func New(o Options) http.Handler {
 	for _, prefix := range []string{"", "/v1"} {
 		api.Handle(prefix+"/responses", o.Relay.Handler("/responses"))
 		api.Handle(prefix+"/responses/compact", o.Relay.Handler("/responses/compact"))
+		api.Handle(prefix+"/chat/completions", o.Relay.ChatHandler())
 		api.Handle("GET "+prefix+"/models", models)
 	}
 	if o.Admin != nil {
@@ -82,6 +83,6 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	apierror.New(http.StatusNotFound, apierror.TypeInvalidRequest,
-		"no route "+r.Method+" "+r.URL.Path+"; this proxy serves POST /v1/responses, POST /v1/responses/compact and GET /v1/models").
+		"no route "+r.Method+" "+r.URL.Path+"; this proxy serves POST /v1/responses, POST /v1/responses/compact, POST /v1/chat/completions and GET /v1/models").
 		WithCode("unknown_route").Write(w)
 }

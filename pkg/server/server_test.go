@@ -185,7 +185,8 @@ func TestRoutes(t *testing.T) {
 	}{
 		{name: "healthz without keys configured", method: "GET", path: "/healthz", wantStatus: 200},
 		{name: "healthz open without a key", keys: keys, method: "GET", path: "/healthz", wantStatus: 200},
-		{name: "unknown route", method: "GET", path: "/v1/chat/completions", wantStatus: 404, wantCode: "unknown_route"},
+		{name: "unknown route", method: "GET", path: "/v1/completions", wantStatus: 404, wantCode: "unknown_route"},
+		{name: "chat completions is a route of its own", method: "GET", path: "/v1/chat/completions", wantStatus: 405, wantCode: "method_not_allowed"},
 		{name: "unknown route with key", keys: keys, key: "pk-laptop-0123456789", method: "POST", path: "/nope", wantStatus: 404, wantCode: "unknown_route"},
 		{name: "unknown route without key is refused first", keys: keys, method: "GET", path: "/nope", wantStatus: 401, wantCode: "invalid_api_key"},
 		{name: "api route without key", keys: keys, method: "POST", path: "/v1/responses", wantStatus: 401, wantCode: "invalid_api_key"},

@@ -78,6 +78,9 @@ type Request struct {
 	NoStore bool
 	// Key is the conversation's sticky-session key.
 	Key Key
+	// Sampling is true when the body sets an output limit, temperature,
+	// top_p or a penalty: the ChatGPT backend refuses each of them.
+	Sampling bool
 }
 
 // Parse derives the Request from the headers and the raw JSON body. The body
@@ -97,7 +100,7 @@ func Parse(h http.Header, body []byte) (Request, error) {
 		}
 		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	req := Request{Stream: string(f.stream) == "true", NoStore: string(f.store) == "false"}
+	req := Request{Stream: string(f.stream) == "true", NoStore: string(f.store) == "false", Sampling: f.sampling}
 	var modelErr error
 	if isString(f.model) {
 		req.Model, modelErr = model(f.model)
@@ -106,9 +109,7 @@ func Parse(h http.Header, body []byte) (Request, error) {
 	case hasHeader:
 		req.Key = hk
 	case nonEmptyString(f.promptCacheKey):
-		v, _ := jsonscan.Unquote(f.promptCacheKey)
-		sum := sha256.Sum256(v)
-		req.Key = Key{Hash: hexString(sum[:]), Source: SourcePromptCacheKey}
+		req.Key = hashed(f.promptCacheKey, SourcePromptCacheKey)
 	default:
 		req.Key = bodyKey(&f)
 	}
@@ -147,6 +148,7 @@ func model(raw []byte) (string, error) {
 // Later duplicates overwrite earlier ones, as with encoding/json.
 type fields struct {
 	model, stream, store, promptCacheKey, instructions, input []byte
+	sampling                                                  bool
 }
 
 func (f *fields) add(key, value []byte) bool {
@@ -163,6 +165,8 @@ func (f *fields) add(key, value []byte) bool {
 		f.instructions = value
 	case "input":
 		f.input = value
+	case "max_output_tokens", "max_tokens", "max_completion_tokens", "temperature", "top_p", "frequency_penalty", "presence_penalty":
+		f.sampling = f.sampling || string(value) != "null"
 	}
 	return true
 }

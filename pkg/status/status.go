@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/store"
@@ -56,6 +57,11 @@ type Account struct {
 	Enabled        bool     `json:"enabled"`
 	Models         []string `json:"models,omitempty"`
 	MaxConcurrency int      `json:"max_concurrency,omitempty"`
+	// API is "chat_completions" for an account that speaks only Chat
+	// Completions; absent for the Responses API.
+	API string `json:"api,omitempty"`
+	// ModelMap is the account's model_map: the client's model -> its own.
+	ModelMap map[string]string `json:"model_map,omitempty"`
 
 	State    string         `json:"state"`
 	Reason   string         `json:"reason,omitempty"`  // why it is out: quota, rate_limit, invalid, ...
@@ -153,6 +159,7 @@ func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool
 	out := Account{
 		Name: a.Name, Type: string(a.Type), BaseURL: a.DisplayURL(), Credential: a.Fingerprint(),
 		Weight: a.Weight, Enabled: a.Enabled, Models: a.Models, MaxConcurrency: a.MaxConcurrency,
+		API: apiOf(a.API), ModelMap: a.ModelMap,
 		State:    StateHealthy,
 		InFlight: src.Health.InFlight(a.Name),
 	}
@@ -180,4 +187,12 @@ func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool
 		}
 	}
 	return out
+}
+
+// apiOf is the status's name of an account's API: empty for the default.
+func apiOf(api string) string {
+	if api == config.APIChatCompletions {
+		return api
+	}
+	return ""
 }

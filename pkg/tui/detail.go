@@ -17,18 +17,21 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 		{"time", d.Time.Local().Format("2006-01-02 15:04:05.000")},
 		{"request", d.RequestID},
 		{"client", orDash(d.Client)},
-		{"path", d.Path + transportOf(d.Transport)},
+		{"path", d.Path + transportOf(d.Transport) + doorOf(d.Door)},
 		{"session", orDash(d.Session) + " (from " + orDash(d.Source) + ")"},
-		{"model", orDash(d.Model)},
+		{"model", orDash(d.Model) + upstreamModelOf(d.UpstreamModel)},
 		{"stream", fmt.Sprint(d.Stream)},
 		{"candidates", orDash(strings.Join(d.Candidates, ", "))},
-		{"account", orDash(d.Account) + typeOf(d.Type)},
+		{"account", orDash(d.Account) + typeOf(d.Type) + apiOf(d.API)},
 		{"target", orDash(d.Target)},
 		{"reason", orDash(d.Reason)},
 		{"detail", orDash(d.Detail)},
 	}
 	if d.Items != "" {
 		fields = append(fields, field{"items", d.Items})
+	}
+	if d.Translated != "" {
+		fields = append(fields, field{"translated", d.Translated})
 	}
 	for i, a := range d.Attempts {
 		v := fmt.Sprintf("%s → %s", a.Account, statusText(a.Status))
@@ -59,6 +62,27 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
+}
+
+func doorOf(door string) string {
+	if door == event.DoorChat {
+		return " (Chat Completions front door)"
+	}
+	return ""
+}
+
+func upstreamModelOf(m string) string {
+	if m == "" {
+		return ""
+	}
+	return " → " + m + " on the account (model_map)"
+}
+
+func apiOf(api string) string {
+	if api == event.APIChat {
+		return " speaking Chat Completions"
+	}
+	return ""
 }
 
 func typeOf(t string) string {

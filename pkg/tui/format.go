@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/proxy-dev/proxy/pkg/event"
 )
 
 // fit pads or cuts s (which may hold styles) to exactly w cells.
@@ -114,4 +116,16 @@ func shortSource(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// shortDoor names the front door a request came in by, in four cells: the
+// Responses API over HTTP or a WebSocket, or Chat Completions.
+func shortDoor(d event.Decision) string {
+	switch {
+	case d.Door == event.DoorChat:
+		return "chat"
+	case d.Transport == "websocket":
+		return "ws"
+	}
+	return "resp"
 }

@@ -119,6 +119,15 @@ func traffic() []tea.Msg {
 	}
 }
 
+// chatDecision is a Chat Completions request served by an account that
+// speaks only Chat Completions, under its own model name.
+func chatDecision() DecisionMsg {
+	d := decision("req-7", "deepseek", "new", time.Second, 900, 0, 40)
+	d.Path, d.Door, d.API, d.UpstreamModel = "/v1/chat/completions", event.DoorChat, event.APIChat, "deepseek-chat"
+	d.Target = "https://api.deepseek.com/v1/chat/completions"
+	return DecisionMsg(d)
+}
+
 // hostile is a decision whose strings are long and hold escape sequences.
 func hostile() DecisionMsg {
 	d := decision("req-6", "chatgpt-main", "new", time.Second, 100, 0, 10)

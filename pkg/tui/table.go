@@ -28,6 +28,7 @@ var columns = []column{
 		return orDash(d.Session[:min(len(d.Session), 8)])
 	}},
 	{"SRC", 5, 5, 8, false, func(d event.Decision, _ Styles) string { return shortSource(d.Source) }},
+	{"DOOR", 4, 4, optional, false, func(d event.Decision, _ Styles) string { return shortDoor(d) }},
 	{"MODEL", 6, 14, 7, false, func(d event.Decision, _ Styles) string { return orDash(d.Model) }},
 	{"ACCOUNT", 8, 18, 2, false, func(d event.Decision, _ Styles) string { return orDash(d.Account) }},
 	{"REASON", 8, 8, 3, false, reasonCell},
@@ -74,6 +75,14 @@ func statusCell(d event.Decision, s Styles) string {
 	return s.OK.Render(txt)
 }
 
+// optional is the priority of a column shown only when the flexible
+// columns have their usual length beside it.
+const optional = 9
+
+// usualName is the width the flexible columns (MODEL, ACCOUNT) get before
+// an optional column is shown.
+const usualName = 12
+
 // layout picks the columns that fit in width and their widths.
 func layout(width int) ([]column, []int) {
 	keep := map[int]bool{}
@@ -84,6 +93,18 @@ func layout(width int) ([]column, []int) {
 				keep[i] = true
 				used += 1 + c.min
 			}
+		}
+	}
+	need := 0
+	for i, c := range columns {
+		if keep[i] && (c.title == "ACCOUNT" || c.title == "MODEL") {
+			need += max(usualName-c.min, 0)
+		}
+	}
+	for i, c := range columns {
+		if c.priority == optional && used+1+c.min+need <= width {
+			keep[i] = true
+			used += 1 + c.min
 		}
 	}
 	var cols []column
@@ -100,7 +121,7 @@ func layout(width int) ([]column, []int) {
 	for _, grow := range []struct {
 		title string
 		upTo  int
-	}{{"ACCOUNT", 12}, {"MODEL", 12}, {"ACCOUNT", 0}, {"MODEL", 0}} {
+	}{{"ACCOUNT", usualName}, {"MODEL", usualName}, {"ACCOUNT", 0}, {"MODEL", 0}} {
 		for i, c := range cols {
 			limit := grow.upTo
 			if limit == 0 {

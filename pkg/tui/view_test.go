@@ -27,6 +27,8 @@ func TestViewSnapshots(t *testing.T) {
 		// A decision from a proxy that does not cut its records: a 64 KiB
 		// model that sets the terminal's title, an error that clears it.
 		{"detail-hostile", 120, 24, append(base, hostile(), press("enter"))},
+		{"detail-chat", 100, 24, append(base, chatDecision(), press("enter"))},
+		{"chat-row-wide", 120, 30, append(base, chatDecision())},
 		{"paused", 80, 24, append([]tea.Msg{statusDoc(), ConnMsg{State: Live}, press("p")}, traffic()...)},
 		{"filter-editing", 80, 24, append(append(base, press("/")), typed("coord")...)},
 		{"filter-applied", 80, 24, append(append(append(base, press("/")), typed("5e2a")...), press("enter"))},

@@ -1,0 +1,134 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+	"github.com/proxy-dev/proxy/pkg/relay"
+)
+
+// postChat sends a Chat Completions request to the proxy at base and
+// returns the status, content type and body.
+func postChat(t *testing.T, base, body string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// TestChatFrontDoor: a Chat Completions request served by an account of
+// each API the loop sends Responses to (a ChatGPT account, an openai
+// account): as JSON and as a stream with usage; the upstream gets a
+// Responses request by the backend's rules; what only a native account
+// could honour is a 400 that says so.
+func TestChatFrontDoor(t *testing.T) {
+	accounts := map[string]func() (*fakeupstream.Server, string){
+		"chatgpt": func() (*fakeupstream.Server, string) {
+			s := startUpstream(t, "gpt", fakeupstream.WithChatGPT(accessToken, "acct-123"))
+			return s, chatgptAccount("gpt", s, "ACCESS", "acct-123", 1)
+		},
+		"openai": func() (*fakeupstream.Server, string) {
+			s := startUpstream(t, "api", fakeupstream.WithAPIKey(keyA))
+			return s, openaiAccount("api", s, "KEY_A", 1)
+		},
+	}
+	for kind, start := range accounts {
+		t.Run(kind, func(t *testing.T) {
+			up, yaml := start()
+			p := startProxy(t, "accounts:\n"+yaml, env)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("proxy logs:\n%s", p.Logs)
+				}
+			})
+			const msgs = `"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]`
+
+			code, ct, body := postChat(t, p.URL, `{"model":"gpt-5","max_tokens":50,"temperature":0.5,`+msgs+`}`)
+			if code != http.StatusOK || !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("JSON: %d %s\n%s", code, ct, body)
+			}
+			var c struct {
+				Object  string
+				Choices []struct {
+					Message      struct{ Role, Content string }
+					FinishReason string `json:"finish_reason"`
+				}
+				Usage struct {
+					PromptTokens     int `json:"prompt_tokens"`
+					CompletionTokens int `json:"completion_tokens"`
+				}
+			}
+			if err := json.Unmarshal([]byte(body), &c); err != nil || c.Object != "chat.completion" || len(c.Choices) != 1 ||
+				!strings.HasPrefix(c.Choices[0].Message.Content, "Hello from ") || c.Choices[0].FinishReason != "stop" || c.Usage.CompletionTokens == 0 {
+				t.Fatalf("JSON answer = %s (%v)", body, err)
+			}
+			sent := postsOf(up)[len(postsOf(up))-1].Body
+			for _, want := range []string{`"store":false`, `"stream":true`} {
+				if !strings.Contains(string(sent), want) {
+					t.Errorf("the upstream request lacks %s: %s", want, sent)
+				}
+			}
+			if kind == "chatgpt" && (strings.Contains(string(sent), "max_output_tokens") || strings.Contains(string(sent), "temperature")) {
+				t.Errorf("the ChatGPT backend was sent what it refuses: %s", sent)
+			}
+			if kind == "openai" && !strings.Contains(string(sent), `"max_output_tokens":50`) {
+				t.Errorf("the API account lost max_tokens: %s", sent)
+			}
+
+			code, ct, body = postChat(t, p.URL, `{"model":"gpt-5","stream":true,"stream_options":{"include_usage":true},`+msgs+`}`)
+			if code != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+				t.Fatalf("stream: %d %s\n%s", code, ct, body)
+			}
+			var text strings.Builder
+			usage := false
+			for _, line := range strings.Split(body, "\n") {
+				data, ok := strings.CutPrefix(line, "data: ")
+				if !ok || data == "[DONE]" {
+					continue
+				}
+				var ch struct {
+					Object  string
+					Choices []struct{ Delta struct{ Content string } }
+					Usage   *struct {
+						PromptTokens int `json:"prompt_tokens"`
+					}
+				}
+				if err := json.Unmarshal([]byte(data), &ch); err != nil || ch.Object != "chat.completion.chunk" {
+					t.Fatalf("chunk %s: %v", data, err)
+				}
+				for _, c := range ch.Choices {
+					text.WriteString(c.Delta.Content)
+				}
+				if ch.Usage != nil && ch.Usage.PromptTokens > 0 {
+					usage = true
+				}
+			}
+			if !strings.HasPrefix(text.String(), "Hello from ") || !usage {
+				t.Errorf("stream text %q, usage chunk %v\n%s", text.String(), usage, body)
+			}
+
+			code, _, body = postChat(t, p.URL, `{"model":"gpt-5","n":2,`+msgs+`}`)
+			if code != http.StatusBadRequest || !strings.Contains(body, `"param":"n"`) || !strings.Contains(body, "api: chat_completions") {
+				t.Errorf("n=2: %d %s", code, body)
+			}
+			code, _, body = postChat(t, p.URL, `{"model":"gpt-5","messages":[{"content":"no role"}]}`)
+			if code != http.StatusBadRequest || !strings.Contains(body, `"param":"messages[0].role"`) {
+				t.Errorf("no role: %d %s", code, body)
+			}
+			relay.Settle()
+			if !strings.Contains(p.Logs.String(), "door=chat_completions") {
+				t.Errorf("the log does not name the front door")
+			}
+		})
+	}
+}

@@ -1,0 +1,126 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/session"
+	"github.com/proxy-dev/proxy/pkg/translate"
+)
+
+// The Chat Completions front door: a chat request becomes the loop's
+// Responses request on the way in, and the loop's Responses answer
+// becomes chat chunks on the way out (chatWriter). An account that
+// speaks Chat Completions itself gets the client's own bytes instead
+// (formFor), and its chunks go back as they came.
+
+// chatDoor is what the front door tells the send about the request the
+// loop carries.
+type chatDoor struct {
+	body []byte // the client's chat request, as it came
+	req  translate.ChatRequest
+}
+
+type chatDoorKey struct{}
+
+// withChatDoor records the chat request behind the loop's request; nil
+// says there is none.
+func withChatDoor(ctx context.Context, d *chatDoor) context.Context {
+	return context.WithValue(ctx, chatDoorKey{}, d)
+}
+
+// chatDoorFrom is the chat request behind ctx's request, nil when it came
+// as a Responses request.
+func chatDoorFrom(ctx context.Context) *chatDoor {
+	d, _ := ctx.Value(chatDoorKey{}).(*chatDoor)
+	return d
+}
+
+// neededAPI is the API an account must speak to serve the request:
+// Chat Completions for a chat request asking what no translation can
+// carry, Responses for a compaction (a chat account gets summary turns
+// in /responses instead); "" when any account will do.
+func neededAPI(ctx context.Context, suffix string) string {
+	if d := chatDoorFrom(ctx); d != nil && len(d.req.NativeOnly) > 0 {
+		return config.APIChatCompletions
+	}
+	if suffix == "/responses/compact" {
+		return config.APIResponses
+	}
+	return ""
+}
+
+// nativeOnlyError answers a chat request that only an account speaking
+// Chat Completions could serve, when the pool has none for it.
+func nativeOnlyError(fields []string) *apierror.Error {
+	return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+		fmt.Sprintf("%s cannot be served by the accounts of this proxy: they speak the Responses API, which has no equivalent, and no account with api: %s serves this model; leave %s out of the request, or add an account whose provider speaks Chat Completions",
+			strings.Join(fields, ", "), config.APIChatCompletions, strings.Join(fields, " and "))).
+		WithParam(fields[0]).WithCode("unsupported_parameter")
+}
+
+// ChatHandler serves POST /v1/chat/completions (and /chat/completions) on
+// the account chosen for each request, whatever API it speaks.
+func (rl *Relay) ChatHandler() http.Handler {
+	return http.HandlerFunc(rl.serveChat)
+}
+
+// serveChat handles one Chat Completions request from the client to its
+// end.
+func (rl *Relay) serveChat(w http.ResponseWriter, r *http.Request) {
+	rl.active.Add(1)
+	defer rl.active.Done()
+	rec := rl.newDecision(r)
+	rec.Door = event.DoorChat
+	defer rl.finishRequest(rec)
+	w.Header().Set("X-Proxy-Request-Id", rec.RequestID)
+	body, sent, ok := rl.intake(w, r, rec)
+	if !ok {
+		return
+	}
+	defer sent()
+	req, err := session.ParseChat(r.Header, body)
+	if apiErr := refusedModel(err, req, rec); apiErr != nil {
+		rl.fail(w, rec, apiErr)
+		return
+	}
+	if err != nil {
+		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			"the request body is not a valid JSON object; send the Chat Completions request as JSON").WithCode("invalid_json"))
+		return
+	}
+	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
+	out, creq, err := translate.ChatToResponses(body)
+	if err != nil {
+		rl.fail(w, rec, chatRequestError(err))
+		return
+	}
+	door := &chatDoor{body: body, req: creq}
+	cw := newChatWriter(w, creq, rl.o.Redact)
+	rl.relay(cw, r.WithContext(withChatDoor(r.Context(), door)), "/responses", out, req, rec, sent)
+	cw.finish(rec)
+}
+
+// chatRequestError is the 400 of a chat request the translation refused.
+func chatRequestError(err error) *apierror.Error {
+	var te *translate.Error
+	if !errors.As(err, &te) {
+		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			"the Chat Completions request cannot be read: "+err.Error()).WithCode("invalid_request")
+	}
+	e := apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, te.Message)
+	if te.Param != "" {
+		e = e.WithParam(te.Param)
+	}
+	code := te.Code
+	if code == "" {
+		code = "invalid_request"
+	}
+	return e.WithCode(code)
+}
