@@ -209,7 +209,6 @@ func TestChatNodeSDK(t *testing.T) {
 				Usage                                                  *chatUsage
 			}
 			run(t, p, "chat", &got)
-			t.Logf("node printed %+v", got)
 			if got.Plain != reply || got.PlainRole != "assistant" || got.PlainObject != "chat.completion" || got.PlainModel != "gpt-5" || got.PlainFinish != "stop" {
 				t.Errorf("not streamed: %+v", got)
 			}
@@ -241,7 +240,6 @@ func TestChatNodeSDK(t *testing.T) {
 				StreamFinish, StreamAnswer string
 			}
 			run(t, p, "tool", &got)
-			t.Logf("node printed %+v", got)
 			for name, c := range map[string]call{"not streamed": got.Call, "streamed": got.StreamCall} {
 				if c.Name != weatherTool || c.Arguments != weatherArgs || !strings.HasPrefix(c.ID, "call_") {
 					t.Errorf("%s tool call %+v, want %s(%s)", name, c, weatherTool, weatherArgs)
@@ -275,7 +273,6 @@ func TestChatNodeSDK(t *testing.T) {
 				Parsed  struct{ Answer string }
 			}
 			run(t, p, "json", &got)
-			t.Logf("node printed %+v", got)
 			if got.Parsed.Answer != "yes" {
 				t.Errorf("answer %+v", got)
 			}

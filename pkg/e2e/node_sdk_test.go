@@ -99,8 +99,8 @@ func runClient(t *testing.T, p *running, dir string, env []string, name string, 
 	return out
 }
 
-// runNodeScript runs the script in testdata/name with node and decodes the
-// one JSON line it prints into v.
+// runNodeScript runs the script in testdata/name with node, logs the one
+// JSON line it prints and decodes it into v.
 func runNodeScript(t *testing.T, p *running, node, name string, v any, env ...string) {
 	t.Helper()
 	script, err := filepath.Abs(filepath.Join("testdata", name))
@@ -108,6 +108,7 @@ func runNodeScript(t *testing.T, p *running, node, name string, v any, env ...st
 		t.Fatal(err)
 	}
 	out := runClient(t, p, "", env, node, script)
+	t.Logf("%s printed %s", name, out)
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatalf("%s printed %q: %v", name, out, err)
 	}
