@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,26 +24,94 @@ const nodeSDKVersion = "6.49.0"
 // skipped, unless PROXY_REQUIRE_E2E=1 makes it mandatory.
 func nodeSDK(t *testing.T) (node, pkg string) {
 	t.Helper()
-	const msg = "Node SDK not found: npm install --prefix DIR openai@" + nodeSDKVersion + " and set PROXY_TEST_NODE_SDK=DIR"
-	prefix := os.Getenv("PROXY_TEST_NODE_SDK")
-	node, err := exec.LookPath("node")
-	if prefix == "" || err != nil {
+	prefix := npmPrefix(t, "PROXY_TEST_NODE_SDK", pinned{"openai", nodeSDKVersion})
+	return nodeBinary(t, "PROXY_TEST_NODE_SDK"), filepath.Join(prefix, "node_modules", "openai")
+}
+
+// pinned is an npm package at the release the tests are pinned to.
+type pinned struct{ name, version string }
+
+// npmPrefix returns $envVar, an npm prefix (npm install --prefix DIR) that
+// must hold every package at its pinned version. Without the variable the
+// test is skipped, unless PROXY_REQUIRE_E2E=1 makes it mandatory; a prefix
+// without a package, or with another release of it, is a setup error.
+func npmPrefix(t *testing.T, envVar string, pkgs ...pinned) string {
+	t.Helper()
+	prefix := os.Getenv(envVar)
+	if prefix == "" {
+		var install []string
+		for _, p := range pkgs {
+			install = append(install, p.name+"@"+p.version)
+		}
+		msg := fmt.Sprintf("%s not set: npm install --prefix DIR %s and set %s=DIR", envVar, strings.Join(install, " "), envVar)
 		if os.Getenv("PROXY_REQUIRE_E2E") == "1" {
-			t.Fatalf("%s (PROXY_REQUIRE_E2E=1; node: %v)", msg, err)
+			t.Fatal(msg + " (PROXY_REQUIRE_E2E=1)")
 		}
 		t.Skip(msg)
 	}
-	pkg = filepath.Join(prefix, "node_modules", "openai")
-	data, err := os.ReadFile(filepath.Join(pkg, "package.json"))
+	for _, p := range pkgs {
+		path := filepath.Join(prefix, "node_modules", filepath.FromSlash(p.name), "package.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", envVar, prefix, err)
+		}
+		var meta struct{ Version string }
+		if err := json.Unmarshal(data, &meta); err != nil || meta.Version != p.version {
+			t.Fatalf("%s is %s %q, want %s (%v)", path, p.name, meta.Version, p.version, err)
+		}
+	}
+	return prefix
+}
+
+// nodeBinary is node from PATH; the test that needs it was asked for by
+// envVar being set, so a missing node is a setup error, never a skip.
+func nodeBinary(t *testing.T, envVar string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
 	if err != nil {
-		// An explicit prefix without the package is a setup error, never a skip.
-		t.Fatalf("PROXY_TEST_NODE_SDK=%s: %v", prefix, err)
+		t.Fatalf("%s is set but node is not on PATH: %v", envVar, err)
 	}
-	var meta struct{ Version string }
-	if err := json.Unmarshal(data, &meta); err != nil || meta.Version != nodeSDKVersion {
-		t.Fatalf("%s is openai %q, want %s (%v)", pkg, meta.Version, nodeSDKVersion, err)
+	return node
+}
+
+// runClient runs a client program against p until it exits (at most a
+// minute), with env as its whole environment plus PATH and a HOME of its
+// own, in dir ("" for a temporary one), and returns what it printed on
+// stdout. A failed run fails the test with the program's output and the
+// proxy's log.
+func runClient(t *testing.T, p *running, dir string, env []string, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	if dir == "" {
+		dir = t.TempDir()
 	}
-	return node, pkg
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s\nproxy log:\n%s", filepath.Base(name), err, out, stderr.String(), p.Logs)
+	}
+	return out
+}
+
+// runNodeScript runs the script in testdata/name with node, logs the one
+// JSON line it prints and decodes it into v.
+func runNodeScript(t *testing.T, p *running, node, name string, v any, env ...string) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := runClient(t, p, "", env, node, script)
+	t.Logf("%s printed %s", name, out)
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s printed %q: %v", name, out, err)
+	}
 }
 
 // nodeScript runs both kinds of Responses request through the SDK and
@@ -74,19 +143,7 @@ func TestNodeSDKThroughProxy(t *testing.T) {
 	if err := os.WriteFile(script, []byte(nodeScript), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = []string{"SDK_PKG=" + pkg, "PROXY_URL=" + p.URL, "CLIENT_KEY=" + clientKey, "PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("node: %v\n%s%s\nproxy log:\n%s", err, out, stderr, p.Logs)
-	}
+	out := runClient(t, p, "", []string{"SDK_PKG=" + pkg, "PROXY_URL=" + p.URL, "CLIENT_KEY=" + clientKey}, node, script)
 	var got struct {
 		Plain       string
 		PlainTokens int
