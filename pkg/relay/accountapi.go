@@ -83,6 +83,9 @@ func (rl *Relay) formFor(ctx context.Context, a *account.Account, suffix string,
 		return sendForm{}, fmt.Errorf("translating the request for account %s, which speaks only Chat Completions: %w", a.Name, err)
 	}
 	f.body, f.plan, f.gather = out, plan, !req.Stream
+	if dropped := plan.Dropped(); len(dropped) > 0 {
+		f.translated = "left out for a chat-only account: " + strings.Join(dropped, ", ")
+	}
 	return f, nil
 }
 
