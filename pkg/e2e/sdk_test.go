@@ -201,7 +201,8 @@ func TestProxyErrorsAreOpenAIShaped(t *testing.T) {
 		{name: "websocket upgrade without a key", method: "GET", path: "/v1/responses", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}, status: 400, typ: "invalid_request_error"},
 		{name: "malformed json", method: "POST", path: "/v1/responses", body: `{"model":`, status: 400, typ: "invalid_request_error"},
 		{name: "not an object", method: "POST", path: "/responses", body: `[1,2]`, status: 400, typ: "invalid_request_error"},
-		{name: "unknown route", method: "POST", path: "/v1/chat/completions", body: `{}`, status: 404, typ: "invalid_request_error"},
+		{name: "unknown route", method: "POST", path: "/v1/completions", body: `{}`, status: 404, typ: "invalid_request_error"},
+		{name: "chat request without a model", method: "POST", path: "/v1/chat/completions", body: `{"messages":[{"role":"user","content":"hi"}]}`, status: 400, typ: "invalid_request_error"},
 		{name: "wrong method", method: "PUT", path: "/v1/responses", body: `{}`, status: 405, typ: "invalid_request_error"},
 	}
 	for _, tt := range tests {
