@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,5 +131,50 @@ func TestChatFrontDoor(t *testing.T) {
 				t.Errorf("the log does not name the front door")
 			}
 		})
+	}
+}
+
+// TestChatPassthrough: a chat request served by an account that speaks
+// Chat Completions goes byte for byte (its model renamed by model_map),
+// what no translation carries (n, stop) included, and its answer comes
+// back as the account's own chunks; the usage is still recorded.
+func TestChatPassthrough(t *testing.T) {
+	ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+	p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "KEY_A", 1), env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy logs:\n%s", p.Logs)
+		}
+	})
+	for _, stream := range []bool{true, false} {
+		body := `{"model":"gpt-5", "n":2,"stop":["\n\n"],"stream":` + strconv.FormatBool(stream) + `,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
+		if !stream {
+			body = strings.Replace(body, `,"stream_options":{"include_usage":true}`, "", 1)
+		}
+		code, ct, out := postChat(t, p.URL, body)
+		if code != http.StatusOK {
+			t.Fatalf("stream %v: %d %s", stream, code, out)
+		}
+		reqs := chatPosts(ds)
+		want := strings.Replace(body, `"model":"gpt-5"`, `"model":"deepseek-chat"`, 1)
+		if got := string(reqs[len(reqs)-1].Body); got != want {
+			t.Errorf("stream %v: the account got\n%s\nwant the client's bytes with its model name\n%s", stream, got, want)
+		}
+		if stream {
+			if !strings.HasPrefix(ct, "text/event-stream") || strings.Contains(out, "event:") || !strings.HasSuffix(out, "data: [DONE]\n\n") || !strings.Contains(out, `"object":"chat.completion.chunk"`) {
+				t.Errorf("the stream is not the account's own chunks:\n%s", out)
+			}
+			if n := strings.Count(out, "data: [DONE]"); n != 1 {
+				t.Errorf("[DONE] %d times", n)
+			}
+		} else if !strings.HasPrefix(ct, "application/json") || !strings.Contains(out, `"object":"chat.completion"`) || !strings.Contains(out, `"model":"deepseek-chat"`) {
+			t.Errorf("the JSON answer is not the account's own: %s", out)
+		}
+	}
+	relay.Settle()
+	for _, line := range strings.Split(strings.TrimSpace(p.Logs.String()), "\n") {
+		if strings.Contains(line, "msg=request") && (!strings.Contains(line, "api=chat_completions") || strings.Contains(line, "input_tokens=0 ") || strings.Contains(line, "translated=")) {
+			t.Errorf("a passed-through request is not recorded as one, with its usage: %s", line)
+		}
 	}
 }
