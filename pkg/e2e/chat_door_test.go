@@ -178,3 +178,26 @@ func TestChatPassthrough(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONAnswerFromBareCompletion: the ChatGPT backend's response.completed
+// carries no output (the items came in output_item.done events), so a
+// client that asked for JSON, by either front door, gets an answer built
+// from those items, not an empty one.
+func TestJSONAnswerFromBareCompletion(t *testing.T) {
+	up := startUpstream(t, "gpt", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithBareCompletion())
+	p := startProxy(t, "accounts:\n"+chatgptAccount("gpt", up, "ACCESS", "acct-123", 1), env)
+	out := postJSON(t, p.URL+"/v1/responses", `{"model":"gpt-5","input":"hi"}`)
+	var res struct {
+		Output []struct {
+			Type    string
+			Content []struct{ Text string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Output) != 1 || len(res.Output[0].Content) != 1 || res.Output[0].Content[0].Text != "Hello from gpt." {
+		t.Errorf("Responses JSON answer = %s (%v)", out, err)
+	}
+	code, _, body := postChat(t, p.URL, `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`)
+	if code != http.StatusOK || !strings.Contains(body, `"content":"Hello from gpt."`) {
+		t.Errorf("chat JSON answer = %d %s", code, body)
+	}
+}

@@ -58,3 +58,10 @@ func WithUsedPercent(primary, secondary float64) Option {
 func WithModelsFailing(status int) Option {
 	return func(s *Server) { s.modelsStatus = status }
 }
+
+// WithBareCompletion makes the stream's response.completed carry an empty
+// output, as the ChatGPT backend's does: its items arrive only in
+// response.output_item.done events (clients that build an answer from the
+// completed response alone get nothing; LiteLLM and others learned it). Not
+// the default: many tests read the completed output.
+func WithBareCompletion() Option { return func(s *Server) { s.bareCompletion = true } }

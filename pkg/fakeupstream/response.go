@@ -152,6 +152,9 @@ type turn struct {
 	// reasoning.encrypted_content.
 	reasoningID   string
 	reasoningBlob string
+	// bareCompletion: response.completed carries no output, as the ChatGPT
+	// backend's does (its items arrive only in output_item.done events).
+	bareCompletion bool
 }
 
 func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
@@ -160,6 +163,8 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 		msgID:  s.nextID("msg"),
 		model:  f.model(),
 		text:   s.reply,
+
+		bareCompletion: s.bareCompletion,
 	}
 	output := t.text
 	switch {

@@ -30,6 +30,8 @@ type Server struct {
 	windowStart   time.Time       // start of the simulated rate-limit windows
 	key           []byte          // signs the blobs this account mints: random, or WithOrganization's (items.go)
 	foreign       ForeignItemRule // WithForeignItems: how an item this account cannot read is refused
+	// bareCompletion (WithBareCompletion): response.completed without output.
+	bareCompletion bool
 
 	turns turnStates // WithTurnState: the turn states issued (orderings.go)
 	ws    wsState    // WithWebSocket: the transport's settings and open connections (websocket.go)

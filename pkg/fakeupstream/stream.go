@@ -260,6 +260,9 @@ func (t *turn) failure(f Fault) []event {
 func (t *turn) events() []event {
 	started := t.inProgress()
 	completed := t.completed()
+	if t.bareCompletion {
+		completed.Output = []outputItem{}
+	}
 	if t.warmup {
 		return []event{
 			{Type: "response.created", Response: &started},

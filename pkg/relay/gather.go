@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 
@@ -20,6 +21,7 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 	if ev == nil && err == nil {
 		ev, err = at.nextEvent()
 	}
+	var done outputItems
 	for {
 		ev = rl.o.Redact.Answer(ev)
 		typ := sse.Type(ev)
@@ -27,8 +29,10 @@ func (rl *Relay) gather(w http.ResponseWriter, at *attempt, rec *event.Decision)
 			at.watch.Event(typ, sse.Data(ev))
 		}
 		switch typ {
+		case "response.output_item.done":
+			done.add(sse.Data(ev))
 		case "response.completed", "response.incomplete":
-			obj := responseObject(ev)
+			obj := done.fill(responseObject(ev))
 			if obj == nil {
 				break
 			}
@@ -72,4 +76,37 @@ func responseObject(ev []byte) []byte {
 		return true
 	})
 	return obj
+}
+
+// outputItems are the items of a stream's output_item.done events, kept
+// for a final response whose output is empty: the ChatGPT backend's
+// response.completed carries none, its items having come one by one.
+type outputItems struct {
+	items [][]byte
+	size  int
+}
+
+func (o *outputItems) add(data []byte) {
+	item := jsonscan.Member(data, "item")
+	if len(item) == 0 || item[0] != '{' || o.size+len(item) > maxJSONResponse {
+		return
+	}
+	o.items = append(o.items, bytes.Clone(item))
+	o.size += len(item)
+}
+
+// fill is obj with the kept items as its output when its own is empty or
+// absent, else obj itself.
+func (o *outputItems) fill(obj []byte) []byte {
+	if obj == nil || len(o.items) == 0 {
+		return obj
+	}
+	if out := bytes.TrimSpace(jsonscan.Member(obj, "output")); len(out) > 0 && string(out) != "null" && string(bytes.Join(bytes.Fields(out), nil)) != "[]" {
+		return obj
+	}
+	filled, err := jsonscan.Set(obj, "output", "["+string(bytes.Join(o.items, []byte(",")))+"]")
+	if err != nil {
+		return obj
+	}
+	return filled
 }
