@@ -95,6 +95,33 @@ func TestCheck(t *testing.T) {
 			wantOK: true, wantClass: health.OK, wantLimit: true,
 		},
 		{
+			name: "chat-only account answers on /chat/completions",
+			setup: func(t *testing.T) *account.Account {
+				f := fakeupstream.New("ds", fakeupstream.WithAPIKey(apiKey), fakeupstream.WithChatOnly())
+				return newAccount(t, config.Account{Name: "ds", Type: config.TypeOpenAI, API: config.APIChatCompletions,
+					BaseURL: startFake(t, f).URL + "/v1", APIKey: apiKey, Weight: 1, ModelMap: map[string]string{"*": "deepseek-chat"}})
+			},
+			wantOK: true, wantClass: health.OK,
+		},
+		{
+			name: "chat-only account failing in its stream",
+			setup: func(t *testing.T) *account.Account {
+				f := fakeupstream.New("ds", fakeupstream.WithAPIKey(apiKey), fakeupstream.WithChatOnly())
+				f.Script(fakeupstream.ErrorChunk(0, "server_error", "The server is overloaded"))
+				return newAccount(t, config.Account{Name: "ds", Type: config.TypeOpenAI, API: config.APIChatCompletions,
+					BaseURL: startFake(t, f).URL + "/v1", APIKey: apiKey, Weight: 1})
+			},
+			wantError: "response.failed: server_error The server is overloaded", wantClass: health.Overloaded,
+		},
+		{
+			name: "a Responses account on a chat-only server",
+			setup: func(t *testing.T) *account.Account {
+				f := fakeupstream.New("ds", fakeupstream.WithAPIKey(apiKey), fakeupstream.WithChatOnly())
+				return apiAccount(t, startFake(t, f).URL+"/v1", apiKey)
+			},
+			wantError: "404 /responses not served at this base_url", wantClass: health.NotFound,
+		},
+		{
 			name: "wrong api key",
 			setup: func(t *testing.T) *account.Account {
 				f := fakeupstream.New("api", fakeupstream.WithAPIKey(apiKey))
