@@ -416,7 +416,12 @@ func announce(ios *IOStreams, addr string, cfg *config.Config, accounts []*accou
 		if !a.Enabled {
 			state = ", disabled"
 		}
-		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, a.Type, a.DisplayURL(), a.Weight, state)
+		typ := string(a.Type)
+		if a.ChatCompletions() {
+			// Its requests are translated: say so before the first one.
+			typ += " (speaks only Chat Completions: translated)"
+		}
+		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, typ, a.DisplayURL(), a.Weight, state)
 	}
 }
 
