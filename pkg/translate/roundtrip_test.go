@@ -59,45 +59,6 @@ type rtTool struct {
 	Strict                  bool   // absent means false in Chat Completions
 }
 
-// rtWire is a chat request as it decodes.
-type rtWire struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role       string          `json:"role"`
-		Content    json.RawMessage `json:"content"`
-		ToolCallID string          `json:"tool_call_id"`
-		ToolCalls  []struct {
-			ID       string `json:"id"`
-			Type     string `json:"type"`
-			Function struct {
-				Name      string `json:"name"`
-				Arguments string `json:"arguments"`
-			} `json:"function"`
-		} `json:"tool_calls"`
-	} `json:"messages"`
-	Tools []struct {
-		Type     string `json:"type"`
-		Function struct {
-			Name        string          `json:"name"`
-			Description string          `json:"description"`
-			Parameters  json.RawMessage `json:"parameters"`
-			Strict      bool            `json:"strict"`
-		} `json:"function"`
-	} `json:"tools"`
-	ToolChoice          json.RawMessage `json:"tool_choice"`
-	Parallel            json.RawMessage `json:"parallel_tool_calls"`
-	ResponseFormat      json.RawMessage `json:"response_format"`
-	Effort              string          `json:"reasoning_effort"`
-	MaxTokens           json.RawMessage `json:"max_tokens"`
-	MaxCompletionTokens json.RawMessage `json:"max_completion_tokens"`
-	Temperature         json.RawMessage `json:"temperature"`
-	TopP                json.RawMessage `json:"top_p"`
-	Stream              bool            `json:"stream"`
-	StreamOptions       struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-}
-
 // rtCanon is v as canonical JSON (members sorted, no spaces); "" for an
 // absent value, "null" for null.
 func rtCanon(t *testing.T, v json.RawMessage) string {
@@ -121,15 +82,15 @@ func rtCanon(t *testing.T, v json.RawMessage) string {
 // account half always adds: stream forced, with usage.
 func rtMeaning(t *testing.T, body []byte, translated bool) rtRequest {
 	t.Helper()
-	var w rtWire
+	var w acctChat
 	if err := json.Unmarshal(body, &w); err != nil {
 		t.Fatalf("not a chat request: %v\n%s", err, body)
 	}
-	if translated && (!w.Stream || !w.StreamOptions.IncludeUsage) {
+	if translated && (!w.Stream || !w.StreamOptions["include_usage"]) {
 		t.Errorf("the account's request is not a stream with usage: %s", body)
 	}
 	r := rtRequest{
-		Model: w.Model, Effort: w.Effort,
+		Model: w.Model, Effort: w.ReasoningEffort,
 		ToolChoice: rtCanon(t, w.ToolChoice), Parallel: string(w.Parallel),
 		Temperature: string(w.Temperature), TopP: string(w.TopP),
 	}
@@ -384,17 +345,25 @@ func rtUpstream(t *testing.T, body []byte, isJSON bool) rtAnswer {
 		a.add(t, body)
 		return a
 	}
-	rd := sse.NewReader(bytes.NewReader(body))
+	for _, data := range rtData(body) {
+		a.add(t, data)
+	}
+	return a
+}
+
+// rtData is the data of each event of an SSE stream.
+func rtData(stream []byte) [][]byte {
+	var datas [][]byte
+	rd := sse.NewReader(bytes.NewReader(stream))
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			break
+			return datas
 		}
 		if data := sse.Data(ev); data != nil {
-			a.add(t, data)
+			datas = append(datas, data)
 		}
 	}
-	return a
 }
 
 // TestRoundTripStreams: a chat-only account's captured answer, rebuilt as
@@ -440,7 +409,7 @@ func TestRoundTripStreams(t *testing.T) {
 
 			want := rtUpstream(t, body, isJSON)
 			var got rtAnswer
-			for _, c := range rtChunks(t, out) {
+			for _, c := range rtData(out) {
 				got.add(t, c)
 			}
 			// What the translation documents it changes: the Responses
@@ -483,35 +452,7 @@ func rtPassthrough(t *testing.T, body []byte) {
 	for ev := range bytes.SplitAfterSeq(rebuilt, []byte("\n\n")) {
 		out = append(out, s.Event(ev)...)
 	}
-	var want [][]byte
-	rd := sse.NewReader(bytes.NewReader(body))
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			break
-		}
-		if data := sse.Data(ev); data != nil {
-			want = append(want, data)
-		}
-	}
-	if got := rtChunks(t, out); !reflect.DeepEqual(got, want) {
+	if got, want := rtData(out), rtData(body); !reflect.DeepEqual(got, want) {
 		t.Errorf("passed through, the chunks changed\n got: %q\nwant: %q", got, want)
 	}
-}
-
-// rtChunks splits the chat SSE in out into the data of each event.
-func rtChunks(t *testing.T, out []byte) [][]byte {
-	t.Helper()
-	var datas [][]byte
-	for ev := range bytes.SplitSeq(bytes.TrimSuffix(out, []byte("\n\n")), []byte("\n\n")) {
-		if len(ev) == 0 {
-			continue
-		}
-		data, ok := bytes.CutPrefix(ev, []byte("data: "))
-		if !ok {
-			t.Fatalf("chat event without data: %q", ev)
-		}
-		datas = append(datas, data)
-	}
-	return datas
 }
