@@ -6,7 +6,9 @@ import (
 )
 
 // reasoningTokens is what every response reports as reasoning: a small constant
-// is enough for tests to check the field reaches the client.
+// is enough for tests to check the field reaches the client. Like the real
+// APIs, output_tokens (completion_tokens) counts it: reasoning is output the
+// client does not see, billed as output.
 const reasoningTokens = 4
 
 // promptCache simulates the upstream's prompt cache: it remembers, per
@@ -61,9 +63,11 @@ func cacheKey(f requestFields, h http.Header) string {
 // account computes the usage of one request of the conversation key ("" for
 // none) and updates the prompt cache. input_tokens is about a token per four
 // bytes of body, so bigger histories cost more, as they do upstream.
-func (s *Server) account(body []byte, key string, reply string) usage {
+// output_tokens is the reply's words plus reasoning, the reasoning tokens the
+// answer spent, so that output is never less than reasoning.
+func (s *Server) account(body []byte, key string, reply string, reasoning int) usage {
 	input := max(1, len(body)/4)
-	output := max(1, len(strings.Fields(reply)))
+	output := max(1, len(strings.Fields(reply))) + reasoning
 	cached := 0
 	if key != "" {
 		s.mu.Lock()
@@ -75,7 +79,7 @@ func (s *Server) account(body []byte, key string, reply string) usage {
 		InputTokens:         input,
 		InputTokensDetails:  inputTokensDetails{CachedTokens: cached},
 		OutputTokens:        output,
-		OutputTokensDetails: outputTokensDetails{ReasoningTokens: reasoningTokens},
+		OutputTokensDetails: outputTokensDetails{ReasoningTokens: reasoning},
 		TotalTokens:         input + output,
 	}
 }

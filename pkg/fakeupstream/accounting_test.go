@@ -74,3 +74,67 @@ func TestPromptCache(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputCountsReasoning: like the real APIs, every route's output
+// tokens count the reasoning inside them (output = visible + reasoning), so
+// output is never less than reasoning and total is input plus output.
+func TestOutputCountsReasoning(t *testing.T) {
+	responses := start(t, New("alpha"))
+	tools := start(t, New("beta", WithToolCall("exec_command", `{"cmd":"ls"}`)))
+	chat := startChat(t)
+	thinking := startChat(t, WithThinking())
+	// Each returns the usage object of one answer, in its route's names.
+	streamUsage := func(s *Server) func(t *testing.T) map[string]any {
+		return func(t *testing.T) map[string]any {
+			resp := do(t, testCtx(t), http.MethodPost, s.URL()+"/v1/responses", streamBody("gpt-5", ""), nil)
+			defer resp.Body.Close()
+			evs, err := newSSEReader(resp.Body).readAll()
+			if err != nil || len(evs) == 0 {
+				t.Fatalf("stream: %v", err)
+			}
+			u, _ := get(evs[len(evs)-1].Data, "response.usage").(map[string]any)
+			return u
+		}
+	}
+	chatUsage := func(s *Server) func(t *testing.T) map[string]any {
+		return func(t *testing.T) map[string]any {
+			return chatStreamOf(t, s, chatBody(t, nil)).usage()
+		}
+	}
+	tests := []struct {
+		name                   string
+		usage                  func(t *testing.T) map[string]any
+		in, out, reasoning     string // the route's field paths
+		wantReasoning, visible int    // visible: the words of the answer
+	}{
+		{"responses text", streamUsage(responses), "input_tokens", "output_tokens", "output_tokens_details.reasoning_tokens", reasoningTokens, 3},
+		{"responses tool call", streamUsage(tools), "input_tokens", "output_tokens", "output_tokens_details.reasoning_tokens", reasoningTokens, 1},
+		{"responses compact", func(t *testing.T) map[string]any {
+			resp := do(t, testCtx(t), http.MethodPost, responses.URL()+"/v1/responses/compact", `{"model":"gpt-5","input":[]}`, nil)
+			defer resp.Body.Close()
+			u, _ := decode(t, resp.Body)["usage"].(map[string]any)
+			return u
+		}, "input_tokens", "output_tokens", "output_tokens_details.reasoning_tokens", reasoningTokens, 1},
+		{"chat without thinking", chatUsage(chat), "prompt_tokens", "completion_tokens", "completion_tokens_details.reasoning_tokens", 0, 3},
+		{"chat thinking", chatUsage(thinking), "prompt_tokens", "completion_tokens", "completion_tokens_details.reasoning_tokens", reasoningTokens, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := tc.usage(t)
+			if u == nil {
+				t.Fatal("no usage")
+			}
+			reasoning := 0
+			if get(u, tc.reasoning) != nil {
+				reasoning = num(t, u, tc.reasoning)
+			}
+			in, out := num(t, u, tc.in), num(t, u, tc.out)
+			if reasoning != tc.wantReasoning || out != tc.visible+reasoning {
+				t.Errorf("usage %v: want %s = %d visible + %d reasoning", u, tc.out, tc.visible, tc.wantReasoning)
+			}
+			if total := num(t, u, "total_tokens"); total != in+out {
+				t.Errorf("total_tokens %d, want input %d + output %d", total, in, out)
+			}
+		})
+	}
+}

@@ -127,18 +127,22 @@ func (s *Server) newChatTurn(body []byte, req chatRequest, h http.Header) *chatT
 		sum := sha256.Sum256(req.prefix)
 		key = "prefix:" + hex.EncodeToString(sum[:])
 	}
-	u := s.account(body, key, output)
+	// Only a thinking model reasons; completion_tokens counts its reasoning,
+	// as the providers bill it.
+	reasoning := 0
+	if s.chat.thinking {
+		reasoning = reasoningTokens
+	}
+	u := s.account(body, key, output, reasoning)
 	t.usage = chatUsage{
 		PromptTokens:        u.InputTokens,
 		CompletionTokens:    u.OutputTokens,
+		TotalTokens:         u.TotalTokens,
 		PromptTokensDetails: u.InputTokensDetails,
 	}
 	if s.chat.thinking {
-		// completion_tokens counts the reasoning, as the providers bill it.
-		t.usage.CompletionTokens += reasoningTokens
-		t.usage.CompletionTokensDetails = &outputTokensDetails{ReasoningTokens: reasoningTokens}
+		t.usage.CompletionTokensDetails = &u.OutputTokensDetails
 	}
-	t.usage.TotalTokens = t.usage.PromptTokens + t.usage.CompletionTokens
 	return t
 }
 

@@ -46,9 +46,9 @@ func (s *Server) serveCompact(w http.ResponseWriter, r *http.Request, body []byt
 		"output":     output,
 		"usage": usage{
 			InputTokens:         input,
-			OutputTokens:        1,
+			OutputTokens:        1 + reasoningTokens, // the reasoning counts as output
 			OutputTokensDetails: outputTokensDetails{ReasoningTokens: reasoningTokens},
-			TotalTokens:         input + 1,
+			TotalTokens:         input + 1 + reasoningTokens,
 		},
 	}
 	b, err := json.Marshal(reply)

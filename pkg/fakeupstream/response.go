@@ -181,7 +181,7 @@ func (s *Server) newTurn(body []byte, f requestFields, h http.Header) *turn {
 		t.reasoningID = s.nextID("rs")
 		t.reasoningBlob = s.mint(kindReasoning, t.reasoningID)
 	}
-	t.usage = s.account(body, cacheKey(f, h), output)
+	t.usage = s.account(body, cacheKey(f, h), output, reasoningTokens)
 	t.base = s.baseResponse(t.respID, f)
 	return t
 }

@@ -115,15 +115,17 @@ func checkCompletedResponse(t *testing.T, r any, model, text string) {
 	if len(content) != 1 || get(content[0], "type") != "output_text" || get(content[0], "text") != text {
 		t.Errorf("content %v", content)
 	}
+	// output_tokens counts the reasoning, as the real API's does.
 	in, outTok := num(t, r, "usage.input_tokens"), num(t, r, "usage.output_tokens")
-	if in < 1 || outTok != len(strings.Fields(text)) {
-		t.Errorf("usage tokens in=%d out=%d", in, outTok)
+	reasoning := num(t, r, "usage.output_tokens_details.reasoning_tokens")
+	if in < 1 || outTok != len(strings.Fields(text))+reasoning {
+		t.Errorf("usage tokens in=%d out=%d reasoning=%d", in, outTok, reasoning)
 	}
 	if num(t, r, "usage.total_tokens") != in+outTok {
 		t.Error("total_tokens is not input+output")
 	}
 	num(t, r, "usage.input_tokens_details.cached_tokens")
-	if num(t, r, "usage.output_tokens_details.reasoning_tokens") <= 0 {
+	if reasoning <= 0 {
 		t.Error("reasoning_tokens missing")
 	}
 }

@@ -236,11 +236,13 @@ func acctTools(dst []byte, n int, plan *Plan, raw []byte, ns string) ([]byte, in
 		if t[0] != '{' {
 			return true
 		}
-		var typ, name, desc, params, format, nested []byte
+		var typ, name, desc, params, format, nested, strict []byte
 		_ = jsonscan.ObjectFields(t, func(k, v []byte) bool {
 			switch string(k) {
 			case "type":
 				typ = v
+			case "strict":
+				strict = v
 			case "name":
 				name = v
 			case "description":
@@ -298,6 +300,11 @@ func acctTools(dst []byte, n int, plan *Plan, raw []byte, ns string) ([]byte, in
 			dst = append(dst, params...)
 		default:
 			dst = append(dst, `{"type":"object","properties":{}}`...)
+		}
+		if kind == "function" && string(strict) == "true" {
+			// The client asked for arguments that match the schema, which
+			// chat asks the same way; false is chat's default, left out.
+			dst = append(dst, `,"strict":true`...)
 		}
 		dst = append(dst, `}}`...)
 		return true

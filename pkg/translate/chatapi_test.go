@@ -54,6 +54,7 @@ type acctChat struct {
 		ToolCallID       string          `json:"tool_call_id"`
 		ToolCalls        []struct {
 			ID       string `json:"id"`
+			Type     string `json:"type"`
 			Function struct {
 				Name      string `json:"name"`
 				Arguments string `json:"arguments"`
@@ -61,18 +62,24 @@ type acctChat struct {
 		} `json:"tool_calls"`
 	} `json:"messages"`
 	Tools []struct {
+		Type     string `json:"type"`
 		Function struct {
 			Name        string          `json:"name"`
 			Description string          `json:"description"`
 			Parameters  json.RawMessage `json:"parameters"`
+			Strict      bool            `json:"strict"`
 		} `json:"function"`
 	} `json:"tools"`
-	ToolChoice      json.RawMessage `json:"tool_choice"`
-	ResponseFormat  json.RawMessage `json:"response_format"`
-	ReasoningEffort string          `json:"reasoning_effort"`
-	MaxTokens       *int            `json:"max_tokens"`
-	Stream          bool            `json:"stream"`
-	StreamOptions   map[string]bool `json:"stream_options"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	Parallel            json.RawMessage `json:"parallel_tool_calls"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	ReasoningEffort     string          `json:"reasoning_effort"`
+	MaxTokens           json.RawMessage `json:"max_tokens"`
+	MaxCompletionTokens json.RawMessage `json:"max_completion_tokens"` // a client's; the account half writes max_tokens
+	Temperature         json.RawMessage `json:"temperature"`
+	TopP                json.RawMessage `json:"top_p"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       map[string]bool `json:"stream_options"`
 }
 
 // TestResponsesToChatMapping checks one mapping per case.
@@ -145,8 +152,8 @@ func TestResponsesToChatMapping(t *testing.T) {
 			}
 		}},
 		{"text.format json_object, effort, max_output_tokens", `{"model":"m","input":"x","text":{"format":{"type":"json_object"}},"reasoning":{"effort":"high"},"max_output_tokens":100}`, func(t *testing.T, c acctChat) {
-			if string(c.ResponseFormat) != `{"type":"json_object"}` || c.ReasoningEffort != "high" || c.MaxTokens == nil || *c.MaxTokens != 100 {
-				t.Errorf("got %s %q %v", c.ResponseFormat, c.ReasoningEffort, c.MaxTokens)
+			if string(c.ResponseFormat) != `{"type":"json_object"}` || c.ReasoningEffort != "high" || string(c.MaxTokens) != "100" {
+				t.Errorf("got %s %q %s", c.ResponseFormat, c.ReasoningEffort, c.MaxTokens)
 			}
 		}},
 		{"stream and usage always asked for", `{"model":"m","input":"x","stream":false}`, func(t *testing.T, c acctChat) {
