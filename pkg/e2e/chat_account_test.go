@@ -295,3 +295,39 @@ func TestChatAccountFailures(t *testing.T) {
 		}
 	})
 }
+
+// TestCodexMovesOffChatOnlyAccount: a conversation begun on a thinking
+// chat-only account (its reasoning rebuilt as rs_chat_ items Codex replays)
+// moves to a ChatGPT account when the first is limited: the ChatGPT
+// account, which refuses items it cannot read, serves the turn.
+func TestCodexMovesOffChatOnlyAccount(t *testing.T) {
+	bin := codexBinary(t)
+	ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly(), fakeupstream.WithThinking())
+	gpt := startUpstream(t, "gpt", fakeupstream.WithChatGPT(accessToken, "acct-123"))
+	p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "KEY_A", 100)+chatgptAccount("gpt", gpt, "ACCESS", "acct-123", 0), env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy logs:\n%s", p.Logs)
+			t.Logf("gpt received %s", describe(gpt.Requests()))
+		}
+	})
+	home := codexHome(t, p.URL)
+	work := t.TempDir()
+	first := runCodex(t, bin, home, work, "any", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
+	if got := servedBy(first.Stdout); got != "ds" {
+		t.Fatalf("turn 1 answered %q\n%s", got, first)
+	}
+	ds.Script(fakeupstream.RateLimited(time.Hour))
+	second := runCodex(t, bin, home, work, "any", "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")
+	if got := servedBy(second.Stdout); got != "gpt" {
+		t.Fatalf("turn 2 answered %q, want the ChatGPT account\n%s", got, second)
+	}
+	posts := postsOf(gpt)
+	if len(posts) == 0 {
+		t.Fatal("the ChatGPT account got no request")
+	}
+	t.Logf("the ChatGPT account got %d request(s); the last input: %s", len(posts), inputOf(t, posts[len(posts)-1].Body))
+	if strings.Contains(string(posts[len(posts)-1].Body), "rs_chat_") {
+		t.Errorf("the ChatGPT account was sent the chat account's reasoning items")
+	}
+}
