@@ -25,16 +25,11 @@ func chatChunk(choice, usage string) string {
 // chunks, flushed one by one as OpenAI sends them: a role chunk, the text
 // deltas, a finish_reason chunk, a usage chunk with empty choices, [DONE].
 func (u *upstream) serveChat(w http.ResponseWriter, r *http.Request) {
-	if !u.accept(w, r) {
+	deltas, ok := u.accept(w, r)
+	if !ok {
 		return
 	}
-	deltas := int(u.deltas.Load())
 	fl := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Request-Id", "req_loadbench")
-	w.WriteHeader(http.StatusOK)
 
 	var buf bytes.Buffer
 	send := func(data string) bool {
@@ -51,7 +46,7 @@ func (u *upstream) serveChat(w http.ResponseWriter, r *http.Request) {
 	choice := func(delta, finish string) string {
 		return `{"index":0,"delta":` + delta + `,"logprobs":null,"finish_reason":` + finish + `}`
 	}
-	ok := send(chatChunk(choice(`{"role":"assistant","content":"","refusal":null}`, "null"), ""))
+	ok = send(chatChunk(choice(`{"role":"assistant","content":"","refusal":null}`, "null"), ""))
 	if ok && u.gate != nil {
 		select {
 		case <-u.gate.C():

@@ -42,7 +42,7 @@ type translationEnv struct {
 
 // startTranslationEnv starts the upstream and both proxies and builds the
 // four paths' requests from the captured Codex request (55 KB, restored to
-// its recorded size) with a tool exchange appended, about 62 KB in all.
+// its recorded size) with a tool exchange appended, 61 KB in all.
 func startTranslationEnv(b *testing.B, deltas int, gap time.Duration) *translationEnv {
 	b.Helper()
 	up, err := startUpstream(deltas, gap, nil)
@@ -142,10 +142,13 @@ func translationCodexBody(b *testing.B) []byte {
 // to back): each op is one request per path and per direct run, eight in
 // all, in a rotating order, at one stream, all sticky hits. Metrics, per
 // path, in microseconds: <path>-p50-added-us, <path>-p99-added-us,
-// <path>-ttfb-p50-added-us, and direct-<path>-p50-us for the floor itself.
+// <path>-ttfb-p50-added-us, and direct-<path>-p50-us for the floor itself;
+// codex-body-bytes and chat-body-bytes are the two requests' sizes.
 func BenchmarkTranslation(b *testing.B) {
 	e := startTranslationEnv(b, 24, 0)
 	s := driveTargets(b, e.client, 1, e.targets())
+	b.ReportMetric(float64(len(e.paths[0].proxy.body)), "codex-body-bytes")
+	b.ReportMetric(float64(len(e.paths[1].proxy.body)), "chat-body-bytes")
 	for _, p := range e.paths {
 		q := func(t target, measure func(result) time.Duration, pct float64) time.Duration {
 			return quantile(durations(s.by[t.name], measure), pct)

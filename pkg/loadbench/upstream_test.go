@@ -101,12 +101,13 @@ func sseEvent(w io.Writer, typ, data string) {
 }
 
 // accept reads the whole request body and checks the key, answering the
-// failure itself; it reports whether to go on.
-func (u *upstream) accept(w http.ResponseWriter, r *http.Request) bool {
+// failure itself, then opens the event stream: it returns the number of
+// deltas to send and whether to go on.
+func (u *upstream) accept(w http.ResponseWriter, r *http.Request) (int, bool) {
 	n, err := io.Copy(io.Discard, r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return false
+		return 0, false
 	}
 	for {
 		m := u.bodyMin.Load()
@@ -116,9 +117,14 @@ func (u *upstream) accept(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if r.Header.Get("Authorization") != "Bearer "+upstreamKey {
 		http.Error(w, `{"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key"}}`, http.StatusUnauthorized)
-		return false
+		return 0, false
 	}
-	return true
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Request-Id", "req_loadbench")
+	w.WriteHeader(http.StatusOK)
+	return int(u.deltas.Load()), true
 }
 
 // deltaText is one delta's text, stamped when textStamps is set.
@@ -130,16 +136,11 @@ func (u *upstream) deltaText() string {
 }
 
 func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
-	if !u.accept(w, r) {
+	deltas, ok := u.accept(w, r)
+	if !ok {
 		return
 	}
-	deltas := int(u.deltas.Load())
 	fl := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Request-Id", "req_loadbench")
-	w.WriteHeader(http.StatusOK)
 
 	var buf bytes.Buffer
 	seq := 0
@@ -153,7 +154,7 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 		seq++
 		return true
 	}
-	ok := send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
+	ok = send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
 		send("response.in_progress", `{"type":"response.in_progress","sequence_number":1,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
 		send("response.output_item.added", `{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"`+itemID+`","type":"message","status":"in_progress","content":[],"role":"assistant"}}`)
 	if !ok {
