@@ -30,5 +30,14 @@
 // reports the memory of an open WebSocket connection, idle and holding a
 // conversation.
 //
+// BenchmarkTranslation, BenchmarkTranslationEventDelay and
+// BenchmarkTranslationAllocs (translation_test.go) measure what
+// translation between the two wire APIs costs (issue 21) on four paths: a
+// Codex request to a Responses account (the baseline), a chat request
+// through the front door to a Responses account, a Codex request to an
+// account with api: chat_completions, and a chat request passed through to
+// one; each against the same request sent straight to the upstream in the
+// form its account receives.
+//
 // Absolute times vary by machine and load; compare the ratios.
 package loadbench

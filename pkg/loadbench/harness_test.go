@@ -30,8 +30,18 @@ const (
 // target is one way to reach the upstream.
 type target struct {
 	name string
-	base string // http://127.0.0.1:port, requests go to base + "/v1/responses"
+	base string // http://127.0.0.1:port, requests go to base + path
+	// path is the request's path, "" for "/v1/responses"; a path ending in
+	// "/chat/completions" reads the answer as chat.completion.chunk SSE.
+	path string
+	// key sends the upstream's key (a run straight to the upstream).
+	key bool
+	// body, when set, is what every request to this target sends.
+	body []byte
 }
+
+// chat reports a target whose answer is Chat Completions chunks.
+func (t target) chat() bool { return strings.HasSuffix(t.path, "/chat/completions") }
 
 // env is an upstream with the bare reverse proxy and the proxy in front of it.
 type env struct {
@@ -65,9 +75,9 @@ func startEnv(tb testing.TB, deltas int, gap time.Duration, gate *gate) *env {
 	tr := clientTransport()
 	e := &env{
 		up:     up,
-		direct: target{"direct", up.URL()},
-		bare:   target{"bare", bare},
-		proxy:  target{"proxy", proxyURL},
+		direct: target{name: "direct", base: up.URL(), key: true},
+		bare:   target{name: "bare", base: bare},
+		proxy:  target{name: "proxy", base: proxyURL},
 		client: &http.Client{Transport: tr},
 	}
 	e.stop = func() error {
@@ -212,17 +222,23 @@ type result struct {
 	events   int
 }
 
-// stream sends one streamed request and reads the stream to its end.
-// opened, when not nil, is called once the first event has arrived.
+// stream sends one streamed request and reads the stream to its end: to
+// response.completed, or for a chat target to "data: [DONE]" with no error
+// chunk. opened, when not nil, is called once the first event has arrived
+// (a chat stream's events are its data lines).
 func stream(ctx context.Context, c *http.Client, t target, session string, body []byte, opened func()) (result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/v1/responses", bytes.NewReader(body))
+	path := t.path
+	if path == "" {
+		path = "/v1/responses"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(body))
 	if err != nil {
 		return result{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Session_id", session)
-	if t.name == "direct" {
+	if t.key {
 		req.Header.Set("Authorization", "Bearer "+upstreamKey)
 	}
 	start := time.Now()
@@ -237,7 +253,10 @@ func stream(ctx context.Context, c *http.Client, t target, session string, body 
 	}
 	var r result
 	br := bufio.NewReaderSize(resp.Body, 16<<10)
-	completed := false
+	completed, failed := false, false
+	// delta: the data line to come is a text delta's (every chat chunk
+	// is); only deltas' stamps count, the done events repeat the text.
+	delta := t.chat()
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -245,7 +264,15 @@ func stream(ctx context.Context, c *http.Client, t target, session string, body 
 			if r.ttfb == 0 {
 				r.ttfb = now.Sub(start)
 			}
+			isData := bytes.HasPrefix(line, []byte("data: "))
 			switch {
+			case t.chat() && isData:
+				r.events++
+				if r.events == 1 && opened != nil {
+					opened()
+				}
+				completed = completed || bytes.HasPrefix(line, []byte("data: [DONE]"))
+				failed = failed || bytes.HasPrefix(line, []byte(`data: {"error"`))
 			case bytes.HasPrefix(line, []byte("event: ")):
 				r.events++
 				if r.events == 1 && opened != nil {
@@ -254,16 +281,11 @@ func stream(ctx context.Context, c *http.Client, t target, session string, body 
 				if bytes.HasPrefix(line, []byte("event: response.completed")) {
 					completed = true
 				}
-			case bytes.HasPrefix(line, []byte("data: ")):
-				if i := bytes.Index(line, []byte(`"sent_ns":`)); i >= 0 {
-					j := i + len(`"sent_ns":`)
-					k := j
-					for k < len(line) && line[k] >= '0' && line[k] <= '9' {
-						k++
-					}
-					if sent, err := strconv.ParseInt(string(line[j:k]), 10, 64); err == nil {
-						r.maxDelay = max(r.maxDelay, time.Duration(int64(now.Sub(epoch))-sent))
-					}
+				delta = bytes.HasPrefix(line, []byte("event: response.output_text.delta"))
+			}
+			if isData && delta {
+				if sent, ok := sentStamp(line); ok {
+					r.maxDelay = max(r.maxDelay, time.Duration(int64(now.Sub(epoch))-sent))
 				}
 			}
 		}
@@ -278,10 +300,30 @@ func stream(ctx context.Context, c *http.Client, t target, session string, body 
 		}
 	}
 	r.total = time.Since(start)
-	if !completed {
-		return result{}, fmt.Errorf("%s: stream ended without response.completed (%d events)", t.name, r.events)
+	if !completed || failed {
+		return result{}, fmt.Errorf("%s: stream ended without completing (%d events, error chunk %v)", t.name, r.events, failed)
 	}
 	return r, nil
+}
+
+// sentStamp reads the upstream's send stamp in an event's data: the
+// "sent_ns":N member of a Responses delta, or "[sent_ns=N]" in the text
+// itself, which is what survives a translation into the other wire API.
+func sentStamp(line []byte) (int64, bool) {
+	i := bytes.Index(line, []byte("sent_ns"))
+	if i < 0 {
+		return 0, false
+	}
+	j := i + len("sent_ns")
+	for j < len(line) && (line[j] == '"' || line[j] == ':' || line[j] == '=') {
+		j++
+	}
+	k := j
+	for k < len(line) && line[k] >= '0' && line[k] <= '9' {
+		k++
+	}
+	sent, err := strconv.ParseInt(string(line[j:k]), 10, 64)
+	return sent, err == nil
 }
 
 // samples collects results per target, safe for concurrent use.

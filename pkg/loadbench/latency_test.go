@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,13 @@ func runInterleaved(b *testing.B, e *env, conc int) {
 
 // drive runs b.N interleaved ops on conc workers and returns the samples.
 func drive(b *testing.B, e *env, conc int) *samples {
+	return driveTargets(b, e.client, conc, []target{e.direct, e.bare, e.proxy})
+}
+
+// driveTargets runs b.N ops on conc workers, each op one request per
+// target in a rotating order, after three warm-up rounds, and returns the
+// samples. A target with a body sends it; the others send requestBody.
+func driveTargets(b *testing.B, client *http.Client, conc int, targets []target) *samples {
 	ctx := context.Background()
 	bodies := make([][]byte, conc)
 	sessions := make([]string, conc)
@@ -73,7 +81,12 @@ func drive(b *testing.B, e *env, conc int) *samples {
 		sessions[w] = fmt.Sprintf("loadbench-%d-%d", conc, w)
 		bodies[w] = requestBody(sessions[w])
 	}
-	targets := []target{e.direct, e.bare, e.proxy}
+	bodyOf := func(t target, w int) []byte {
+		if t.body != nil {
+			return t.body
+		}
+		return bodies[w]
+	}
 	// Warm up: connections open, the sessions bound (the first request of
 	// each is a new session; every measured one is a sticky hit).
 	var wg sync.WaitGroup
@@ -82,7 +95,7 @@ func drive(b *testing.B, e *env, conc int) *samples {
 		wg.Go(func() {
 			for range 3 {
 				for _, t := range targets {
-					if _, err := stream(ctx, e.client, t, sessions[w], bodies[w], nil); err != nil {
+					if _, err := stream(ctx, client, t, sessions[w], bodyOf(t, w), nil); err != nil {
 						errs <- err
 						return
 					}
@@ -110,7 +123,7 @@ func drive(b *testing.B, e *env, conc int) *samples {
 				}
 				for i := range targets {
 					t := targets[(int(op)+i)%len(targets)]
-					r, err := stream(ctx, e.client, t, sessions[w], bodies[w], nil)
+					r, err := stream(ctx, client, t, sessions[w], bodyOf(t, w), nil)
 					if err != nil {
 						errs <- err
 						return

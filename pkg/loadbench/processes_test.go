@@ -46,9 +46,9 @@ func BenchmarkAddedLatencyProcesses(b *testing.B) {
 	b.Cleanup(tr.CloseIdleConnections)
 	e := &env{
 		up:     up,
-		direct: target{"direct", up.URL()},
-		bare:   target{"bare", bareURL},
-		proxy:  target{"proxy", proxyURL},
+		direct: target{name: "direct", base: up.URL(), key: true},
+		bare:   target{name: "bare", base: bareURL},
+		proxy:  target{name: "proxy", base: proxyURL},
 		client: &http.Client{Transport: tr},
 	}
 	for _, conc := range []int{1, 8} {

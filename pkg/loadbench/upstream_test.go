@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,10 +27,14 @@ type upstream struct {
 	ln   net.Listener
 	done chan struct{}
 
-	// deltas is the number of output_text.delta events; gap the pause
-	// before each (0: back to back).
-	deltas int
+	// deltas is the number of output_text.delta events (or content
+	// chunks, on /v1/chat/completions), read at each request's start; gap
+	// the pause before each (0: back to back).
+	deltas atomic.Int64
 	gap    time.Duration
+	// textStamps puts each delta's send stamp in its text ("[sent_ns=N]")
+	// rather than in a member of its own, so it survives a translation.
+	textStamps bool
 	// gate, when not nil, holds every stream open after its first output
 	// event (output_item.added) until it is released. Not earlier: the
 	// proxy holds a stream's opening events (created, in_progress) back
@@ -52,10 +57,12 @@ func startUpstream(deltas int, gap time.Duration, gate *gate) (*upstream, error)
 	if err != nil {
 		return nil, err
 	}
-	u := &upstream{ln: ln, done: make(chan struct{}), deltas: deltas, gap: gap, gate: gate}
+	u := &upstream{ln: ln, done: make(chan struct{}), gap: gap, gate: gate}
+	u.deltas.Store(int64(deltas))
 	u.bodyMin.Store(1 << 62)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/responses", u.serveResponses)
+	mux.HandleFunc("POST /v1/chat/completions", u.serveChat)
 	u.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(u.done)
@@ -93,11 +100,14 @@ func sseEvent(w io.Writer, typ, data string) {
 	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, data)
 }
 
-func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
+// accept reads the whole request body and checks the key, answering the
+// failure itself, then opens the event stream: it returns the number of
+// deltas to send and whether to go on.
+func (u *upstream) accept(w http.ResponseWriter, r *http.Request) (int, bool) {
 	n, err := io.Copy(io.Discard, r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return 0, false
 	}
 	for {
 		m := u.bodyMin.Load()
@@ -107,14 +117,30 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("Authorization") != "Bearer "+upstreamKey {
 		http.Error(w, `{"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key"}}`, http.StatusUnauthorized)
-		return
+		return 0, false
 	}
-	fl := w.(http.Flusher)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Request-Id", "req_loadbench")
 	w.WriteHeader(http.StatusOK)
+	return int(u.deltas.Load()), true
+}
+
+// deltaText is one delta's text, stamped when textStamps is set.
+func (u *upstream) deltaText() string {
+	if u.textStamps {
+		return outText + "[sent_ns=" + strconv.FormatInt(sinceEpoch(), 10) + "]"
+	}
+	return outText
+}
+
+func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
+	deltas, ok := u.accept(w, r)
+	if !ok {
+		return
+	}
+	fl := w.(http.Flusher)
 
 	var buf bytes.Buffer
 	seq := 0
@@ -128,7 +154,7 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 		seq++
 		return true
 	}
-	ok := send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
+	ok = send("response.created", `{"type":"response.created","sequence_number":0,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
 		send("response.in_progress", `{"type":"response.in_progress","sequence_number":1,"response":`+fmt.Sprintf(respObj, "in_progress", "[]", "null")+`}`) &&
 		send("response.output_item.added", `{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"`+itemID+`","type":"message","status":"in_progress","content":[],"role":"assistant"}}`)
 	if !ok {
@@ -142,20 +168,20 @@ func (u *upstream) serveResponses(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ok = send("response.content_part.added", `{"type":"response.content_part.added","sequence_number":3,"item_id":"`+itemID+`","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"text":""}}`)
-	for i := 0; ok && i < u.deltas; i++ {
+	var all strings.Builder
+	for i := 0; ok && i < deltas; i++ {
 		if u.gap > 0 {
 			time.Sleep(u.gap)
 		}
+		d := u.deltaText()
+		all.WriteString(d)
 		ok = send("response.output_text.delta", `{"type":"response.output_text.delta","sequence_number":`+strconv.Itoa(seq)+
-			`,"item_id":"`+itemID+`","output_index":0,"content_index":0,"delta":"`+outText+`","obfuscation":"x","sent_ns":`+strconv.FormatInt(sinceEpoch(), 10)+`}`)
+			`,"item_id":"`+itemID+`","output_index":0,"content_index":0,"delta":"`+d+`","obfuscation":"x","sent_ns":`+strconv.FormatInt(sinceEpoch(), 10)+`}`)
 	}
 	if !ok {
 		return
 	}
-	text := ""
-	for range u.deltas {
-		text += outText
-	}
+	text := all.String()
 	output := `[{"id":"` + itemID + `","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"text":"` + text + `"}],"role":"assistant"}]`
 	ok = send("response.output_text.done", `{"type":"response.output_text.done","sequence_number":`+strconv.Itoa(seq)+`,"item_id":"`+itemID+`","output_index":0,"content_index":0,"text":"`+text+`"}`) &&
 		send("response.content_part.done", `{"type":"response.content_part.done","sequence_number":`+strconv.Itoa(seq)+`,"item_id":"`+itemID+`","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"text":"`+text+`"}}`) &&
