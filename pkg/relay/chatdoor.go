@@ -74,28 +74,12 @@ func (rl *Relay) ChatHandler() http.Handler {
 // serveChat handles one Chat Completions request from the client to its
 // end.
 func (rl *Relay) serveChat(w http.ResponseWriter, r *http.Request) {
-	rl.active.Add(1)
-	defer rl.active.Done()
-	rec := rl.newDecision(r)
-	rec.Door = event.DoorChat
-	defer rl.finishRequest(rec)
-	w.Header().Set("X-Proxy-Request-Id", rec.RequestID)
-	body, sent, ok := rl.intake(w, r, rec)
-	if !ok {
-		return
-	}
-	defer sent()
-	req, err := session.ParseChat(r.Header, body)
-	if apiErr := refusedModel(err, req, rec); apiErr != nil {
-		rl.fail(w, rec, apiErr)
-		return
-	}
-	if err != nil {
-		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
-			"the request body is not a valid JSON object; send the Chat Completions request as JSON").WithCode("invalid_json"))
-		return
-	}
-	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
+	rl.serveHTTP(w, r, event.DoorChat, "/responses", session.ParseChat, (*Relay).chat)
+}
+
+// chat translates a chat request for the loop's Responses request for
+// suffix, and its answer back.
+func (rl *Relay) chat(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func()) {
 	out, creq, err := translate.ChatToResponses(body)
 	if err != nil {
 		rl.fail(w, rec, chatRequestError(err))
@@ -103,7 +87,7 @@ func (rl *Relay) serveChat(w http.ResponseWriter, r *http.Request) {
 	}
 	door := &chatDoor{body: body, req: creq}
 	cw := newChatWriter(w, creq, rl.o.Redact)
-	rl.relay(cw, r.WithContext(withChatDoor(r.Context(), door)), "/responses", out, req, rec, sent)
+	rl.relay(cw, r.WithContext(withChatDoor(r.Context(), door)), suffix, out, req, rec, sent)
 	cw.finish(rec)
 }
 

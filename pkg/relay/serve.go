@@ -26,9 +26,21 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 		rl.serveWebSocket(w, r, suffix)
 		return
 	}
+	rl.serveHTTP(w, r, "", suffix, session.Parse, (*Relay).relay)
+}
+
+// apiRequest serves a request for suffix whose body has been read and
+// parsed. A method expression, so choosing one allocates nothing.
+type apiRequest func(rl *Relay, w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func())
+
+// serveHTTP takes an API request in by a front door over HTTP (door names
+// it in the record, "" for the Responses API) and hands it, read and
+// parsed, to serve; its record is written once it has ended.
+func (rl *Relay) serveHTTP(w http.ResponseWriter, r *http.Request, door, suffix string, parse func(http.Header, []byte) (session.Request, error), serve apiRequest) {
 	rl.active.Add(1)
 	defer rl.active.Done()
 	rec := rl.newDecision(r)
+	rec.Door = door
 	defer rl.finishRequest(rec)
 	w.Header().Set("X-Proxy-Request-Id", rec.RequestID)
 	body, sent, ok := rl.intake(w, r, rec)
@@ -36,19 +48,22 @@ func (rl *Relay) serve(w http.ResponseWriter, r *http.Request, suffix string) {
 		return
 	}
 	defer sent()
-	req, err := session.Parse(r.Header, body)
+	req, err := parse(r.Header, body)
 	if apiErr := refusedModel(err, req, rec); apiErr != nil {
 		rl.fail(w, rec, apiErr)
 		return
 	}
 	if err != nil {
+		what := "Responses API"
+		if door == event.DoorChat {
+			what = "Chat Completions"
+		}
 		rl.fail(w, rec, apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
-			"the request body is not a valid JSON object; send the Responses API request as JSON").WithCode("invalid_json"))
+			"the request body is not a valid JSON object; send the "+what+" request as JSON").WithCode("invalid_json"))
 		return
 	}
 	rec.Session, rec.Source, rec.Model, rec.Stream = req.Key.Short(), string(req.Key.Source), req.Model, req.Stream
-
-	rl.relay(w, r, suffix, body, req, rec, sent)
+	serve(rl, w, r, suffix, body, req, rec, sent)
 }
 
 // newDecision starts the record of an HTTP request.

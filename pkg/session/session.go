@@ -91,16 +91,19 @@ type Request struct {
 // sent. When the model is too long or holds a control character the error
 // wraps ErrModelTooLong or ErrModelControl, and the Request is whole but
 // for its Model, which is cut (bound.Cut) for the record of the refusal.
-func Parse(h http.Header, body []byte) (Request, error) {
+func Parse(h http.Header, body []byte) (Request, error) { return parse(h, body, false) }
+
+// parse is Parse of a Responses request, or ParseChat's of a chat one.
+func parse(h http.Header, body []byte, chat bool) (Request, error) {
 	hk, hasHeader := headerKey(h)
-	var f fields
+	f := fields{chat: chat}
 	if err := jsonscan.ObjectFields(body, f.add); err != nil {
 		if !hasHeader {
 			hk = Key{Source: SourceNone}
 		}
 		return Request{Key: hk}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	req := Request{Stream: string(f.stream) == "true", NoStore: string(f.store) == "false", Sampling: f.sampling}
+	req := Request{Stream: string(f.stream) == "true", NoStore: chat || string(f.store) == "false", Sampling: f.sampling}
 	var modelErr error
 	if isString(f.model) {
 		req.Model, modelErr = model(f.model)
@@ -110,6 +113,8 @@ func Parse(h http.Header, body []byte) (Request, error) {
 		req.Key = hk
 	case nonEmptyString(f.promptCacheKey):
 		req.Key = hashed(f.promptCacheKey, SourcePromptCacheKey)
+	case chat && nonEmptyString(f.user):
+		req.Key = hashed(f.user, SourceUser)
 	default:
 		req.Key = bodyKey(&f)
 	}
@@ -147,11 +152,27 @@ func model(raw []byte) (string, error) {
 // fields holds the raw values of the top-level members Parse cares about.
 // Later duplicates overwrite earlier ones, as with encoding/json.
 type fields struct {
-	model, stream, store, promptCacheKey, instructions, input []byte
-	sampling                                                  bool
+	model, stream, store, promptCacheKey, instructions, input, user []byte
+	sampling                                                        bool
+	// chat: the body is a Chat Completions request, whose conversation is
+	// its messages and whose user may name it; input and instructions are
+	// not its fields, and never name it.
+	chat bool
 }
 
 func (f *fields) add(key, value []byte) bool {
+	if f.chat {
+		switch string(key) {
+		case "messages":
+			f.input = value
+			return true
+		case "user":
+			f.user = value
+			return true
+		case "input", "instructions":
+			return true
+		}
+	}
 	switch string(key) {
 	case "model":
 		f.model = value
