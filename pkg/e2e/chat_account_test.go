@@ -265,6 +265,21 @@ func TestChatAccountFailures(t *testing.T) {
 			t.Errorf("every account limited: %d Retry-After %q %s", code, h.Get("Retry-After"), out)
 		}
 	})
+	t.Run("402 out of balance fails over and cools the account", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+		b := startUpstream(t, "b", fakeupstream.WithAPIKey(keyB), fakeupstream.WithChatOnly())
+		a.Script(fakeupstream.Fault{Status: http.StatusPaymentRequired,
+			Body: `{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}`})
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 100)+chatAccount("b", b, "KEY_B", 0), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", body)
+		if code != http.StatusOK || !strings.Contains(out, "Hello from b.") {
+			t.Fatalf("%d %s", code, out)
+		}
+		_, _, status := getJSON(t, p.URL+"/_proxy/status", "")
+		if !strings.Contains(string(status), "out of balance or credits") {
+			t.Errorf("the spent account is not cooling down with its reason: %s", status)
+		}
+	})
 	t.Run("error chunk before output fails over", func(t *testing.T) {
 		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
 		b := startUpstream(t, "b", fakeupstream.WithAPIKey(keyB), fakeupstream.WithChatOnly())

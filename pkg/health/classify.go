@@ -216,6 +216,12 @@ func Classify(now time.Time, status int, h http.Header, body []byte, err error) 
 	case status == http.StatusTooManyRequests:
 		o.Class = RateLimit
 		o.Until = retryAfter(now, h)
+	case status == http.StatusPaymentRequired:
+		// A pay-as-you-go provider's balance or credits are spent
+		// (DeepSeek, OpenRouter): the account is out until someone pays,
+		// whatever the request.
+		o.Class = Quota
+		o.Until = quotaReset(now, ue, h)
 	case status == http.StatusUnauthorized:
 		o.Class = Unauthorized
 	case status == http.StatusForbidden && refusesCredential(code, ue.Error.Type, message):

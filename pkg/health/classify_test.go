@@ -137,6 +137,20 @@ func TestClassify(t *testing.T) {
 			wantMsg: "You exceeded your current quota",
 		},
 		{
+			// DeepSeek's answer when the account's balance is spent.
+			name:      "402 insufficient balance",
+			status:    402,
+			body:      `{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}`,
+			wantClass: health.Quota, wantCode: "invalid_request_error", wantMsg: "Insufficient Balance",
+		},
+		{
+			// OpenRouter's, with a number for its code.
+			name:      "402 insufficient credits",
+			status:    402,
+			body:      `{"error":{"message":"Insufficient credits. Add more using https://openrouter.ai/settings/credits","code":402}}`,
+			wantClass: health.Quota, wantCode: "402", wantMsg: "Insufficient credits",
+		},
+		{
 			name:   "429 rate limit with Retry-After seconds",
 			status: 429,
 			header: hdr("Retry-After", "7"),

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"log/slog"
 	"strings"
 	"sync"
@@ -232,6 +233,9 @@ func (t *Tracker) Report(ctx context.Context, a *account.Account, o Outcome) (st
 			c.Until = now.Add(t.policy.QuotaDefault)
 		}
 		c.Message = fmt.Sprintf("usage limit reached (%s); resets %s", o.Code, c.Until.Local().Format("Jan 2 15:04"))
+		if o.Status == http.StatusPaymentRequired {
+			c.Message = fmt.Sprintf("out of balance or credits (%s): top the account up; tried again from %s", o.Message, c.Until.Local().Format("Jan 2 15:04"))
+		}
 	case RateLimit:
 		if c.Until.IsZero() || !c.Until.After(now) {
 			c.Until = now.Add(t.policy.RateLimitDefault)
