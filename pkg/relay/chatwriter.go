@@ -32,6 +32,7 @@ type chatWriter struct {
 	tooBig bool            // the JSON answer passed maxJSONResponse: it cannot be converted
 	ended  *apierror.Error // a gathered stream's failure, answered at finish
 	done   bool            // a gathered stream reached its terminal event
+	held   int             // bytes of the items gathered so far
 }
 
 // The ways a chatWriter passes an answer on, decided at WriteHeader.
@@ -172,8 +173,17 @@ func (cw *chatWriter) gatherEvents(p []byte) {
 }
 
 func (cw *chatWriter) gatherEvent(ev []byte) {
+	typ := sse.Type(ev)
+	if typ == "response.output_item.done" {
+		if cw.held += len(ev); cw.held > maxJSONResponse {
+			cw.ended = apierror.New(http.StatusBadGateway, apierror.TypeUpstream,
+				"the answer is larger than the proxy gathers into one JSON answer (64 MiB); ask for a stream instead (stream: true)").WithCode("upstream_answer_too_large")
+			cw.done = true
+			return
+		}
+	}
 	cw.gather.Event(ev)
-	switch sse.Type(ev) {
+	switch typ {
 	case "response.completed", "response.incomplete":
 		out, err := cw.gather.Completion(responseObject(ev))
 		if err != nil {
