@@ -32,10 +32,11 @@ func chatPosts(s *fakeupstream.Server) []fakeupstream.Request {
 
 // chatMessage is what the tests look at in a chat request's message.
 type chatMessage struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
-	ToolCallID string          `json:"tool_call_id"`
-	ToolCalls  []struct {
+	Role             string          `json:"role"`
+	Content          json.RawMessage `json:"content"`
+	ReasoningContent *string         `json:"reasoning_content"`
+	ToolCallID       string          `json:"tool_call_id"`
+	ToolCalls        []struct {
 		ID       string `json:"id"`
 		Function struct {
 			Name      string `json:"name"`
@@ -344,5 +345,36 @@ func TestCodexMovesOffChatOnlyAccount(t *testing.T) {
 	t.Logf("the ChatGPT account got %d request(s); the last input: %s", len(posts), inputOf(t, posts[len(posts)-1].Body))
 	if strings.Contains(string(posts[len(posts)-1].Body), "rs_chat_") {
 		t.Errorf("the ChatGPT account was sent the chat account's reasoning items")
+	}
+}
+
+// TestCodexToolTurnOnThinkingAccount: DeepSeek's thinking mode refuses a
+// tool turn whose assistant message comes back without its
+// reasoning_content (the fake keeps that rule): the reasoning rebuilt as a
+// summary, which Codex replays, goes back as reasoning_content.
+func TestCodexToolTurnOnThinkingAccount(t *testing.T) {
+	bin := codexBinary(t)
+	ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly(), fakeupstream.WithThinking(),
+		fakeupstream.WithToolCall("exec_command", `{"cmd":"echo ok"}`))
+	p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "KEY_A", 1), env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy logs:\n%s", p.Logs)
+		}
+	})
+	run := runCodex(t, bin, codexHome(t, p.URL), t.TempDir(), "any", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never",
+		"--dangerously-bypass-approvals-and-sandbox", "run it")
+	if got := servedBy(run.Stdout); got != "ds" {
+		t.Fatalf("answered %q\n%s", got, run)
+	}
+	posts := chatPosts(ds)
+	if len(posts) != 2 {
+		t.Fatalf("the account got %d chat requests, want 2", len(posts))
+	}
+	_, ms, _ := chatRequest(t, posts[1].Body)
+	for _, m := range ms {
+		if len(m.ToolCalls) > 0 && (m.ReasoningContent == nil || *m.ReasoningContent == "") {
+			t.Errorf("the tool-calling assistant message went back without its reasoning_content")
+		}
 	}
 }
