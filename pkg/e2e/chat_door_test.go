@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/relay"
@@ -199,5 +200,33 @@ func TestJSONAnswerFromBareCompletion(t *testing.T) {
 	code, _, body := postChat(t, p.URL, `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`)
 	if code != http.StatusOK || !strings.Contains(body, `"content":"Hello from gpt."`) {
 		t.Errorf("chat JSON answer = %d %s", code, body)
+	}
+}
+
+// TestChatFrontDoorFailover: a chat request fails over like any other
+// (an account limited before its first output is left for the next), and
+// gets the upstream's own 429, with its Retry-After, when every account
+// is limited.
+func TestChatFrontDoorFailover(t *testing.T) {
+	a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA))
+	b := startUpstream(t, "b", fakeupstream.WithChatGPT(accessToken, "acct-123"))
+	a.Script(fakeupstream.RateLimited(30 * time.Second))
+	p := startProxy(t, "accounts:\n"+openaiAccount("a", a, "KEY_A", 100)+chatgptAccount("b", b, "ACCESS", "acct-123", 0), env)
+	const msgs = `"messages":[{"role":"user","content":"hi"}]`
+	code, _, body := postChat(t, p.URL, `{"model":"gpt-5","stream":true,`+msgs+`}`)
+	if code != http.StatusOK || !strings.Contains(body, `"content":"b."`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Fatalf("failover: %d %s", code, body)
+	}
+	b.Script(fakeupstream.RateLimited(20 * time.Second))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-5",`+msgs+`}`))
+	req.Header.Set("Session_id", "another")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(out), `"error"`) {
+		t.Errorf("every account limited: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), out)
 	}
 }
