@@ -3,8 +3,8 @@ package health
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
