@@ -180,7 +180,11 @@ func printTestResults(w io.Writer, results []probe.Result, now time.Time, loc *t
 				detail += "; limits " + l
 			}
 		}
-		t.add(r.Name, r.Type, result, millis(r.TTFB, r.Status == http.StatusOK), millis(r.Total, r.Sent), detail)
+		typ := r.Type
+		if r.API != "" {
+			typ += " (" + r.API + ")"
+		}
+		t.add(r.Name, typ, result, millis(r.TTFB, r.Status == http.StatusOK), millis(r.Total, r.Sent), detail)
 	}
 	return t.render()
 }

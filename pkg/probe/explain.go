@@ -120,7 +120,7 @@ func describeStatus(ctx context.Context, o Options, a *account.Account, model st
 	case status == http.StatusNotFound && out.Code == "model_not_found":
 		return withUpstream(fmt.Sprintf("404 model %s not found: pass --model or set the account's models", model), msg)
 	case status == http.StatusNotFound:
-		return "404 " + apiPath(a) + " not served at this base_url" + suggestV1(ctx, o, a, model)
+		return "404 " + apiPath(a) + " not served at this base_url" + suggestBase(ctx, o, a, model)
 	case out.Class == health.Quota:
 		what := "usage limit"
 		if out.Code != "usage_limit_reached" {
@@ -166,6 +166,24 @@ func refreshFailed(ctx context.Context, o Options, a *account.Account, r *Result
 	r.Error = what + "; could not renew the token, the token endpoint failed (" + cause +
 		"): the login may still be good; check oauth.token_url and try again"
 	r.Outcome = health.Outcome{Class: health.Network, Status: r.Status, Message: r.Error}
+}
+
+// suggestBase says what a 404 of the account's API may mean: a Responses
+// account whose base URL serves only Chat Completions wants api:
+// chat_completions; else base_url + "/v1" is tried and named when it
+// serves the account's API.
+func suggestBase(ctx context.Context, o Options, a *account.Account, model string) string {
+	if !a.ChatCompletions() {
+		chat := *a
+		chat.API = config.APIChatCompletions
+		if resp, err := send(ctx, o.egress.Client(a), &chat, a.BaseURL, model); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return ": it serves only /chat/completions; set api: chat_completions on the account"
+			}
+		}
+	}
+	return suggestV1(ctx, o, a, model)
 }
 
 // suggestV1 tries base_url + "/v1" and names it when it serves the

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/sse"
@@ -75,8 +76,11 @@ type TokenRefresher interface {
 
 // Result is the outcome of checking one account.
 type Result struct {
-	Name  string `json:"name"`
-	Type  string `json:"type"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// API is "chat_completions" for an account checked on Chat
+	// Completions; absent for the Responses API.
+	API   string `json:"api,omitempty"`
 	OK    bool   `json:"ok"`
 	Model string `json:"model,omitempty"`
 	// Status is the upstream's HTTP status; 0 when none arrived.
@@ -158,6 +162,9 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 	o = o.withDefaults()
 	model := ModelFor(a, o.Model)
 	r := Result{Name: a.Name, Type: string(a.Type), Model: model}
+	if a.ChatCompletions() {
+		r.API = config.APIChatCompletions
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
@@ -185,7 +192,7 @@ func check(ctx context.Context, a *account.Account, o Options) Result {
 		refreshFailed(ctx, o, a, &r, err)
 		return r
 	}
-	retry := Result{Name: r.Name, Type: r.Type, Model: model, Refreshed: true}
+	retry := Result{Name: r.Name, Type: r.Type, API: r.API, Model: model, Refreshed: true}
 	attempt(ctx, o, a, model, start, &retry)
 	checkWebSocket(ctx, o, a, &retry)
 	return retry

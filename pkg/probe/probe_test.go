@@ -119,7 +119,7 @@ func TestCheck(t *testing.T) {
 				f := fakeupstream.New("ds", fakeupstream.WithAPIKey(apiKey), fakeupstream.WithChatOnly())
 				return apiAccount(t, startFake(t, f).URL+"/v1", apiKey)
 			},
-			wantError: "404 /responses not served at this base_url", wantClass: health.NotFound,
+			wantError: "404 /responses not served at this base_url: it serves only /chat/completions; set api: chat_completions on the account", wantClass: health.NotFound,
 		},
 		{
 			name: "wrong api key",
