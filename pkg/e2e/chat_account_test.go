@@ -301,6 +301,18 @@ func TestChatAccountFailures(t *testing.T) {
 			t.Fatalf("a cut call must never be completed: %d\n%s\n%s", code, out, p.Logs)
 		}
 	})
+	t.Run("a request no translation can carry is the client's 400", func(t *testing.T) {
+		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+		p := startProxy(t, "accounts:\n"+chatAccount("a", a, "KEY_A", 1), env)
+		code, _, out := postTo(t, p.URL+"/v1/responses", `{"model":"gpt-5","stream":true,"input":5}`)
+		if code != http.StatusBadRequest || !strings.Contains(out, `"type":"invalid_request_error"`) || len(chatPosts(a)) != 0 {
+			t.Fatalf("%d %s (the account got %d requests)", code, out, len(chatPosts(a)))
+		}
+		_, _, status := getJSON(t, p.URL+"/_proxy/status", "")
+		if !strings.Contains(string(status), `"state": "healthy"`) {
+			t.Errorf("the account was blamed: %s", status)
+		}
+	})
 	t.Run("context_length_exceeded", func(t *testing.T) {
 		a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
 		a.Script(fakeupstream.ContextLengthExceeded(65536))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/items"
 	"github.com/proxy-dev/proxy/pkg/pool"
@@ -61,6 +62,9 @@ type attempt struct {
 	resp   *http.Response
 	err    error           // no response: connection refused, TLS, timeout
 	forced *health.Outcome // an outcome decided without sending (a dead login)
+	// refusal: the request could not be put in the account's API; the
+	// client gets this 400, and the account is not to blame.
+	refusal *apierror.Error
 
 	// gather: the client asked for JSON but the upstream only streams, so
 	// the stream is gathered into the JSON answer.

@@ -91,12 +91,14 @@ func (rl *Relay) chat(w http.ResponseWriter, r *http.Request, suffix string, bod
 	cw.finish(rec)
 }
 
-// chatRequestError is the 400 of a chat request the translation refused.
+// chatRequestError is the 400 of a request the translation refused (a
+// chat request at the front door, or a Responses request for an account
+// that speaks only Chat Completions).
 func chatRequestError(err error) *apierror.Error {
 	var te *translate.Error
 	if !errors.As(err, &te) {
 		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest,
-			"the Chat Completions request cannot be read: "+err.Error()).WithCode("invalid_request")
+			"the request cannot be translated: "+err.Error()).WithCode("invalid_request")
 	}
 	e := apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, te.Message)
 	if te.Param != "" {

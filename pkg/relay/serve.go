@@ -18,6 +18,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/session"
+	"github.com/proxy-dev/proxy/pkg/translate"
 )
 
 // serve handles one API request from the client to its end.
@@ -229,6 +230,12 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		at := rl.try(ctx, a, suffix, r, body, req, own, conv)
 		at.lease = lease
 		rec.Translated = at.translated
+		if at.refusal != nil {
+			at.close()
+			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Class: string(health.ClientError), Error: at.refusal.Message})
+			rl.fail(w, rec, at.refusal)
+			return
+		}
 		if ctx.Err() != nil {
 			at.close()
 			rec.Attempts = append(rec.Attempts, event.Attempt{Account: a.Name, Status: at.status(), Error: "client closed the request"})
@@ -371,6 +378,12 @@ func (rl *Relay) try(ctx context.Context, a *account.Account, suffix string, r *
 // and the request sent again.
 func (rl *Relay) sendPrepared(ctx context.Context, a *account.Account, suffix string, r *http.Request, body []byte, req session.Request, own bool) *attempt {
 	f, err := rl.formFor(ctx, a, suffix, body, req)
+	var te *translate.Error
+	if errors.As(err, &te) {
+		// The request cannot be put in the account's API: the client's to
+		// hear, not the account's fault.
+		return &attempt{account: a, refusal: chatRequestError(err)}
+	}
 	if err != nil {
 		return &attempt{account: a, err: err}
 	}
