@@ -230,3 +230,35 @@ func TestChatFrontDoorFailover(t *testing.T) {
 		t.Errorf("every account limited: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), out)
 	}
 }
+
+// TestEchoedCredentialIsRedactedInTranslation: a chat-only account that
+// quotes its key back (in a chunk, in a JSON answer) has it masked on
+// every way out: rebuilt as Responses events, passed through as its own
+// chunks, or as its own JSON answer.
+func TestEchoedCredentialIsRedactedInTranslation(t *testing.T) {
+	tests := []struct {
+		name, path, body string
+	}{
+		{"rebuilt stream", "/v1/responses", `{"model":"gpt-5","stream":true,"input":"hi"}`},
+		{"gathered rebuilt stream", "/v1/responses", `{"model":"gpt-5","input":"hi"}`},
+		{"passed-through chunks", "/v1/chat/completions", `{"model":"gpt-5","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"passed-through JSON", "/v1/chat/completions", `{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(opaqueKey), fakeupstream.WithChatOnly())
+			ds.Script(fakeupstream.Fault{EchoCredential: true})
+			p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "OPAQUE", 1), map[string]string{"OPAQUE": opaqueKey})
+			code, _, out := postTo(t, p.URL+tt.path, tt.body)
+			if code != http.StatusOK {
+				t.Fatalf("%d %s", code, out)
+			}
+			assertNoSecrets(t, "the answer", out, opaqueKey)
+			if !strings.Contains(out, "[redacted]") {
+				t.Errorf("the answer does not carry the mask where the key was:\n%s", out)
+			}
+			relay.Settle()
+			assertNoSecrets(t, "proxy logs", p.Logs.String(), opaqueKey)
+		})
+	}
+}
