@@ -140,8 +140,30 @@ func TestChatFrontDoor(t *testing.T) {
 // what no translation carries (n, stop) included, and its answer comes
 // back as the account's own chunks; the usage is still recorded.
 func TestChatPassthrough(t *testing.T) {
-	ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
-	p := startProxy(t, "accounts:\n"+chatAccount("ds", ds, "KEY_A", 1), env)
+	// A pool of chat accounts only never translates a chat request; beside
+	// a Responses account (a standby here) it is translated first, and
+	// the chat account still gets its own bytes.
+	for _, pool := range []string{"chat accounts only", "beside a Responses account"} {
+		t.Run(pool, func(t *testing.T) {
+			ds := startUpstream(t, "ds", fakeupstream.WithAPIKey(keyA), fakeupstream.WithChatOnly())
+			cfg := "accounts:\n" + chatAccount("ds", ds, "KEY_A", 1)
+			if pool != "chat accounts only" {
+				cfg += openaiAccount("api", startUpstream(t, "api", fakeupstream.WithAPIKey(keyB)), "KEY_B", 0)
+			}
+			p := startProxy(t, cfg, env)
+			checkPassthrough(t, ds, p)
+			if pool == "chat accounts only" {
+				// Nothing judges the request but its provider.
+				code, _, out := postChat(t, p.URL, `{"model":"gpt-5","messages":[{"role":"wizard","content":"hi"}]}`)
+				if code != http.StatusBadRequest || !strings.Contains(out, "unknown variant") {
+					t.Errorf("the provider's own refusal did not come back: %d %s", code, out)
+				}
+			}
+		})
+	}
+}
+
+func checkPassthrough(t *testing.T, ds *fakeupstream.Server, p *running) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("proxy logs:\n%s", p.Logs)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
@@ -80,6 +81,16 @@ func (rl *Relay) serveChat(w http.ResponseWriter, r *http.Request) {
 // chat translates a chat request for the loop's Responses request for
 // suffix, and its answer back.
 func (rl *Relay) chat(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func()) {
+	if rl.onlyChatAccounts() {
+		// Every account gets the request as it came: there is nothing to
+		// translate it for, nor to refuse in it (the provider judges its
+		// own request), and its answer goes back as it came.
+		door := &chatDoor{body: body, req: translate.ChatRequest{Model: req.Model, Stream: req.Stream}}
+		cw := newChatWriter(w, door.req, rl.o.Redact)
+		rl.relay(cw, r.WithContext(withChatDoor(r.Context(), door)), suffix, nil, req, rec, sent)
+		cw.finish(rec)
+		return
+	}
 	out, creq, err := translate.ChatToResponses(body)
 	if err != nil {
 		rl.fail(w, rec, chatRequestError(err))
@@ -89,6 +100,29 @@ func (rl *Relay) chat(w http.ResponseWriter, r *http.Request, suffix string, bod
 	cw := newChatWriter(w, creq, rl.o.Redact)
 	rl.relay(cw, r.WithContext(withChatDoor(r.Context(), door)), suffix, out, req, rec, sent)
 	cw.finish(rec)
+}
+
+// accountLister is the side of a Pool that lists its accounts
+// (*pool.Pool has it).
+type accountLister interface{ Accounts() *account.Pool }
+
+// onlyChatAccounts reports a pool whose every enabled account speaks Chat
+// Completions: a chat request is then never translated.
+func (rl *Relay) onlyChatAccounts() bool {
+	l, ok := rl.pool.(accountLister)
+	if !ok {
+		return false
+	}
+	found := false
+	for _, a := range l.Accounts().All() {
+		if a.Enabled {
+			if !a.ChatCompletions() {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
 
 // chatRequestError is the 400 of a request the translation refused (a
