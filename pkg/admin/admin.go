@@ -69,6 +69,7 @@ type Options struct {
 type Admin struct {
 	o       Options
 	mux     *http.ServeMux
+	handler http.Handler // mux behind the role check
 	metrics *metrics.Metrics
 
 	sub *event.Subscription
@@ -119,11 +120,12 @@ func New(o Options) *Admin {
 	a.mux.Handle("/_proxy/sessions", sessions)
 	a.mux.Handle("/_proxy/sessions/", sessions)
 	a.mux.HandleFunc("/", notFound)
+	a.handler = requireRole(a.mux)
 	return a
 }
 
 // ServeHTTP implements http.Handler.
-func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // Close stops reading the bus and ends every open event stream, so the
 // server's graceful shutdown does not wait on watchers that never leave.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/identity"
 )
 
 // keepAlive is how often an idle event stream gets a comment line, so
@@ -19,6 +20,8 @@ const keepAlive = 15 * time.Second
 // decisions; it never slows the relay.
 func (a *Admin) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	// A user key sees the decisions of its own requests only.
+	caller := identity.From(r.Context())
 	// Snapshot and subscribe under the lock run() publishes under: every
 	// decision is then in the backlog or on the subscription, once.
 	a.mu.Lock()
@@ -33,6 +36,9 @@ func (a *Admin) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	for _, d := range backlog {
+		if !caller.Owns(d.Client) {
+			continue
+		}
 		if writeDecision(w, d) != nil {
 			return
 		}
@@ -50,6 +56,9 @@ func (a *Admin) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case d, ok := <-sub.C:
 			if !ok {
 				return
+			}
+			if !caller.Owns(d.Client) {
+				continue
 			}
 			if writeDecision(w, d) != nil || rc.Flush() != nil {
 				return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -118,9 +119,13 @@ func (h *sessionsHandler) list(w http.ResponseWriter, r *http.Request) {
 		sessionsError(w, http.StatusServiceUnavailable, "store_unavailable", "reading sessions: "+err.Error())
 		return
 	}
+	caller := identity.From(r.Context())
 	out := SessionList{Object: "list", Data: make([]SessionInfo, 0, len(bs))}
 	for _, b := range bs {
-		out.Data = append(out.Data, h.info(b))
+		// A user key sees its own conversations only.
+		if caller.Owns(b.Client) {
+			out.Data = append(out.Data, h.info(b))
+		}
 	}
 	sessionsJSON(w, http.StatusOK, out)
 }
@@ -138,11 +143,25 @@ func (h *sessionsHandler) drop(w http.ResponseWriter, r *http.Request, prefix st
 		sessionsError(w, http.StatusServiceUnavailable, "store_unavailable", "reading sessions: "+err.Error())
 		return
 	}
-	var match []store.Binding
+	caller := identity.From(r.Context())
+	var match, others []store.Binding
 	for _, b := range bs {
-		if strings.HasPrefix(b.Session, strings.ToLower(prefix)) {
-			match = append(match, b)
+		if !strings.HasPrefix(b.Session, strings.ToLower(prefix)) {
+			continue
 		}
+		// A user key clears its own conversations only; clearing all
+		// clears all of its own.
+		if caller.Owns(b.Client) {
+			match = append(match, b)
+		} else {
+			others = append(others, b)
+		}
+	}
+	if prefix != "" && len(match) == 0 && len(others) > 0 {
+		apierror.New(http.StatusForbidden, apierror.TypePermission,
+			fmt.Sprintf("the session %q belongs to another client key; client key %s may clear only its own (GET %s lists them)", prefix, caller.Name, sessionsPath)).
+			WithCode("not_your_session").Write(w)
+		return
 	}
 	switch {
 	case prefix != "" && len(match) == 0:

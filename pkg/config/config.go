@@ -210,6 +210,10 @@ type ClientKey struct {
 	Name string
 	// Key is the secret the client sends.
 	Key string
+	// Role is RoleAdmin or RoleUser; "" when the file names none. When no
+	// key names a role every key is an admin's, as before roles existed;
+	// once one does, a key without one is a user's.
+	Role string
 }
 
 // Account is one upstream account.
@@ -254,6 +258,25 @@ type Account struct {
 	// ModelMap maps a client's model name to the account's (exact names,
 	// "*" for every other); nil sends the client's name.
 	ModelMap map[string]string
+}
+
+// The roles of a client key.
+const (
+	// RoleAdmin reads and changes everything.
+	RoleAdmin = "admin"
+	// RoleUser calls the API and sees its own sessions, events and usage.
+	RoleUser = "user"
+)
+
+// RolesConfigured reports whether any client key names a role: without
+// one every key is an admin's, as before roles existed.
+func (c *Config) RolesConfigured() bool {
+	for _, k := range c.ClientKeys {
+		if k.Role != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // The wire APIs an account may speak.

@@ -64,6 +64,7 @@ type fileHeadroom struct {
 type fileClientKey struct {
 	Name string `mapstructure:"name"`
 	Key  string `mapstructure:"key" secret:"true"`
+	Role string `mapstructure:"role"`
 }
 
 type fileAccount struct {

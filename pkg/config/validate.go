@@ -151,6 +151,11 @@ func (c *checker) validateClientKeys(keys []ClientKey) {
 		default:
 			names[k.Name] = i
 		}
+		switch k.Role {
+		case "", RoleAdmin, RoleUser:
+		default:
+			c.add(join(at, "role"), "%s is not one of %s (everything), %s (the API, its own sessions, events and usage)", strconv.Quote(k.Role), RoleAdmin, RoleUser)
+		}
 		switch first, seen := secrets[k.Key]; {
 		case k.Key == "":
 			c.missing(join(at, "key"), "clients send it as Authorization: Bearer <key>")

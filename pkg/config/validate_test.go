@@ -34,6 +34,11 @@ func TestLoadProblems(t *testing.T) {
 			want: `proxy.yaml:2: invalid YAML: mapping values are not allowed in this context`,
 		},
 		{
+			name: "client key role",
+			yaml: "client_keys:\n  - name: a\n    key: ka\n    role: owner\naccounts:\n" + openaiAccount,
+			want: `proxy.yaml:4: client_keys[0].role: "owner" is not one of admin (everything), user (the API, its own sessions, events and usage)`,
+		},
+		{
 			name: "account api and model_map",
 			yaml: "accounts:\n" + openaiAccount + "    api: chat\n    model_map:\n      gpt-5: \"\"\n      x: [a]\n" +
 				"  - name: c\n    type: openai-responses\n    access_token: t\n    account_id: a\n    api: chat_completions\n",

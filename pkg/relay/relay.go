@@ -14,6 +14,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/sse"
@@ -205,18 +206,15 @@ func (rl *Relay) Handler(suffix string) http.Handler {
 	})
 }
 
-type clientKey struct{}
-
 // WithClient records the authenticated client key's name in ctx, for
-// bindings and logs.
+// bindings and logs (an admin's: the server records the role itself, see
+// package identity).
 func WithClient(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, clientKey{}, name)
+	return identity.With(ctx, identity.Caller{Name: name, Role: identity.Admin})
 }
 
-// ClientFrom returns the client key name recorded by WithClient, or "".
-func ClientFrom(ctx context.Context) string {
-	name, _ := ctx.Value(clientKey{}).(string)
-	return name
-}
+// ClientFrom returns the name of the client key the request was admitted
+// by, or "".
+func ClientFrom(ctx context.Context) string { return identity.From(ctx).Name }
 
 func newRequestID() string { return "req_" + randomHex(8) }

@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
@@ -32,6 +33,7 @@ type KeySet struct {
 type keyTable struct {
 	digests [][sha256.Size]byte
 	names   []string
+	roles   []identity.Role // each key's role, made effective (see effectiveRoles)
 }
 
 // NewKeySet returns a set holding keys.
@@ -56,7 +58,7 @@ func (s *KeySet) Replace(keys []ClientKey) {
 	if len(keys) > 0 && len(s.pinned) > 0 {
 		keys = append(append([]ClientKey(nil), keys...), s.pinned...)
 	}
-	t := &keyTable{digests: make([][sha256.Size]byte, len(keys)), names: make([]string, len(keys))}
+	t := &keyTable{digests: make([][sha256.Size]byte, len(keys)), names: make([]string, len(keys)), roles: effectiveRoles(keys, len(s.pinned))}
 	for i, k := range keys {
 		// Compare fixed-size digests so neither the key's content nor its
 		// length leaks through timing.
@@ -64,6 +66,44 @@ func (s *KeySet) Replace(keys []ClientKey) {
 		t.names[i] = k.Name
 	}
 	s.table.Store(t)
+}
+
+// effectiveRoles is each key's role as the proxy applies it: while no key
+// names one, every key is an admin's (a config from before roles keeps
+// today's behaviour, and nobody who upgrades is locked out of `proxy
+// watch`); once one does, a key that names none is a user's. The last
+// pinned keys are the proxy's own and say their role themselves.
+func effectiveRoles(keys []ClientKey, pinned int) []identity.Role {
+	named := false
+	for _, k := range keys[:len(keys)-min(pinned, len(keys))] {
+		named = named || k.Role != ""
+	}
+	roles := make([]identity.Role, len(keys))
+	for i, k := range keys {
+		switch {
+		case k.Role != "":
+			roles[i] = k.Role
+		case named:
+			roles[i] = identity.User
+		default:
+			roles[i] = identity.Admin
+		}
+	}
+	return roles
+}
+
+// RolesConfigured reports whether a key of the set names a role.
+func (s *KeySet) RolesConfigured() bool {
+	t := s.load()
+	if t == nil {
+		return false
+	}
+	for _, r := range t.roles {
+		if r == identity.User {
+			return true
+		}
+	}
+	return false
 }
 
 // Len is the number of keys in the set; 0 means clients are not checked.
@@ -149,18 +189,18 @@ func requireClientKey(auth clientAuth, next http.Handler) http.Handler {
 		if !ok {
 			presented = r.Header.Get("X-Api-Key")
 		}
-		name := auth.admit(t, presented)
-		if name == "" {
+		caller := auth.admit(t, presented)
+		if caller.Name == "" {
 			refuse(w, r, auth.logger, presented)
 			return
 		}
-		ctx := relay.WithClient(r.Context(), name)
+		ctx := identity.With(r.Context(), caller)
 		// A WebSocket outlives this check: each of its requests checks
 		// the key again, so a key a reload removed stops working at once.
 		if r.Header.Get("Upgrade") != "" {
 			ctx = relay.WithClientCheck(ctx, func() bool {
 				t := auth.keys.load()
-				return t == nil || len(t.digests) == 0 || auth.admit(t, presented) != ""
+				return t == nil || len(t.digests) == 0 || auth.admit(t, presented).Name != ""
 			})
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -234,23 +274,25 @@ func (t *keyTable) holds(key string) bool {
 
 // admit returns the name the presented credential is admitted under: a
 // client key's, or "login:" and a ChatGPT account's; "" when refused.
-func (auth clientAuth) admit(t *keyTable, presented string) string {
+func (auth clientAuth) admit(t *keyTable, presented string) identity.Caller {
 	if presented == "" {
-		return ""
+		return identity.Caller{}
 	}
 	got := sha256.Sum256([]byte(presented))
-	name := ""
+	var c identity.Caller
 	for i, d := range t.digests {
 		if subtle.ConstantTimeCompare(got[:], d[:]) == 1 {
-			name = t.names[i]
+			c = identity.Caller{Name: t.names[i], Role: t.roles[i]}
 		}
 	}
-	if name == "" && auth.logins != nil {
+	if c.Name == "" && auth.logins != nil {
+		// Holding the current token of one of the proxy's own ChatGPT
+		// accounts is holding the account: its owner's.
 		if owner, ok := auth.logins(presented); ok {
-			name = loginClientPrefix + owner
+			c = identity.Caller{Name: loginClientPrefix + owner, Role: identity.Admin}
 		}
 	}
-	return name
+	return c
 }
 
 // howToSend ends every refusal: what the proxy expects, and where Codex

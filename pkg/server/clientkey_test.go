@@ -12,6 +12,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
@@ -233,4 +234,40 @@ func redactedQuery(q string, secrets ...string) string {
 		q = strings.ReplaceAll(q, s, "[redacted]")
 	}
 	return q
+}
+
+// TestKeyRoles: while no key names a role every key is an admin's (a config
+// from before roles keeps today's behaviour); once one does, a key that
+// names none is a user's; the proxy's own pinned key says its own.
+func TestKeyRoles(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   []ClientKey
+		pinned []ClientKey
+		want   map[string]identity.Role
+		roles  bool
+	}{
+		{"no roles named", []ClientKey{{Name: "a", Key: "ka"}, {Name: "b", Key: "kb"}}, nil,
+			map[string]identity.Role{"ka": identity.Admin, "kb": identity.Admin}, false},
+		{"roles named", []ClientKey{{Name: "a", Key: "ka", Role: identity.Admin}, {Name: "b", Key: "kb", Role: identity.User}, {Name: "c", Key: "kc"}}, nil,
+			map[string]identity.Role{"ka": identity.Admin, "kb": identity.User, "kc": identity.User}, true},
+		{"the watch screen's pinned key", []ClientKey{{Name: "b", Key: "kb", Role: identity.User}}, []ClientKey{{Name: "watch-screen", Key: "kw", Role: identity.Admin}},
+			map[string]identity.Role{"kb": identity.User, "kw": identity.Admin}, true},
+		{"a pinned key without a role beside unnamed keys", []ClientKey{{Name: "a", Key: "ka"}}, []ClientKey{{Name: "watch-screen", Key: "kw", Role: identity.Admin}},
+			map[string]identity.Role{"ka": identity.Admin, "kw": identity.Admin}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewKeySetPinned(tt.keys, tt.pinned...)
+			auth := clientAuth{keys: s}
+			for key, want := range tt.want {
+				if got := auth.admit(s.load(), key); got.Role != want {
+					t.Errorf("key %s: role %q, want %q", key, got.Role, want)
+				}
+			}
+			if s.RolesConfigured() != tt.roles {
+				t.Errorf("RolesConfigured = %v, want %v", s.RolesConfigured(), tt.roles)
+			}
+		})
+	}
 }

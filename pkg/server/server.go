@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 type ClientKey struct {
 	Name string
 	Key  string
+	// Role is the key's role; "" is an admin's while no key of its set
+	// names a role, and a user's once one does.
+	Role identity.Role
 }
 
 // New returns the proxy's handler.
