@@ -40,8 +40,12 @@ type Options struct {
 	Scheduler *scheduler.Scheduler
 	Health    *health.Tracker
 	Refresher *account.Refresher // nil: tokens are never refreshed
-	// Usage receives the per-account token counters; nil: not counted.
-	Usage  UsageRecorder
+	// Usage receives the per-account token counters and the usage ledger;
+	// nil: not counted.
+	Usage UsageRecorder
+	// LedgerRetention is how long a day of the ledger is kept; 0 is
+	// store.DefaultLedgerRetention.
+	LedgerRetention time.Duration
 	Logger *slog.Logger
 }
 
@@ -81,7 +85,7 @@ func New(ctx context.Context, accounts *account.Pool, o Options) *Pool {
 		cancel:    cancel,
 	}
 	if o.Usage != nil {
-		p.usage = newUsageWriter(o.Usage, o.Logger)
+		p.usage = newUsageWriter(o.Usage, o.LedgerRetention, o.Logger)
 	}
 	if p.health != nil {
 		// Subscribed before New returns, so no change pushed after the
@@ -188,11 +192,12 @@ func (p *Pool) CanRefresh(a *account.Account) bool {
 
 var errNoRefresher = errors.New("token refresh is not configured")
 
-// AddUsage counts one finished request's tokens against its account. It
-// never blocks: the writer sums and writes off the request path.
-func (p *Pool) AddUsage(name string, u store.Usage) {
+// AddUsage counts one finished request's tokens against its account (today's
+// counters) and its ledger line (the day, the client key, the account, the
+// model). It never blocks: the writer sums and writes off the request path.
+func (p *Pool) AddUsage(k store.LedgerKey, u store.Usage) {
 	if p.usage != nil {
-		p.usage.add(name, u)
+		p.usage.add(k, u)
 	}
 }
 

@@ -78,11 +78,15 @@ func TestReportAndCloseWriteOnThePoolsLifetime(t *testing.T) {
 	if err != nil || cds["a"].Reason != "quota" {
 		t.Fatalf("cooldown not in the store: %+v %v", cds, err)
 	}
-	p.AddUsage("a", store.Usage{Requests: 1, InputTokens: 10})
-	p.Close()                                 // writes what is queued
-	p.AddUsage("a", store.Usage{Requests: 1}) // after Close: counted as lost, no panic
+	p.AddUsage(store.LedgerKey{Client: "ci", Account: "a", Model: "gpt-5"}, store.Usage{Requests: 1, InputTokens: 10})
+	p.Close()                                                           // writes what is queued
+	p.AddUsage(store.LedgerKey{Account: "a"}, store.Usage{Requests: 1}) // after Close: counted as lost, no panic
 	u, err := st.UsageToday(context.Background(), "a")
 	if err != nil || u.Requests != 1 || u.InputTokens != 10 {
 		t.Fatalf("usage after Close = %+v, %v; want the one queued request", u, err)
+	}
+	lines, err := st.Ledger(context.Background(), time.Now())
+	if err != nil || len(lines) != 1 || lines[0].LedgerKey != (store.LedgerKey{Client: "ci", Account: "a", Model: "gpt-5"}) || lines[0].InputTokens != 10 {
+		t.Fatalf("ledger after Close = %+v, %v; want the one queued request's line", lines, err)
 	}
 }

@@ -28,7 +28,8 @@ const usageFlushEvery = 250 * time.Millisecond
 // usageFlushEvery of the last write are summed per account and written
 // together; a lone request is written at once.
 type usageWriter struct {
-	rec  UsageRecorder
+	rec       UsageRecorder
+	retention time.Duration // the ledger's; 0 is store.DefaultLedgerRetention
 	log  *slog.Logger
 	ch   chan usageItem
 	done chan struct{}
@@ -40,25 +41,34 @@ type usageWriter struct {
 	closed bool
 }
 
-// UsageRecorder keeps per-account token counters. *store.Store implements it.
+// UsageRecorder keeps per-account token counters and the usage ledger.
+// *store.Store implements it.
 type UsageRecorder interface {
 	AddUsage(ctx context.Context, account string, u store.Usage) error
+	AddLedger(ctx context.Context, lines map[store.LedgerKey]store.Usage, retention time.Duration) error
 }
 
 type usageItem struct {
-	account string
-	usage   store.Usage
+	key   store.LedgerKey
+	usage store.Usage
 }
 
-func newUsageWriter(rec UsageRecorder, log *slog.Logger) *usageWriter {
-	u := &usageWriter{rec: rec, log: log, ch: make(chan usageItem, usageQueue), done: make(chan struct{})}
+// usageSums are the requests finished since the last write: per account
+// for today's counters, per day line for the ledger.
+type usageSums struct {
+	accounts map[string]store.Usage
+	ledger   map[store.LedgerKey]store.Usage
+}
+
+func newUsageWriter(rec UsageRecorder, retention time.Duration, log *slog.Logger) *usageWriter {
+	u := &usageWriter{rec: rec, retention: retention, log: log, ch: make(chan usageItem, usageQueue), done: make(chan struct{})}
 	go u.run()
 	return u
 }
 
 func (u *usageWriter) run() {
 	defer close(u.done)
-	sums := map[string]store.Usage{}
+	sums := usageSums{accounts: map[string]store.Usage{}, ledger: map[store.LedgerKey]store.Usage{}}
 	var last time.Time
 	for it := range u.ch {
 		sum(sums, it)
@@ -84,31 +94,44 @@ func (u *usageWriter) run() {
 	}
 }
 
-func sum(sums map[string]store.Usage, it usageItem) {
-	s := sums[it.account]
-	s.Requests += it.usage.Requests
-	s.InputTokens += it.usage.InputTokens
-	s.CachedTokens += it.usage.CachedTokens
-	s.OutputTokens += it.usage.OutputTokens
-	s.ReasoningTokens += it.usage.ReasoningTokens
-	sums[it.account] = s
+func sum(sums usageSums, it usageItem) {
+	sums.accounts[it.key.Account] = plus(sums.accounts[it.key.Account], it.usage)
+	sums.ledger[it.key] = plus(sums.ledger[it.key], it.usage)
+}
+
+func plus(a, b store.Usage) store.Usage {
+	a.Requests += b.Requests
+	a.InputTokens += b.InputTokens
+	a.CachedTokens += b.CachedTokens
+	a.OutputTokens += b.OutputTokens
+	a.ReasoningTokens += b.ReasoningTokens
+	return a
 }
 
 // flush writes and forgets the sums; a failed write is logged and lost,
 // as counters are statistics, not billing.
-func (u *usageWriter) flush(sums map[string]store.Usage) {
-	for account, s := range sums {
+func (u *usageWriter) flush(sums usageSums) {
+	for account, s := range sums.accounts {
 		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
 		if err := u.rec.AddUsage(ctx, account, s); err != nil {
 			u.log.Warn("recording usage", "account", account, "err", err)
 		}
 		cancel()
-		delete(sums, account)
+		delete(sums.accounts, account)
+	}
+	if len(sums.ledger) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+		if err := u.rec.AddLedger(ctx, sums.ledger, u.retention); err != nil {
+			u.log.Warn("recording the usage ledger", "lines", len(sums.ledger), "err", err)
+		}
+		cancel()
+		clear(sums.ledger)
 	}
 }
 
 // add queues one request's usage; it never blocks.
-func (u *usageWriter) add(account string, usage store.Usage) {
+func (u *usageWriter) add(key store.LedgerKey, usage store.Usage) {
+	account := key.Account
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	if u.closed {
@@ -116,7 +139,7 @@ func (u *usageWriter) add(account string, usage store.Usage) {
 		return
 	}
 	select {
-	case u.ch <- usageItem{account, usage}:
+	case u.ch <- usageItem{key, usage}:
 	default:
 		u.log.Warn("usage queue full; a request's usage is not counted", "account", account)
 	}

@@ -70,7 +70,8 @@ func (p *fakePool) Report(a *account.Account, _ http.Header, o health.Outcome) {
 
 func (p *fakePool) Refresh(context.Context, *account.Account, string) error { return nil }
 func (p *fakePool) CanRefresh(*account.Account) bool                        { return false }
-func (p *fakePool) AddUsage(name string, u store.Usage) {
+func (p *fakePool) AddUsage(k store.LedgerKey, u store.Usage) {
+	name := k.Account
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.usage == nil {

@@ -18,7 +18,12 @@ func (rl *Relay) finish(rec *event.Decision) {
 	// log line or an event as large as what was sent.
 	*rec = rec.Bounded()
 	if rec.Account != "" && rec.Status/100 == 2 {
-		rl.pool.AddUsage(rec.Account, store.Usage{
+		model := rec.Model
+		if rec.UpstreamModel != "" {
+			// The ledger prices what was served.
+			model = rec.UpstreamModel
+		}
+		rl.pool.AddUsage(store.LedgerKey{Client: rec.Client, Account: rec.Account, Model: model}, store.Usage{
 			Requests:        1,
 			InputTokens:     rec.Usage.InputTokens,
 			CachedTokens:    rec.Usage.CachedTokens,

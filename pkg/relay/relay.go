@@ -38,8 +38,9 @@ type Pool interface {
 	Refresh(ctx context.Context, a *account.Account, seenTag string) error
 	// CanRefresh reports whether a's token can be renewed.
 	CanRefresh(a *account.Account) bool
-	// AddUsage counts a finished request's tokens; it never blocks.
-	AddUsage(account string, u store.Usage)
+	// AddUsage counts a finished request's tokens against its account and
+	// its ledger line; it never blocks.
+	AddUsage(k store.LedgerKey, u store.Usage)
 }
 
 // Publisher receives the decision record of every request. *event.Bus

@@ -113,7 +113,7 @@ func (rl *Relay) remake(ctx context.Context, a *account.Account, r *http.Request
 			switch typ {
 			case "response.completed":
 				if res, ok := sse.Completion(ev); ok {
-					rl.pool.AddUsage(a.Name, store.Usage{Requests: 1, InputTokens: res.Usage.InputTokens, CachedTokens: res.Usage.CachedTokens,
+					rl.pool.AddUsage(store.LedgerKey{Client: ClientFrom(ctx), Account: a.Name, Model: res.Model}, store.Usage{Requests: 1, InputTokens: res.Usage.InputTokens, CachedTokens: res.Usage.CachedTokens,
 						OutputTokens: res.Usage.OutputTokens, ReasoningTokens: res.Usage.ReasoningTokens})
 				}
 				at.close()

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"DropAfterHits", testDropAfterHits},
 		{"ConcurrentLookupAndDrop", testConcurrentLookupAndDrop},
 		{"Usage", testUsage},
+		{"Ledger", testLedger},
 		{"Sessions", testSessions},
 		{"SessionsSeeHits", testSessionsSeeHits},
 		{"PrefixIsolation", testPrefixIsolation},
