@@ -46,7 +46,7 @@ type Options struct {
 	// LedgerRetention is how long a day of the ledger is kept; 0 is
 	// store.DefaultLedgerRetention.
 	LedgerRetention time.Duration
-	Logger *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Pool is the lifetime owner of the accounts. It is safe for concurrent use.

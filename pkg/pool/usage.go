@@ -30,9 +30,9 @@ const usageFlushEvery = 250 * time.Millisecond
 type usageWriter struct {
 	rec       UsageRecorder
 	retention time.Duration // the ledger's; 0 is store.DefaultLedgerRetention
-	log  *slog.Logger
-	ch   chan usageItem
-	done chan struct{}
+	log       *slog.Logger
+	ch        chan usageItem
+	done      chan struct{}
 
 	// mu guards closed: a request that finishes after shutdown's grace
 	// must find the queue shut and log the loss, not send on a closed
