@@ -62,6 +62,8 @@ type Options struct {
 	// WebSockets counts the client WebSocket connections open now; nil:
 	// no gauge.
 	WebSockets func() int
+	// Prices prices the usage ledger's lines; nil: every line unpriced.
+	Prices Pricer
 }
 
 // Admin is the handler of the admin endpoints. It runs one goroutine that
@@ -115,6 +117,7 @@ func New(o Options) *Admin {
 
 	a.mux.HandleFunc("GET /_proxy/status", a.serveStatus)
 	a.mux.HandleFunc("GET /_proxy/events", a.serveEvents)
+	a.mux.HandleFunc("GET "+usagePath, a.serveUsage)
 	a.mux.Handle("GET /metrics", a.metrics.Handler())
 	sessions := Sessions(o.Store, SessionsTTL(o.SessionTTL), SessionsClock(o.Now))
 	a.mux.Handle("/_proxy/sessions", sessions)

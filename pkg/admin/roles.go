@@ -9,12 +9,12 @@ import (
 )
 
 // The admin endpoints a user key may use, each showing it only its own:
-// its sessions (to see and clear) and its events. Everything else (the
+// its sessions (to see and clear), its events and its usage. Everything else (the
 // pool's status, the metrics) is for admin keys.
 func userMayUse(r *http.Request) bool {
 	p := r.URL.Path
 	switch {
-	case p == "/_proxy/events":
+	case p == "/_proxy/events", p == usagePath:
 		return true
 	case p == sessionsPath || strings.HasPrefix(p, sessionsPath+"/"):
 		return true
@@ -33,6 +33,6 @@ func requireRole(next http.Handler) http.Handler {
 		}
 		apierror.New(http.StatusForbidden, apierror.TypePermission,
 			"client key "+c.Name+" is a user key, and "+r.URL.Path+" is for admin keys: a user key calls the API and sees its own "+
-				sessionsPath+" and /_proxy/events; ask an admin, or use a key with role: admin").WithCode("admin_only").Write(w)
+				sessionsPath+", /_proxy/events and "+usagePath+"; ask an admin, or use a key with role: admin").WithCode("admin_only").Write(w)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/server"
 )
@@ -114,7 +115,7 @@ func emptyFile(path string) bool {
 func serverKeys(ks []config.ClientKey) []server.ClientKey {
 	out := make([]server.ClientKey, len(ks))
 	for i, k := range ks {
-		out[i] = server.ClientKey{Name: k.Name, Key: k.Key}
+		out[i] = server.ClientKey{Name: k.Name, Key: k.Key, Role: identity.Role(k.Role)}
 	}
 	return out
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/items"
 	proxypool "github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -233,7 +234,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	// Read on every request, so a reload's new keys apply at once. The
 	// in-process watch screen has a key of its own, made here and never
 	// shown, so rotating the configured keys does not lock it out.
-	screenKey := server.ClientKey{Name: "watch-screen", Key: randomKey()}
+	screenKey := server.ClientKey{Name: "watch-screen", Key: randomKey(), Role: identity.Admin}
 	keys := server.NewKeySetPinned(serverKeys(cfg.ClientKeys), screenKey)
 	secrets.Add(screenKey.Key)
 	adm := admin.New(admin.Options{
