@@ -109,32 +109,15 @@ func (rl *Relay) log(rec *event.Decision) {
 		slog.Int64("output_tokens", rec.Usage.OutputTokens),
 		slog.Int64("reasoning_tokens", rec.Usage.ReasoningTokens),
 	)
-	if rec.Transport != "" {
-		attrs = append(attrs, slog.String("transport", rec.Transport))
-	}
-	if rec.Door != "" {
-		attrs = append(attrs, slog.String("door", rec.Door))
-	}
-	if rec.API != "" {
-		attrs = append(attrs, slog.String("api", rec.API))
-	}
-	if rec.Translated != "" {
-		attrs = append(attrs, slog.String("translated", rec.Translated))
-	}
-	if rec.UpstreamModel != "" {
-		attrs = append(attrs, slog.String("upstream_model", rec.UpstreamModel))
-	}
-	if rec.Client != "" {
-		attrs = append(attrs, slog.String("client", rec.Client))
-	}
-	if rec.Detail != "" {
-		attrs = append(attrs, slog.String("detail", rec.Detail))
-	}
-	if rec.Items != "" {
-		attrs = append(attrs, slog.String("items", rec.Items))
-	}
-	if rec.Error != "" {
-		attrs = append(attrs, slog.String("error", rec.Error))
+	// The fields a request may not have are written only when it does.
+	for _, kv := range [...][2]string{
+		{"transport", rec.Transport}, {"door", rec.Door}, {"api", rec.API}, {"translated", rec.Translated},
+		{"upstream_model", rec.UpstreamModel}, {"client", rec.Client}, {"detail", rec.Detail},
+		{"items", rec.Items}, {"error", rec.Error},
+	} {
+		if kv[1] != "" {
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
+		}
 	}
 	// The record is built here rather than by LogAttrs, which walks the
 	// stack for a source position no handler of ours prints: a tenth of
