@@ -5,7 +5,11 @@
 // all.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/pricing"
+)
 
 // Account types.
 const (
@@ -80,6 +84,8 @@ const (
 	// DefaultHeadroomThreshold: at 90% of a window a new conversation
 	// would soon have to move and lose its prompt cache.
 	DefaultHeadroomThreshold = 90.0
+	// DefaultUsageRetention is how long a day of the usage ledger is kept.
+	DefaultUsageRetention = 90 * 24 * time.Hour
 	// DefaultTokenURL is where ChatGPT tokens are refreshed: the default
 	// issuer's token endpoint.
 	DefaultTokenURL = DefaultIssuer + "/oauth/token"
@@ -121,6 +127,11 @@ type Config struct {
 	Headroom Headroom
 	// ClientKeys, when not empty, are the bearer keys clients must present.
 	ClientKeys []ClientKey
+	// Prices override or add to the shipped price table, per model, in USD
+	// per million tokens.
+	Prices map[string]pricing.Price
+	// Usage says how long the usage ledger is kept.
+	Usage Usage
 	// Accounts are the upstream accounts, in file order.
 	Accounts []Account
 	// Path is the file the config was loaded from, "" when none was found.
@@ -214,6 +225,45 @@ type ClientKey struct {
 	// key names a role every key is an admin's, as before roles existed;
 	// once one does, a key without one is a user's.
 	Role string
+	// Limits bound what the key may use; the zero value bounds nothing.
+	Limits KeyLimits
+}
+
+// KeyLimits are a client key's limits, counted in the store so every
+// instance sharing it enforces the same count. A zero number is no limit.
+// Spending is counted over UTC periods: the day, the ISO week (from
+// Monday) and the calendar month.
+type KeyLimits struct {
+	// RequestsPerMinute bounds requests admitted in a calendar minute.
+	RequestsPerMinute int64
+	// TokensPerDay and TokensPerWeek bound input plus output tokens
+	// served; a request is refused once the count has reached the limit
+	// (the one that crosses it is served in full).
+	TokensPerDay, TokensPerWeek int64
+	// USDPerMonth bounds the month's cost at the price table (the API's
+	// price for an API account, the API-equivalent for a ChatGPT one).
+	// Unpriced models cost nothing toward it.
+	USDPerMonth float64
+	// Concurrent bounds the key's streams in flight at once.
+	Concurrent int64
+	// Models are path.Match globs of the models the key may ask for;
+	// empty allows every model.
+	Models []string
+	// Accounts are the accounts the key's requests may be served by: a
+	// name (or glob of names), a tag of the accounts' tags, or a type
+	// (openai, openai-responses); empty allows every account.
+	Accounts []string
+}
+
+// Counted reports whether l has a limit the store counts.
+func (l KeyLimits) Counted() bool {
+	return l.RequestsPerMinute > 0 || l.TokensPerDay > 0 || l.TokensPerWeek > 0 || l.USDPerMonth > 0 || l.Concurrent > 0
+}
+
+// Usage says how the usage ledger is kept.
+type Usage struct {
+	// Retention is how long a day of the ledger is kept.
+	Retention time.Duration
 }
 
 // Account is one upstream account.
@@ -243,6 +293,9 @@ type Account struct {
 	Enabled bool
 	// Models is an allow-list of path.Match globs; empty allows every model.
 	Models []string
+	// Tags group accounts for client keys' limits (client_keys[].limits
+	// .accounts): "api", "team-a".
+	Tags []string
 	// MaxConcurrency bounds the account's streams in flight in this
 	// instance; 0 is no bound. ChatGPT accounts take about 3-5.
 	MaxConcurrency int

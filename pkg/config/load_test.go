@@ -141,7 +141,7 @@ accounts:
 	if !reflect.DeepEqual(cfg.AllowedHosts, []string{"proxy.internal", "*.example.com"}) {
 		t.Errorf("AllowedHosts = %q", cfg.AllowedHosts)
 	}
-	if len(cfg.ClientKeys) != 1 || cfg.ClientKeys[0] != (ClientKey{Name: "laptop", Key: "lk"}) {
+	if len(cfg.ClientKeys) != 1 || !reflect.DeepEqual(cfg.ClientKeys[0], ClientKey{Name: "laptop", Key: "lk"}) {
 		t.Errorf("ClientKeys = %+v", cfg.ClientKeys)
 	}
 	want := []Account{

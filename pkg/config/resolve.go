@@ -1,10 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/pricing"
 )
 
 // resolve turns the file's shape into Config: defaults for what was left
@@ -68,7 +72,22 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 		cfg.Sessions.TTL = ttl
 	}
 	for _, k := range raw.ClientKeys {
-		cfg.ClientKeys = append(cfg.ClientKeys, ClientKey(k))
+		cfg.ClientKeys = append(cfg.ClientKeys, ClientKey{Name: k.Name, Key: k.Key, Role: k.Role, Limits: keyLimits(k.Limits)})
+	}
+	cfg.Usage.Retention = DefaultUsageRetention
+	if d, err := parseDays(raw.Usage.Retention); err == nil && d > 0 {
+		cfg.Usage.Retention = d
+	}
+	for name, p := range raw.Prices {
+		if cfg.Prices == nil {
+			cfg.Prices = map[string]pricing.Price{}
+		}
+		price := pricing.Price{Input: deref0(p.Input), CachedInput: deref0(p.CachedInput), Output: deref0(p.Output)}
+		if p.CachedInput == nil {
+			// A model with no cache discount needs no second figure.
+			price.CachedInput = price.Input
+		}
+		cfg.Prices[name] = price
 	}
 	for i, a := range raw.Accounts {
 		acc := Account{
@@ -83,6 +102,7 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 			Weight:       1,
 			Enabled:      true,
 			Models:       a.Models,
+			Tags:         a.Tags,
 			ProxyURL:     a.ProxyURL,
 			API:          a.API,
 			ModelMap:     c.modelMap(index("accounts", i), a.ModelMap),
@@ -151,6 +171,39 @@ func resolvePath(p, configPath string, getenv func(string) string) string {
 func parseTTL(s string) (time.Duration, error) {
 	if s == "" {
 		return DefaultSessionTTL, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// keyLimits resolves a key's limits; a limit left out is 0, no limit.
+func keyLimits(l fileKeyLimits) KeyLimits {
+	return KeyLimits{
+		RequestsPerMinute: deref0(l.RequestsPerMinute),
+		TokensPerDay:      deref0(l.TokensPerDay),
+		TokensPerWeek:     deref0(l.TokensPerWeek),
+		USDPerMonth:       deref0(l.USDPerMonth),
+		Concurrent:        deref0(l.Concurrent),
+		Models:            l.Models,
+		Accounts:          l.Accounts,
+	}
+}
+
+func deref0[T int64 | float64](p *T) T {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// parseDays parses a retention: a Go duration, or a whole number of days
+// ("90d"), as ledgers are thought of in days.
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
 }

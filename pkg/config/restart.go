@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // A running proxy applies a reloaded config's accounts and client_keys at
 // once. Every other setting is read once at start-up (the listener, the
@@ -39,6 +42,9 @@ var restartSettings = []struct {
 	{"sessions.items_ttl", func(c *Config) any { return c.Sessions.ItemsTTL }},
 	{"limits.kept_compactions", func(c *Config) any { return c.Limits.KeptCompactions }},
 	{"headroom.threshold", func(c *Config) any { return c.Headroom.Threshold }},
+	// fmt prints a map in key order: equal tables print the same.
+	{"prices", func(c *Config) any { return fmt.Sprint(c.Prices) }},
+	{"usage.retention", func(c *Config) any { return c.Usage.Retention }},
 }
 
 // reloadApplied are the Config fields a reload applies (or, for Path, that

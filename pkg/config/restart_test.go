@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/pricing"
 )
 
 func TestRestartNeeded(t *testing.T) {
@@ -74,6 +76,12 @@ func TestRestartNeededCoversEverySetting(t *testing.T) {
 				v.SetInt(7)
 			case reflect.Float64:
 				v.SetFloat(7)
+			case reflect.Map:
+				if v.Type() != reflect.TypeFor[map[string]pricing.Price]() {
+					t.Errorf("%s: a map of %s: teach this test to change it", n, v.Type().Elem())
+					continue
+				}
+				v.Set(reflect.ValueOf(map[string]pricing.Price{"changed": {Input: 1}}))
 			case reflect.Slice:
 				if v.Type().Elem().Kind() != reflect.String {
 					t.Errorf("%s: a list of %s: teach this test to change it", n, v.Type().Elem())

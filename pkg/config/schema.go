@@ -8,18 +8,30 @@ package config
 // value quoted in a problem.
 
 type fileConfig struct {
-	Listen       string          `mapstructure:"listen"`
-	AllowedHosts []string        `mapstructure:"allowed_hosts"`
-	MaxAttempts  *int            `mapstructure:"max_attempts"`
-	MaxBodyBytes *int64          `mapstructure:"max_body_bytes"`
-	Redis        fileRedis       `mapstructure:"redis"`
-	Sessions     fileSessions    `mapstructure:"sessions"`
-	Headroom     fileHeadroom    `mapstructure:"headroom"`
-	Timeouts     fileTimeouts    `mapstructure:"timeouts"`
-	Limits       fileLimits      `mapstructure:"limits"`
-	OAuth        fileOAuth       `mapstructure:"oauth"`
-	ClientKeys   []fileClientKey `mapstructure:"client_keys"`
-	Accounts     []fileAccount   `mapstructure:"accounts"`
+	Listen       string               `mapstructure:"listen"`
+	AllowedHosts []string             `mapstructure:"allowed_hosts"`
+	MaxAttempts  *int                 `mapstructure:"max_attempts"`
+	MaxBodyBytes *int64               `mapstructure:"max_body_bytes"`
+	Redis        fileRedis            `mapstructure:"redis"`
+	Sessions     fileSessions         `mapstructure:"sessions"`
+	Headroom     fileHeadroom         `mapstructure:"headroom"`
+	Timeouts     fileTimeouts         `mapstructure:"timeouts"`
+	Limits       fileLimits           `mapstructure:"limits"`
+	OAuth        fileOAuth            `mapstructure:"oauth"`
+	ClientKeys   []fileClientKey      `mapstructure:"client_keys"`
+	Accounts     []fileAccount        `mapstructure:"accounts"`
+	Prices       map[string]filePrice `mapstructure:"prices"`
+	Usage        fileUsage            `mapstructure:"usage"`
+}
+
+type filePrice struct {
+	Input       *float64 `mapstructure:"input"`
+	CachedInput *float64 `mapstructure:"cached_input"`
+	Output      *float64 `mapstructure:"output"`
+}
+
+type fileUsage struct {
+	Retention string `mapstructure:"retention"`
 }
 
 type fileTimeouts struct {
@@ -62,9 +74,20 @@ type fileHeadroom struct {
 }
 
 type fileClientKey struct {
-	Name string `mapstructure:"name"`
-	Key  string `mapstructure:"key" secret:"true"`
-	Role string `mapstructure:"role"`
+	Name   string        `mapstructure:"name"`
+	Key    string        `mapstructure:"key" secret:"true"`
+	Role   string        `mapstructure:"role"`
+	Limits fileKeyLimits `mapstructure:"limits"`
+}
+
+type fileKeyLimits struct {
+	RequestsPerMinute *int64   `mapstructure:"requests_per_minute"`
+	TokensPerDay      *int64   `mapstructure:"tokens_per_day"`
+	TokensPerWeek     *int64   `mapstructure:"tokens_per_week"`
+	USDPerMonth       *float64 `mapstructure:"usd_per_month"`
+	Concurrent        *int64   `mapstructure:"concurrent"`
+	Models            []string `mapstructure:"models"`
+	Accounts          []string `mapstructure:"accounts"`
 }
 
 type fileAccount struct {
@@ -79,6 +102,7 @@ type fileAccount struct {
 	Weight       *int     `mapstructure:"weight"`
 	Enabled      *bool    `mapstructure:"enabled"`
 	Models       []string `mapstructure:"models"`
+	Tags         []string `mapstructure:"tags"`
 	MaxConc      *int     `mapstructure:"max_concurrency"`
 	ProxyURL     string   `mapstructure:"proxy_url" secret:"true"` // may hold a password
 	API          string   `mapstructure:"api"`

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/bound"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
+	"github.com/proxy-dev/proxy/pkg/pricing"
 )
 
 // validate checks each section of cfg, recording every problem; it never
@@ -64,7 +67,13 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	if u, err := url.Parse(cfg.OAuth.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.add("oauth.token_url", "%s is not an http(s) URL", strconv.Quote(cfg.OAuth.TokenURL))
 	}
-	c.validateClientKeys(cfg.ClientKeys)
+	c.validateClientKeys(cfg.ClientKeys, cfg.Accounts)
+	c.validatePrices(raw.Prices, cfg.Prices)
+	if raw.Usage.Retention != "" {
+		if d, err := parseDays(raw.Usage.Retention); err != nil || d < 24*time.Hour {
+			c.add("usage.retention", "%s is not a retention of a day or more (like 90d or 2160h)", strconv.Quote(raw.Usage.Retention))
+		}
+	}
 	names := map[string]int{}
 	for i, a := range cfg.Accounts {
 		at := index("accounts", i)
@@ -139,7 +148,7 @@ func (c *checker) validateRedis(r Redis) {
 }
 
 // validateClientKeys never quotes a key, only the name it goes by.
-func (c *checker) validateClientKeys(keys []ClientKey) {
+func (c *checker) validateClientKeys(keys []ClientKey, accounts []Account) {
 	names, secrets := map[string]int{}, map[string]int{}
 	for i, k := range keys {
 		at := index("client_keys", i)
@@ -156,6 +165,7 @@ func (c *checker) validateClientKeys(keys []ClientKey) {
 		default:
 			c.add(join(at, "role"), "%s is not one of %s (everything), %s (the API, its own sessions, events and usage)", strconv.Quote(k.Role), RoleAdmin, RoleUser)
 		}
+		c.validateKeyLimits(k.Limits, join(at, "limits"), accounts)
 		switch first, seen := secrets[k.Key]; {
 		case k.Key == "":
 			c.missing(join(at, "key"), "clients send it as Authorization: Bearer <key>")
@@ -163,6 +173,88 @@ func (c *checker) validateClientKeys(keys []ClientKey) {
 			c.add(join(at, "key"), "same key as client_keys[%d]; each client needs its own", first)
 		default:
 			secrets[k.Key] = i
+		}
+	}
+}
+
+// validateKeyLimits checks a key's limits: numbers positive (left out is
+// no limit), model globs valid, and each accounts entry naming at least
+// one account, so a typo cannot keep a key from every account unseen.
+func (c *checker) validateKeyLimits(l KeyLimits, at string, accounts []Account) {
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{{"requests_per_minute", l.RequestsPerMinute}, {"tokens_per_day", l.TokensPerDay}, {"tokens_per_week", l.TokensPerWeek}, {"concurrent", l.Concurrent}} {
+		if n.v < 0 {
+			c.add(join(at, n.field), "%d is negative; leave it out for no limit", n.v)
+		}
+	}
+	if l.USDPerMonth < 0 || math.IsNaN(l.USDPerMonth) || math.IsInf(l.USDPerMonth, 0) {
+		c.add(join(at, "usd_per_month"), "%v is not a budget of zero or more USD; leave it out for no limit", l.USDPerMonth)
+	}
+	c.validateGlobs(l.Models, join(at, "models"))
+	for i, want := range l.Accounts {
+		p := index(join(at, "accounts"), i)
+		if want == "" {
+			c.add(p, "empty account name or tag")
+			continue
+		}
+		if _, err := path.Match(want, ""); err != nil {
+			c.add(p, "%s is not a valid glob: %v", strconv.Quote(want), err)
+			continue
+		}
+		found := false
+		for _, a := range accounts {
+			found = found || AccountMatches(a.Name, a.Type, a.Tags, want)
+		}
+		if !found {
+			c.add(p, "%s names no account, tag or account type; accounts are %s", strconv.Quote(want), accountNames(accounts))
+		}
+	}
+}
+
+// AccountMatches reports whether an entry of a key's accounts list (a
+// name glob, a tag or a type) takes in the account.
+func AccountMatches(name, typ string, tags []string, entry string) bool {
+	if entry == typ || slices.Contains(tags, entry) {
+		return true
+	}
+	ok, _ := path.Match(entry, name)
+	return ok
+}
+
+func accountNames(accounts []Account) string {
+	names := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		names = append(names, a.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// validatePrices checks each override; the field named is the first the
+// price table refuses.
+func (c *checker) validatePrices(raw map[string]filePrice, prices map[string]pricing.Price) {
+	for name, p := range prices {
+		at := join("prices", name)
+		if raw[name].Input == nil || raw[name].Output == nil {
+			c.add(at, "needs input and output (USD per million tokens; cached_input defaults to input)")
+			continue
+		}
+		if err := pricing.ValidateOverride(name, p); err != nil {
+			c.add(at, "%s", strings.TrimPrefix(err.Error(), "pricing: "))
+		}
+	}
+}
+
+func (c *checker) validateGlobs(globs []string, at string) {
+	for i, m := range globs {
+		p := index(at, i)
+		if m == "" {
+			c.add(p, "empty model pattern")
+			continue
+		}
+		if _, err := path.Match(m, ""); err != nil {
+			c.add(p, "%s is not a valid glob: %v", strconv.Quote(m), err)
 		}
 	}
 }
@@ -224,14 +316,10 @@ func (c *checker) validateAccount(a Account, at string) {
 	if a.Weight < 0 {
 		c.add(field("weight"), "%d is negative; 0 makes a standby account", a.Weight)
 	}
-	for i, m := range a.Models {
-		p := index(field("models"), i)
-		if m == "" {
-			c.add(p, "empty model pattern")
-			continue
-		}
-		if _, err := path.Match(m, ""); err != nil {
-			c.add(p, "%s is not a valid glob: %v", strconv.Quote(m), err)
+	c.validateGlobs(a.Models, field("models"))
+	for i, tag := range a.Tags {
+		if tag == "" {
+			c.add(index(field("tags"), i), "empty tag")
 		}
 	}
 }

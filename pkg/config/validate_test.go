@@ -39,6 +39,26 @@ func TestLoadProblems(t *testing.T) {
 			want: `proxy.yaml:4: client_keys[0].role: "owner" is not one of admin (everything), user (the API, its own sessions, events and usage)`,
 		},
 		{
+			name: "client key limits",
+			yaml: "client_keys:\n  - name: a\n    key: ka\n    limits:\n      requests_per_minute: -1\n      tokens_per_day: lots\n      usd_per_month: -5\n" +
+				"      models: [\"gpt-[\"]\n      accounts: [opnai, openai, tag-x, \"o*\"]\n      burst: 3\naccounts:\n" + openaiAccount + "    tags: [tag-x, \"\"]\n",
+			want: `proxy.yaml:5: client_keys[0].limits.requests_per_minute: -1 is negative; leave it out for no limit
+proxy.yaml:6: client_keys[0].limits.tokens_per_day: "lots" is not a whole number
+proxy.yaml:7: client_keys[0].limits.usd_per_month: -5 is not a budget of zero or more USD; leave it out for no limit
+proxy.yaml:8: client_keys[0].limits.models[0]: "gpt-[" is not a valid glob: syntax error in pattern
+proxy.yaml:9: client_keys[0].limits.accounts[0]: "opnai" names no account, tag or account type; accounts are ok
+proxy.yaml:10: client_keys[0].limits.burst: unknown key
+proxy.yaml:16: accounts[0].tags[1]: empty tag`,
+		},
+		{
+			name: "prices and usage retention",
+			yaml: "prices:\n  gpt-9:\n    input: 2\n    cached_input: 3\n    output: 8\n  gpt-x:\n    input: 1\n  gpt-y: 5\nusage:\n  retention: 12h\naccounts:\n" + openaiAccount,
+			want: `proxy.yaml:2: prices.gpt-9: model "gpt-9": cached_input (3) is above input (2) USD per million tokens; a cached token never costs more than an uncached one (set them equal for a model without a cache discount)
+proxy.yaml:6: prices.gpt-x: needs input and output (USD per million tokens; cached_input defaults to input)
+proxy.yaml:8: prices.gpt-y: must be a mapping of keys, not a single value
+proxy.yaml:10: usage.retention: "12h" is not a retention of a day or more (like 90d or 2160h)`,
+		},
+		{
 			name: "account api and model_map",
 			yaml: "accounts:\n" + openaiAccount + "    api: chat\n    model_map:\n      gpt-5: \"\"\n      x: [a]\n" +
 				"  - name: c\n    type: openai-responses\n    access_token: t\n    account_id: a\n    api: chat_completions\n",

@@ -74,6 +74,10 @@ func (c *checker) walk(node *yaml.Node, t reflect.Type, path string, secret bool
 	case reflect.Pointer:
 		c.walkScalar(node, t.Elem().Kind(), path, secret)
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Struct {
+			c.walkEntries(node, t.Elem(), path)
+			return
+		}
 		c.walkPairs(node, path)
 	}
 }
@@ -100,6 +104,27 @@ func (c *checker) walkPairs(node *yaml.Node, path string) {
 			continue
 		}
 		c.pairs[path] = append(c.pairs[path], [2]string{key.Value, val.Value})
+	}
+}
+
+// walkEntries checks a mapping whose keys are the user's own (model names)
+// and whose values are each a mapping of the struct's keys (a price).
+func (c *checker) walkEntries(node *yaml.Node, t reflect.Type, path string) {
+	if node.Kind != yaml.MappingNode {
+		c.wrongShape(node.Line, path, "must be a mapping of names, not %s", describe(node))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key, val := node.Content[i], node.Content[i+1]
+		p := join(path, key.Value)
+		if first, ok := seen[key.Value]; ok {
+			c.addAt(key.Line, p, "repeated key (first at line %d)", first)
+			continue
+		}
+		seen[key.Value] = key.Line
+		c.lines[p] = key.Line
+		c.walk(val, t, p, false)
 	}
 }
 
@@ -167,9 +192,13 @@ func (c *checker) walkScalar(node *yaml.Node, kind reflect.Kind, path string, se
 		quoted = "the value"
 	}
 	switch kind {
-	case reflect.Int:
-		if _, err := strconv.Atoi(node.Value); err != nil {
+	case reflect.Int, reflect.Int64:
+		if _, err := strconv.ParseInt(node.Value, 10, 64); err != nil {
 			c.wrongShape(node.Line, path, "%s is not a whole number", quoted)
+		}
+	case reflect.Float64:
+		if _, err := strconv.ParseFloat(node.Value, 64); err != nil {
+			c.wrongShape(node.Line, path, "%s is not a number", quoted)
 		}
 	case reflect.Bool:
 		var b bool

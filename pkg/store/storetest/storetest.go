@@ -74,6 +74,8 @@ func Run(t *testing.T, open func(t *testing.T) NewTarget) {
 		{"ConcurrentLookupAndDrop", testConcurrentLookupAndDrop},
 		{"Usage", testUsage},
 		{"Ledger", testLedger},
+		{"Limits", testLimits},
+		{"PeriodEnd", testPeriodEnd},
 		{"Sessions", testSessions},
 		{"SessionsSeeHits", testSessionsSeeHits},
 		{"PrefixIsolation", testPrefixIsolation},
