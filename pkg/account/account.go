@@ -38,6 +38,7 @@ type Account struct {
 	Weight  int    // 0 means standby: chosen only when no weighted account is left
 	Enabled bool
 	Models  []string // glob allow-list; empty allows every model
+	Tags    []string // groups for client keys' accounts lists
 	// MaxConcurrency bounds streams in flight per instance; 0 is no bound.
 	MaxConcurrency int
 	// API is the wire API the account speaks: config.APIResponses or
@@ -88,6 +89,7 @@ func New(c config.Account, opts ...Option) (*Account, error) {
 		Weight:  c.Weight,
 		Enabled: c.Enabled,
 		Models:  c.Models,
+		Tags:    c.Tags,
 
 		MaxConcurrency: c.MaxConcurrency,
 		API:            c.API,

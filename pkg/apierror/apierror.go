@@ -14,6 +14,7 @@ const (
 	TypeInvalidRequest     = "invalid_request_error"
 	TypeAuthentication     = "authentication_error"
 	TypePermission         = "permission_error"
+	TypeRateLimit          = "rate_limit_error"
 	TypeNoAvailableAccount = "no_available_account"
 	TypeUpstream           = "upstream_error"
 	TypeServer             = "server_error"

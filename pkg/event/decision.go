@@ -18,6 +18,9 @@ type Decision struct {
 	// API is the wire API the serving account was sent: APIChat when it
 	// speaks only Chat Completions, "" for the Responses API.
 	API string `json:"api,omitempty"`
+	// Limit names the client key's limit that refused the request
+	// (requests_per_minute, models, ...); "" when none did.
+	Limit string `json:"limit,omitempty"`
 	// Translated says what translating between the APIs left out or
 	// changed ("stop dropped: the Responses API has none"); "" when
 	// nothing.

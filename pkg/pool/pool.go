@@ -46,7 +46,10 @@ type Options struct {
 	// LedgerRetention is how long a day of the ledger is kept; 0 is
 	// store.DefaultLedgerRetention.
 	LedgerRetention time.Duration
-	Logger          *slog.Logger
+	// Prices prices what each client key's requests served, for its
+	// usd_per_month limit; nil counts only tokens.
+	Prices Pricer
+	Logger *slog.Logger
 }
 
 // Pool is the lifetime owner of the accounts. It is safe for concurrent use.
@@ -85,7 +88,7 @@ func New(ctx context.Context, accounts *account.Pool, o Options) *Pool {
 		cancel:    cancel,
 	}
 	if o.Usage != nil {
-		p.usage = newUsageWriter(o.Usage, o.LedgerRetention, o.Logger)
+		p.usage = newUsageWriter(o.Usage, o.LedgerRetention, o.Prices, o.Logger)
 	}
 	if p.health != nil {
 		// Subscribed before New returns, so no change pushed after the

@@ -90,3 +90,40 @@ func TestReportAndCloseWriteOnThePoolsLifetime(t *testing.T) {
 		t.Fatalf("ledger after Close = %+v, %v; want the one queued request's line", lines, err)
 	}
 }
+
+// flatPrice prices gpt-5 at $1 per million input and $10 per million
+// output tokens, and nothing else.
+type flatPrice struct{}
+
+func (flatPrice) Cost(model string, u store.Usage) (float64, bool) {
+	if model != "gpt-5" {
+		return 0, false
+	}
+	return (float64(u.InputTokens) + 10*float64(u.OutputTokens)) / 1e6, true
+}
+
+// TestSpendingIsWrittenForLimits: each client key's tokens and priced
+// cost reach the store its limits read; an unpriced model adds tokens but
+// no cost, and requests with no client key add nothing.
+func TestSpendingIsWrittenForLimits(t *testing.T) {
+	mr := miniredis.RunT(t)
+	st := store.New(redis.NewClient(&redis.Options{Addr: mr.Addr()}), store.Options{KeyPrefix: "proxy:"})
+	t.Cleanup(func() { _ = st.Close() })
+	p := pool.New(context.Background(), account.NewPool(nil), pool.Options{Usage: st, Prices: flatPrice{}})
+	p.AddUsage(store.LedgerKey{Client: "ci", Account: "a", Model: "gpt-5"}, store.Usage{Requests: 1, InputTokens: 1000, OutputTokens: 100})
+	p.AddUsage(store.LedgerKey{Client: "ci", Account: "b", Model: "gpt-5"}, store.Usage{Requests: 1, InputTokens: 500})
+	p.AddUsage(store.LedgerKey{Client: "ci", Account: "a", Model: "unpriced"}, store.Usage{Requests: 1, InputTokens: 7, OutputTokens: 3})
+	p.AddUsage(store.LedgerKey{Account: "a", Model: "gpt-5"}, store.Usage{Requests: 1, InputTokens: 99})
+	p.Close()
+	got, err := st.Spending(context.Background(), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1000+100+500+7+3 tokens; (1000 + 1000 + 500) / 1e6 dollars.
+	if want := (store.Spent{TokensToday: 1610, TokensThisWeek: 1610, MicroUSDThisMonth: 2500}); got != want {
+		t.Errorf("spending = %+v, want %+v", got, want)
+	}
+	if none, _ := st.Spending(context.Background(), ""); none != (store.Spent{}) {
+		t.Errorf("requests with no client key were counted: %+v", none)
+	}
+}

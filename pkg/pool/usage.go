@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ const usageFlushEvery = 250 * time.Millisecond
 type usageWriter struct {
 	rec       UsageRecorder
 	retention time.Duration // the ledger's; 0 is store.DefaultLedgerRetention
+	prices    Pricer        // nil: spending counts tokens only
 	log       *slog.Logger
 	ch        chan usageItem
 	done      chan struct{}
@@ -41,11 +43,19 @@ type usageWriter struct {
 	closed bool
 }
 
-// UsageRecorder keeps per-account token counters and the usage ledger.
-// *store.Store implements it.
+// UsageRecorder keeps per-account token counters, the usage ledger and
+// each client key's spending, which its limits read. *store.Store
+// implements it.
 type UsageRecorder interface {
 	AddUsage(ctx context.Context, account string, u store.Usage) error
 	AddLedger(ctx context.Context, lines map[store.LedgerKey]store.Usage, retention time.Duration) error
+	AddSpend(ctx context.Context, spend map[string]store.Spend) error
+}
+
+// Pricer prices usage of a model at the price table; ok is false for an
+// unpriced model, which costs nothing toward a budget.
+type Pricer interface {
+	Cost(model string, u store.Usage) (usd float64, ok bool)
 }
 
 type usageItem struct {
@@ -60,8 +70,8 @@ type usageSums struct {
 	ledger   map[store.LedgerKey]store.Usage
 }
 
-func newUsageWriter(rec UsageRecorder, retention time.Duration, log *slog.Logger) *usageWriter {
-	u := &usageWriter{rec: rec, retention: retention, log: log, ch: make(chan usageItem, usageQueue), done: make(chan struct{})}
+func newUsageWriter(rec UsageRecorder, retention time.Duration, prices Pricer, log *slog.Logger) *usageWriter {
+	u := &usageWriter{rec: rec, retention: retention, prices: prices, log: log, ch: make(chan usageItem, usageQueue), done: make(chan struct{})}
 	go u.run()
 	return u
 }
@@ -125,8 +135,38 @@ func (u *usageWriter) flush(sums usageSums) {
 			u.log.Warn("recording the usage ledger", "lines", len(sums.ledger), "err", err)
 		}
 		cancel()
+		if spend := u.spending(sums.ledger); len(spend) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), usageWriteTimeout)
+			if err := u.rec.AddSpend(ctx, spend); err != nil {
+				u.log.Warn("recording client keys' spending; their limits count less than was served", "clients", len(spend), "err", err)
+			}
+			cancel()
+		}
 		clear(sums.ledger)
 	}
+}
+
+// spending is what each client key's lines served: tokens in and out, and
+// their cost, each line priced from its summed tokens.
+func (u *usageWriter) spending(lines map[store.LedgerKey]store.Usage) map[string]store.Spend {
+	var spend map[string]store.Spend
+	for k, use := range lines {
+		if k.Client == "" {
+			continue // the proxy checks no keys: nothing to limit
+		}
+		if spend == nil {
+			spend = map[string]store.Spend{}
+		}
+		s := spend[k.Client]
+		s.Tokens += use.InputTokens + use.OutputTokens
+		if u.prices != nil {
+			if usd, ok := u.prices.Cost(k.Model, use); ok {
+				s.MicroUSD += int64(math.Round(usd * 1e6))
+			}
+		}
+		spend[k.Client] = s
+	}
+	return spend
 }
 
 // add queues one request's usage; it never blocks.

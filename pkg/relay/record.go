@@ -112,7 +112,7 @@ func (rl *Relay) log(rec *event.Decision) {
 	// The fields a request may not have are written only when it does.
 	for _, kv := range [...][2]string{
 		{"transport", rec.Transport}, {"door", rec.Door}, {"api", rec.API}, {"translated", rec.Translated},
-		{"upstream_model", rec.UpstreamModel}, {"client", rec.Client}, {"detail", rec.Detail},
+		{"upstream_model", rec.UpstreamModel}, {"client", rec.Client}, {"limit", rec.Limit}, {"detail", rec.Detail},
 		{"items", rec.Items}, {"error", rec.Error},
 	} {
 		if kv[1] != "" {

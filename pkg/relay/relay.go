@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/identity"
+	"github.com/proxy-dev/proxy/pkg/keylimit"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/sse"
@@ -41,6 +42,16 @@ type Pool interface {
 	// AddUsage counts a finished request's tokens against its account and
 	// its ledger line; it never blocks.
 	AddUsage(k store.LedgerKey, u store.Usage)
+}
+
+// KeyLimits checks a client key's limits before any account is tried.
+// *keylimit.Limiter implements it; a nil one limits nothing.
+type KeyLimits interface {
+	// Admit admits one request of client for model, or refuses it with a
+	// *keylimit.Refusal; the admission is released when the request ends.
+	Admit(ctx context.Context, client, model string) (keylimit.Admission, error)
+	// AccountFilter keeps client to the accounts it may use; nil: any.
+	AccountFilter(client string) *keylimit.Accounts
 }
 
 // Publisher receives the decision record of every request. *event.Bus
@@ -93,6 +104,8 @@ type Options struct {
 	// Items is the ledger of account-bound conversation items; nil: no
 	// request is cleaned for its account and nothing is recorded.
 	Items Items
+	// Limits are the client keys' limits; nil: none.
+	Limits KeyLimits
 }
 
 // Relay forwards API requests. It is safe for concurrent use.

@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/items"
+	"github.com/proxy-dev/proxy/pkg/keylimit"
 	"github.com/proxy-dev/proxy/pkg/pool"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
 	"github.com/proxy-dev/proxy/pkg/session"
@@ -166,6 +167,12 @@ func (rl *Relay) body(w http.ResponseWriter, r *http.Request) (body []byte, held
 // not needed for another attempt after that.
 func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, body []byte, req session.Request, rec *event.Decision, sent func()) {
 	ctx := r.Context()
+	admission, allow, refused := rl.admit(ctx, req, rec)
+	if refused != nil {
+		rl.fail(w, rec, refused)
+		return
+	}
+	defer admission.Release()
 	conv := rl.newConvItems(body, req.Key.Hash)
 	exclude := map[string]bool{}
 	// A turn whose stream failed after output was retried by the client:
@@ -186,7 +193,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		}
 	}()
 	for len(rec.Attempts) < rl.o.MaxAttempts {
-		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc(), API: neededAPI(ctx, suffix)}, rl.o.SlotWait)
+		lease, err := rl.pool.Lease(ctx, scheduler.Request{Session: req.Key, Model: req.Model, Client: rec.Client, Exclude: exclude, Owner: conv.ownerFunc(), API: neededAPI(ctx, suffix), Allow: allow}, rl.o.SlotWait)
 		d := lease.Decision
 		if err != nil && !errors.Is(err, pool.ErrBusy) && avoiding != "" {
 			// Nothing else can serve, or everything else failed: the account
@@ -264,6 +271,12 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		}
 		held, heldOut = at, out
 	}
+	if errors.Is(selErr, scheduler.ErrNotAllowed) {
+		r := rl.o.Limits.AccountFilter(rec.Client).Refuse(req.Model)
+		rec.Limit = r.Limit
+		rl.fail(w, rec, r.APIError())
+		return
+	}
 	// A held answer passed on is closed by forward; closing twice is safe.
 	var unavailable *scheduler.UnavailableError
 	if door := chatDoorFrom(ctx); door != nil && len(door.req.NativeOnly) > 0 && errors.Is(selErr, scheduler.ErrNoAccount) && !errors.As(selErr, &unavailable) && len(rec.Attempts) == 0 {
@@ -271,6 +284,25 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		return
 	}
 	rl.giveUp(w, rec, held, heldOut, selErr, why, neededAPI(ctx, suffix))
+}
+
+// admit checks the client key's limits before any account is tried:
+// refused is the answer when one refuses the request; allow keeps the
+// request to the key's accounts (nil: any).
+func (rl *Relay) admit(ctx context.Context, req session.Request, rec *event.Decision) (_ keylimit.Admission, allow func(*account.Account) bool, refused *apierror.Error) {
+	if rl.o.Limits == nil {
+		return keylimit.Admission{}, nil, nil
+	}
+	a, err := rl.o.Limits.Admit(ctx, rec.Client, req.Model)
+	var r *keylimit.Refusal
+	if errors.As(err, &r) {
+		rec.Limit = r.Limit
+		return a, nil, r.APIError()
+	}
+	if f := rl.o.Limits.AccountFilter(rec.Client); f != nil {
+		allow = f.Allows
+	}
+	return a, allow, nil
 }
 
 // giveUp answers when no attempt produced an answer worth passing on.

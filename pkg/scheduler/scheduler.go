@@ -20,6 +20,10 @@ import (
 // enabled, none allows the model, or every one was already tried.
 var ErrNoAccount = errors.New("no available account")
 
+// ErrNotAllowed means accounts serve the request, but none of those its
+// client key may use (Request.Allow) does.
+var ErrNotAllowed = errors.New("no account the client key may use serves the request")
+
 // Bindings keeps conversations on accounts. *store.Store implements it.
 type Bindings interface {
 	Lookup(ctx context.Context, session string, ttl time.Duration) (store.Binding, bool, error)
@@ -93,6 +97,10 @@ type Request struct {
 	// is asked only when the conversation has no binding, so the lookup
 	// it may make costs nothing on a sticky hit.
 	Owner func(ctx context.Context) string
+	// Allow, when set, admits only the accounts the client key may use
+	// (client_keys[].limits.accounts). A conversation bound elsewhere
+	// moves to one of them.
+	Allow func(*account.Account) bool
 }
 
 // Decision is the outcome of Select.
@@ -199,6 +207,9 @@ func (s *Scheduler) selectFor(ctx context.Context, r Request) (Decision, error) 
 	ready := s.ready(eligible)
 	d := Decision{Candidates: names(ready)}
 	if len(eligible) == 0 {
+		if r.Allow != nil && len(r.Exclude) == 0 && len(s.eligible(Request{Model: r.Model, API: r.API})) > 0 {
+			return d, ErrNotAllowed
+		}
 		if len(r.Exclude) > 0 {
 			// Every account was tried: say whether they are all out.
 			return d, errNoneReady
@@ -419,7 +430,7 @@ func (s *Scheduler) binding(r Request, a *account.Account) store.Binding {
 func (s *Scheduler) eligible(r Request) []*account.Account {
 	var out []*account.Account
 	for _, a := range s.accounts.All() {
-		if a.Enabled && a.Serves(r.Model) && !r.Exclude[a.Name] && (r.API == "" || a.API == r.API) {
+		if a.Enabled && a.Serves(r.Model) && !r.Exclude[a.Name] && (r.API == "" || a.API == r.API) && (r.Allow == nil || r.Allow(a)) {
 			out = append(out, a)
 		}
 	}
@@ -449,6 +460,8 @@ func (s *Scheduler) whyUnusable(name string, r Request) string {
 		return fmt.Sprintf("bound account %s does not serve model %s", name, model)
 	case r.API != "" && a.API != r.API:
 		return fmt.Sprintf("bound account %s does not speak %s, which the request needs", name, r.API)
+	case r.Allow != nil && !r.Allow(a):
+		return fmt.Sprintf("bound account %s is not one the client key may use", name)
 	default:
 		return fmt.Sprintf("bound account %s is unavailable", name)
 	}

@@ -306,3 +306,34 @@ func TestStoreDownServesWithoutStickiness(t *testing.T) {
 		t.Fatalf("got %s (%s, %q)", d.Account.Name, d.Reason, d.Detail)
 	}
 }
+
+// TestAllowKeepsToTheKeysAccounts: a client key kept to some accounts is
+// placed on one of them, moves a conversation bound elsewhere to one, and
+// gets ErrNotAllowed when none of them serves the model.
+func TestAllowKeepsToTheKeysAccounts(t *testing.T) {
+	st, _ := newStore(t)
+	pool := account.NewPool([]*account.Account{acct(t, "a", 100), acct(t, "b", 1, func(c *config.Account) { c.Models = []string{"gpt-5*"} })})
+	s := scheduler.New(pool, st, ttl, scheduler.WithSeed(5))
+	onlyB := func(a *account.Account) bool { return a.Name == "b" }
+	ctx := context.Background()
+	for i := range 5 {
+		d, err := s.Select(ctx, scheduler.Request{Session: key(fmt.Sprint("new", i)), Model: "gpt-5", Allow: onlyB})
+		if err != nil || d.Account.Name != "b" {
+			t.Fatalf("new conversation %d: %v %v; want b, the key's only account", i, d.Account, err)
+		}
+	}
+	conv := key("bound-to-a")
+	if d, err := s.Select(ctx, scheduler.Request{Session: conv, Model: "gpt-5", Allow: func(a *account.Account) bool { return a.Name == "a" }}); err != nil || d.Account.Name != "a" {
+		t.Fatalf("setup: %v %v", d.Account, err)
+	}
+	d, err := s.Select(ctx, scheduler.Request{Session: conv, Model: "gpt-5", Allow: onlyB})
+	if err != nil || d.Account.Name != "b" || d.Reason != scheduler.ReasonRebound || d.Detail != "bound account a is not one the client key may use" {
+		t.Fatalf("bound elsewhere: %v (%s %q) %v; want b rebound", d.Account, d.Reason, d.Detail, err)
+	}
+	if _, err := s.Select(ctx, scheduler.Request{Session: key("o3"), Model: "o3", Allow: onlyB}); !errors.Is(err, scheduler.ErrNotAllowed) {
+		t.Errorf("a model only a serves: err = %v, want ErrNotAllowed", err)
+	}
+	if _, err := s.Select(ctx, scheduler.Request{Session: key("x"), Model: "o3", Allow: func(*account.Account) bool { return false }, Exclude: map[string]bool{"a": true}}); errors.Is(err, scheduler.ErrNotAllowed) {
+		t.Errorf("after a try, ErrNotAllowed: %v", err)
+	}
+}

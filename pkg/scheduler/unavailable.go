@@ -41,7 +41,7 @@ func (e *UnavailableError) Unwrap() error { return ErrNoAccount }
 // it was found not ready counts as Back, never as a reason to say that no
 // account serves the model.
 func (s *Scheduler) unavailable(r Request) error {
-	all := s.eligible(Request{Model: r.Model})
+	all := s.eligible(Request{Model: r.Model, Allow: r.Allow})
 	if len(all) == 0 {
 		return ErrNoAccount
 	}
