@@ -230,21 +230,21 @@ func TestAdminEndpointsAfterRealRequests(t *testing.T) {
 		}
 	}
 	for series, want := range map[string]float64{
-		`proxy_requests_total{account="primary",status="200"}`:      4,
-		`proxy_requests_total{account="standby",status="200"}`:      1,
-		`proxy_sticky_total{result="new"}`:                          1,
-		`proxy_sticky_total{result="sticky"}`:                       3,
-		`proxy_sticky_total{result="failover"}`:                     1,
-		`proxy_failovers_total{from="primary",reason="rate_limit"}`: 1,
-		`proxy_request_duration_seconds_count{account="primary"}`:   4,
-		`proxy_upstream_ttfb_seconds_count{account="standby"}`:      1,
-		`proxy_tokens_total{account="primary",kind="input"}`:        float64(input),
-		`proxy_tokens_total{account="primary",kind="cached"}`:       float64(cached),
-		`proxy_tokens_total{account="primary",kind="output"}`:       float64(output),
-		`proxy_account_up{account="primary"}`:                       0,
-		`proxy_account_up{account="standby"}`:                       1,
-		`proxy_inflight{account="primary"}`:                         0,
-		`proxy_events_dropped_total`:                                0,
+		`proxy_requests_total{account="primary",client="laptop",status="200"}`: 4,
+		`proxy_requests_total{account="standby",client="laptop",status="200"}`: 1,
+		`proxy_sticky_total{result="new"}`:                                     1,
+		`proxy_sticky_total{result="sticky"}`:                                  3,
+		`proxy_sticky_total{result="failover"}`:                                1,
+		`proxy_failovers_total{from="primary",reason="rate_limit"}`:            1,
+		`proxy_request_duration_seconds_count{account="primary"}`:              4,
+		`proxy_upstream_ttfb_seconds_count{account="standby"}`:                 1,
+		`proxy_tokens_total{account="primary",client="laptop",kind="input"}`:   float64(input),
+		`proxy_tokens_total{account="primary",client="laptop",kind="cached"}`:  float64(cached),
+		`proxy_tokens_total{account="primary",client="laptop",kind="output"}`:  float64(output),
+		`proxy_account_up{account="primary"}`:                                  0,
+		`proxy_account_up{account="standby"}`:                                  1,
+		`proxy_inflight{account="primary"}`:                                    0,
+		`proxy_events_dropped_total`:                                           0,
 	} {
 		if got := metric(t, scrape, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

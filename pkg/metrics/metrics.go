@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
+	"github.com/proxy-dev/proxy/pkg/store"
 )
 
 // noAccount labels requests that never reached an account (bad request, no
@@ -31,6 +32,15 @@ type Sources struct {
 	Dropped func() uint64
 	// WebSockets counts the client WebSocket connections open now.
 	WebSockets func() int
+	// Prices prices what each request served for proxy_cost_usd_total;
+	// nil: no cost is counted.
+	Prices Pricer
+}
+
+// Pricer prices a model's usage at the price table; ok is false for an
+// unpriced model, which adds no cost.
+type Pricer interface {
+	Cost(model string, u store.Usage) (usd float64, ok bool)
 }
 
 // Metrics holds the proxy's collectors in their own registry.
@@ -44,6 +54,9 @@ type Metrics struct {
 	failovers *prometheus.CounterVec
 	items     *prometheus.CounterVec
 	doors     *prometheus.CounterVec
+	cost      *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+	prices    Pricer
 }
 
 // latencyBuckets span a fast first byte (tens of ms) to a long reasoning
@@ -54,11 +67,12 @@ var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 // gauges read from src.
 func New(src Sources) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:    prometheus.NewRegistry(),
+		prices: src.Prices,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_requests_total",
-			Help: "Requests answered, by the account that served them (none: no account) and HTTP status.",
-		}, []string{"account", "status"}),
+			Help: "Requests answered, by the account that served them (none: no account), HTTP status and client key (its name; login:<account> for a ChatGPT login; empty when the proxy checks no keys).",
+		}, []string{"account", "status", "client"}),
 		ttfb: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "proxy_upstream_ttfb_seconds",
 			Help:    "Time from the request's arrival to the first byte passed to the client.",
@@ -71,8 +85,16 @@ func New(src Sources) *Metrics {
 		}, []string{"account"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_tokens_total",
-			Help: "Tokens the upstreams reported, by account and kind (input, cached, output, reasoning).",
-		}, []string{"account", "kind"}),
+			Help: "Tokens the upstreams reported, by account, kind (input, cached, output, reasoning) and client key.",
+		}, []string{"account", "kind", "client"}),
+		cost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_cost_usd_total",
+			Help: "What the requests served would cost at the price table's API prices (for a ChatGPT account, the API-equivalent), by account and client key; unpriced models add nothing.",
+		}, []string{"account", "client"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_client_limit_refusals_total",
+			Help: "Requests a client key's limit refused before any account was tried, by client key and limit (requests_per_minute, tokens_per_day, tokens_per_week, usd_per_month, concurrent, models, accounts).",
+		}, []string{"client", "limit"}),
 		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_sticky_total",
 			Help: "Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
@@ -90,7 +112,7 @@ func New(src Sources) *Metrics {
 			Help: "Requests answered, by the front door they came in by (responses, websocket, chat_completions) and the API the serving account was sent (responses, chat_completions; none: no account).",
 		}, []string{"door", "api"}),
 	}
-	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, m.items, m.doors, &live{src: src})
+	m.reg.MustRegister(m.requests, m.ttfb, m.duration, m.tokens, m.sticky, m.failovers, m.items, m.doors, m.cost, m.refusals, &live{src: src})
 	if src.Dropped != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "proxy_events_dropped_total",
@@ -121,7 +143,12 @@ func (m *Metrics) Observe(d event.Decision) {
 	if acct == "" {
 		acct = noAccount
 	}
-	m.requests.WithLabelValues(acct, strconv.Itoa(d.Status)).Inc()
+	// The client label is bounded by the config: a key's name, or a
+	// ChatGPT login of one of the accounts; the server admits nothing else.
+	m.requests.WithLabelValues(acct, strconv.Itoa(d.Status), d.Client).Inc()
+	if d.Limit != "" {
+		m.refusals.WithLabelValues(d.Client, d.Limit).Inc()
+	}
 	m.doors.WithLabelValues(doorLabel(d), apiLabel(d)).Inc()
 	if d.TTFB > 0 {
 		m.ttfb.WithLabelValues(acct).Observe(d.TTFB.Seconds())
@@ -137,9 +164,10 @@ func (m *Metrics) Observe(d event.Decision) {
 		{"reasoning", d.Usage.ReasoningTokens},
 	} {
 		if t.n > 0 {
-			m.tokens.WithLabelValues(acct, t.kind).Add(float64(t.n))
+			m.tokens.WithLabelValues(acct, t.kind, d.Client).Add(float64(t.n))
 		}
 	}
+	m.observeCost(d)
 	if d.Reason != "" {
 		m.sticky.WithLabelValues(d.Reason).Inc()
 	}
@@ -160,6 +188,22 @@ func (m *Metrics) Observe(d event.Decision) {
 	// attempt, failed or not, is where the request ended.
 	for i := 0; i+1 < len(d.Attempts); i++ {
 		m.failovers.WithLabelValues(d.Attempts[i].Account, FailoverReason(d.Attempts[i].Class)).Inc()
+	}
+}
+
+// observeCost adds what d served at the price table, for the model the
+// account served (the ledger's, so the two agree).
+func (m *Metrics) observeCost(d event.Decision) {
+	if m.prices == nil || d.Account == "" || d.Status/100 != 2 {
+		return
+	}
+	model := d.Model
+	if d.UpstreamModel != "" {
+		model = d.UpstreamModel
+	}
+	u := store.Usage{Requests: 1, InputTokens: d.Usage.InputTokens, CachedTokens: d.Usage.CachedTokens, OutputTokens: d.Usage.OutputTokens, ReasoningTokens: d.Usage.ReasoningTokens}
+	if usd, ok := m.prices.Cost(model, u); ok && usd > 0 {
+		m.cost.WithLabelValues(d.Account, d.Client).Add(usd)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/proxy-dev/proxy/pkg/event"
+	"github.com/proxy-dev/proxy/pkg/store"
 )
 
 func TestFailoverReason(t *testing.T) {
@@ -46,12 +47,12 @@ func TestObserve(t *testing.T) {
 	m.Observe(event.Decision{Account: "a", Reason: "sticky", Status: 200, Transport: "websocket"})
 
 	want := `
-# HELP proxy_requests_total Requests answered, by the account that served them (none: no account) and HTTP status.
+# HELP proxy_requests_total Requests answered, by the account that served them (none: no account), HTTP status and client key (its name; login:<account> for a ChatGPT login; empty when the proxy checks no keys).
 # TYPE proxy_requests_total counter
-proxy_requests_total{account="a",status="200"} 3
-proxy_requests_total{account="b",status="200"} 3
-proxy_requests_total{account="ds",status="200"} 1
-proxy_requests_total{account="none",status="503"} 1
+proxy_requests_total{account="a",client="",status="200"} 3
+proxy_requests_total{account="b",client="",status="200"} 3
+proxy_requests_total{account="ds",client="",status="200"} 1
+proxy_requests_total{account="none",client="",status="503"} 1
 # HELP proxy_conversation_items_total What the serving account could not read and was not sent, by account and what: reasoning_removed (items another account minted), compaction_remade (the account compacted the kept history now), compaction_reused (its own remake, made before), compaction_lost (the history was gone: left out), refused (the upstream refused items and the request was sent again without them).
 # TYPE proxy_conversation_items_total counter
 proxy_conversation_items_total{account="a",what="compaction_lost"} 1
@@ -62,11 +63,11 @@ proxy_conversation_items_total{account="b",what="reasoning_removed"} 4
 # HELP proxy_failovers_total Attempts that failed and moved the request to another account, by the account left and why.
 # TYPE proxy_failovers_total counter
 proxy_failovers_total{from="a",reason="rate_limit"} 1
-# HELP proxy_tokens_total Tokens the upstreams reported, by account and kind (input, cached, output, reasoning).
+# HELP proxy_tokens_total Tokens the upstreams reported, by account, kind (input, cached, output, reasoning) and client key.
 # TYPE proxy_tokens_total counter
-proxy_tokens_total{account="a",kind="cached"} 80
-proxy_tokens_total{account="a",kind="input"} 100
-proxy_tokens_total{account="a",kind="output"} 10
+proxy_tokens_total{account="a",client="",kind="cached"} 80
+proxy_tokens_total{account="a",client="",kind="input"} 100
+proxy_tokens_total{account="a",client="",kind="output"} 10
 # HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
 # TYPE proxy_sticky_total counter
 proxy_sticky_total{result="failover"} 1
@@ -93,5 +94,46 @@ proxy_websockets_open 3
 	}
 	if n := testutil.CollectAndCount(m.ttfb); n != 1 {
 		t.Errorf("%d ttfb series, want 1 (none for a request without a first byte)", n)
+	}
+}
+
+// dollarPerKiloInput prices gpt-5 input at a dollar per thousand tokens.
+type dollarPerKiloInput struct{}
+
+func (dollarPerKiloInput) Cost(model string, u store.Usage) (float64, bool) {
+	return float64(u.InputTokens) / 1000, model == "gpt-5"
+}
+
+// TestObserveClients: requests, tokens and cost by client key, and the
+// refusals of a key's limits by limit.
+func TestObserveClients(t *testing.T) {
+	m := New(Sources{Prices: dollarPerKiloInput{}})
+	m.Observe(event.Decision{Client: "ci", Account: "a", Model: "gpt-5", Status: 200, Usage: event.Usage{InputTokens: 500}})
+	m.Observe(event.Decision{Client: "ci", Account: "a", Model: "alias", UpstreamModel: "gpt-5", Status: 200, Usage: event.Usage{InputTokens: 250}})
+	m.Observe(event.Decision{Client: "lead", Account: "a", Model: "unpriced", Status: 200, Usage: event.Usage{InputTokens: 9}})
+	m.Observe(event.Decision{Client: "ci", Model: "gpt-5", Status: 429, Limit: "requests_per_minute"})
+	m.Observe(event.Decision{Client: "ci", Model: "o3", Status: 403, Limit: "models"})
+	want := `
+# HELP proxy_client_limit_refusals_total Requests a client key's limit refused before any account was tried, by client key and limit (requests_per_minute, tokens_per_day, tokens_per_week, usd_per_month, concurrent, models, accounts).
+# TYPE proxy_client_limit_refusals_total counter
+proxy_client_limit_refusals_total{client="ci",limit="models"} 1
+proxy_client_limit_refusals_total{client="ci",limit="requests_per_minute"} 1
+# HELP proxy_cost_usd_total What the requests served would cost at the price table's API prices (for a ChatGPT account, the API-equivalent), by account and client key; unpriced models add nothing.
+# TYPE proxy_cost_usd_total counter
+proxy_cost_usd_total{account="a",client="ci"} 0.75
+# HELP proxy_requests_total Requests answered, by the account that served them (none: no account), HTTP status and client key (its name; login:<account> for a ChatGPT login; empty when the proxy checks no keys).
+# TYPE proxy_requests_total counter
+proxy_requests_total{account="a",client="ci",status="200"} 2
+proxy_requests_total{account="a",client="lead",status="200"} 1
+proxy_requests_total{account="none",client="ci",status="403"} 1
+proxy_requests_total{account="none",client="ci",status="429"} 1
+# HELP proxy_tokens_total Tokens the upstreams reported, by account, kind (input, cached, output, reasoning) and client key.
+# TYPE proxy_tokens_total counter
+proxy_tokens_total{account="a",client="ci",kind="input"} 750
+proxy_tokens_total{account="a",client="lead",kind="input"} 9
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"proxy_client_limit_refusals_total", "proxy_cost_usd_total", "proxy_requests_total", "proxy_tokens_total"); err != nil {
+		t.Error(err)
 	}
 }

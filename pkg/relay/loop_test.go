@@ -42,8 +42,13 @@ type report struct {
 }
 
 func (p *fakePool) Lease(_ context.Context, r scheduler.Request, _ time.Duration) (*pool.Lease, error) {
+	refused := false
 	for i, a := range p.accounts {
-		if r.Exclude[a.Name] {
+		if r.Exclude[a.Name] || !a.Serves(r.Model) {
+			continue
+		}
+		if r.Allow != nil && !r.Allow(a) {
+			refused = true
 			continue
 		}
 		reason := scheduler.ReasonNew
@@ -58,6 +63,9 @@ func (p *fakePool) Lease(_ context.Context, r scheduler.Request, _ time.Duration
 			p.released++
 			p.mu.Unlock()
 		}), nil
+	}
+	if refused && len(r.Exclude) == 0 {
+		return &pool.Lease{}, scheduler.ErrNotAllowed
 	}
 	return &pool.Lease{}, scheduler.ErrNoAccount
 }
@@ -94,6 +102,8 @@ type script struct {
 	events []string // data of each event, in order
 	cut    bool     // close the connection instead of ending the stream
 	block  chan struct{}
+	// arrived, when set, is told of each request as it arrives.
+	arrived chan<- struct{}
 }
 
 // upstream is a real HTTP server playing one script per request and
@@ -114,6 +124,9 @@ func newUpstream(t *testing.T, s script) *upstream {
 		u.turns = append(u.turns, r.Header.Get("X-Codex-Turn-State"))
 		s := u.script
 		u.mu.Unlock()
+		if s.arrived != nil {
+			s.arrived <- struct{}{}
+		}
 		for k, v := range s.header {
 			w.Header().Set(k, v)
 		}
