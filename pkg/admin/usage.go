@@ -11,6 +11,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/apierror"
 	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/store"
+	"github.com/proxy-dev/proxy/pkg/usagereport"
 )
 
 // usagePath is where the ledger is served.
@@ -20,21 +21,8 @@ const usagePath = "/_proxy/usage"
 // retention, so one request reads at most 90 hashes.
 const maxUsageDays = 90
 
-// UsageLine is one line of GET /_proxy/usage: a UTC day, who sent the
-// requests, the account that served them, the model, what was served, and
-// what it cost (null when the model has no price).
-type UsageLine struct {
-	Day             string   `json:"day"` // 2006-01-02, UTC
-	Key             string   `json:"key"` // the client key's name, "" with no keys
-	Account         string   `json:"account"`
-	Model           string   `json:"model"`
-	Requests        int64    `json:"requests"`
-	InputTokens     int64    `json:"input_tokens"`
-	CachedTokens    int64    `json:"cached_tokens"`
-	OutputTokens    int64    `json:"output_tokens"`
-	ReasoningTokens int64    `json:"reasoning_tokens"`
-	CostUSD         *float64 `json:"cost_usd"`
-}
+// UsageLine is one line of GET /_proxy/usage (see usagereport.Line).
+type UsageLine = usagereport.Line
 
 // UsageList is the body of GET /_proxy/usage.
 type UsageList struct {
