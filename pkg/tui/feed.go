@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/status"
+	"github.com/proxy-dev/proxy/pkg/usagereport"
 )
 
 // Feed connects the screen to a running proxy: it follows
@@ -36,6 +38,9 @@ type Feed struct {
 	Client *http.Client
 	// StatusEvery is how often the status is polled; 2 s when 0.
 	StatusEvery time.Duration
+	// UsageEvery is how often the last seven days of usage are polled;
+	// 30 s when 0 (the ledger is written a moment after each request).
+	UsageEvery time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnects; 250 ms
 	// and 5 s when 0.
 	MinBackoff, MaxBackoff time.Duration
@@ -52,19 +57,34 @@ func (f Feed) Run(ctx context.Context, send func(tea.Msg)) {
 	if f.StatusEvery <= 0 {
 		f.StatusEvery = 2 * time.Second
 	}
+	if f.UsageEvery <= 0 {
+		f.UsageEvery = 30 * time.Second
+	}
 	if f.MinBackoff <= 0 {
 		f.MinBackoff = 250 * time.Millisecond
 	}
 	if f.MaxBackoff <= 0 {
 		f.MaxBackoff = 5 * time.Second
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.pollStatus(ctx, send)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		poll(ctx, f.StatusEvery, func() {
+			doc, err := f.status(ctx)
+			if ctx.Err() == nil {
+				send(StatusMsg{Doc: doc, Err: err})
+			}
+		})
+	})
+	wg.Go(func() {
+		poll(ctx, f.UsageEvery, func() {
+			msg := f.usage(ctx)
+			if ctx.Err() == nil {
+				send(msg)
+			}
+		})
+	})
 	f.followEvents(ctx, send)
-	<-done
+	wg.Wait()
 }
 
 // followEvents keeps an event stream open, reconnecting with doubling
@@ -140,16 +160,12 @@ func (f Feed) stream(ctx context.Context, send func(tea.Msg)) (live bool, err er
 	return true, errors.New("the server closed the event stream")
 }
 
-// pollStatus fetches the status now and every StatusEvery.
-func (f Feed) pollStatus(ctx context.Context, send func(tea.Msg)) {
-	tick := time.NewTicker(f.StatusEvery)
+// poll runs fetch now and every every, until ctx ends.
+func poll(ctx context.Context, every time.Duration, fetch func()) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		doc, err := f.status(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		send(StatusMsg{Doc: doc, Err: err})
+		fetch()
 		select {
 		case <-ctx.Done():
 			return
@@ -157,6 +173,36 @@ func (f Feed) pollStatus(ctx context.Context, send func(tea.Msg)) {
 		}
 	}
 }
+
+// usage fetches the last seven days of the ledger (a user key's own).
+func (f Feed) usage(ctx context.Context) UsageMsg {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := f.request(ctx, "/_proxy/usage?since=7d")
+	if err != nil {
+		return UsageMsg{Err: err}
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		return UsageMsg{Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return UsageMsg{Err: httpError(resp)}
+	}
+	var list struct {
+		Since string             `json:"since"`
+		Data  []usagereport.Line `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxUsageBytes)).Decode(&list); err != nil {
+		return UsageMsg{Err: fmt.Errorf("reading usage: %w", err)}
+	}
+	return UsageMsg{Since: list.Since, Lines: list.Data}
+}
+
+// maxUsageBytes bounds the usage read: a week of a large team's ledger is
+// well under it.
+const maxUsageBytes = 8 << 20
 
 func (f Feed) status(ctx context.Context) (*status.Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -15,6 +15,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/status"
+	"github.com/proxy-dev/proxy/pkg/usagereport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -158,4 +159,16 @@ func golden(t *testing.T, name string, m Model) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("screen differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, buf.Bytes(), want)
 	}
+}
+
+// usageWeek is a week of two keys' usage ending on t0's day.
+func usageWeek() UsageMsg {
+	cost := func(v float64) *float64 { return &v }
+	return UsageMsg{Since: "2026-03-08", Lines: []usagereport.Line{
+		{Day: "2026-03-10", Key: "ci", Account: "api", Model: "gpt-5-mini", Requests: 40, InputTokens: 400_000, OutputTokens: 20_000, CostUSD: cost(0.14)},
+		{Day: "2026-03-12", Key: "lead", Account: "chatgpt", Model: "gpt-5.5", Requests: 12, InputTokens: 900_000, CachedTokens: 800_000, OutputTokens: 30_000, CostUSD: cost(1.525)},
+		{Day: "2026-03-14", Key: "ci", Account: "api", Model: "gpt-5-mini", Requests: 10, InputTokens: 100_000, OutputTokens: 5000, CostUSD: cost(0.035)},
+		{Day: "2026-03-14", Key: "lead", Account: "chatgpt", Model: "gpt-5.5", Requests: 30, InputTokens: 2_400_000, CachedTokens: 2_000_000, OutputTokens: 80_000, CostUSD: cost(3.75)},
+		{Day: "2026-03-14", Key: "lead", Account: "api", Model: "local-llama", Requests: 3, InputTokens: 3000, OutputTokens: 300},
+	}}
 }

@@ -6,7 +6,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Detail, Back                            key.Binding
-	Pause, Filter, Help, Quit               key.Binding
+	Pause, Filter, Usage, Help, Quit        key.Binding
 }
 
 // DefaultKeyMap is the watch screen's keys.
@@ -22,6 +22,7 @@ func DefaultKeyMap() KeyMap {
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back/clear")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Usage:    key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "usage")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -29,14 +30,14 @@ func DefaultKeyMap() KeyMap {
 
 // ShortHelp is the one-line key summary of the footer.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Pause, k.Filter, k.Detail, k.Help, k.Quit}
+	return []key.Binding{k.Pause, k.Filter, k.Detail, k.Usage, k.Help, k.Quit}
 }
 
 // FullHelp is the ? screen, grouped by what the keys do.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Back, k.Pause, k.Filter},
+		{k.Detail, k.Back, k.Pause, k.Filter, k.Usage},
 		{k.Help, k.Quit},
 	}
 }

@@ -56,14 +56,16 @@ type Model struct {
 
 	status    *status.Document
 	statusErr string
+	usage     UsageMsg
 	conn      ConnMsg
 	retryAt   time.Time // when the feed tries again, while reconnecting
 
 	table    Table
 	filter   Filter
 	paused   bool
-	detail   bool
-	showHelp bool
+	detail    bool
+	showUsage bool
+	showHelp  bool
 }
 
 // New returns the screen with no data yet.
@@ -111,6 +113,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.statusErr = msg.Err.Error()
 		} else {
 			m.status, m.statusErr = msg.Doc, ""
+		}
+	case UsageMsg:
+		if msg.Err != nil && m.usage.Lines != nil {
+			// Keep the last good figures, and say why they are old.
+			m.usage.Err = msg.Err
+		} else {
+			m.usage = msg
 		}
 	case ConnMsg:
 		// The feed's clock may be ahead of the last tick: the countdown
@@ -192,6 +201,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.showHelp = false
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+	case m.showUsage && (key.Matches(msg, k.Back) || key.Matches(msg, k.Usage)):
+		m.showUsage = false
+	case key.Matches(msg, k.Usage) && !m.detail:
+		m.showUsage = true
 	case m.detail && (key.Matches(msg, k.Back) || key.Matches(msg, k.Detail)):
 		m.detail = false
 	case m.detail:
@@ -272,7 +285,9 @@ func (m Model) render() string {
 	parts := []string{m.titleLine()}
 	parts = append(parts, AccountsPanel{}.View(m.status, m.now, w, m.accountsHeight(), s))
 	parts = append(parts, s.Dim.Render(strings.Repeat("─", w)))
-	if sel, ok := m.Selected(); ok && m.detail {
+	if m.showUsage {
+		parts = append(parts, UsageView{}.View(m.usage, m.now, w, m.tableHeight()+1, s))
+	} else if sel, ok := m.Selected(); ok && m.detail {
 		parts = append(parts, DetailView{}.View(sel, w, m.tableHeight()+1, s))
 	} else {
 		parts = append(parts, m.table.View(m.visible(), w, m.tableHeight(), s))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/status"
+	"github.com/proxy-dev/proxy/pkg/usagereport"
 )
 
 // DecisionMsg carries one routing decision from /_proxy/events.
@@ -15,6 +16,14 @@ type DecisionMsg event.Decision
 type StatusMsg struct {
 	Doc *status.Document
 	Err error
+}
+
+// UsageMsg carries the last seven days of the usage ledger from
+// /_proxy/usage, or why they could not be had.
+type UsageMsg struct {
+	Since string // the first day, 2006-01-02
+	Lines []usagereport.Line
+	Err   error
 }
 
 // ConnState is the state of the event stream.

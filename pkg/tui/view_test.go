@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,10 @@ func TestViewSnapshots(t *testing.T) {
 		{"filter-editing", 80, 24, append(append(base, press("/")), typed("coord")...)},
 		{"filter-applied", 80, 24, append(append(append(base, press("/")), typed("5e2a")...), press("enter"))},
 		{"help", 80, 24, append(base, press("?"))},
+		{"usage", 80, 24, append(base, usageWeek(), press("u"))},
+		{"usage-wide-120x30", 120, 30, append(base, usageWeek(), press("u"))},
+		{"usage-waiting", 80, 24, append(base, press("u"))},
+		{"usage-refused", 80, 24, append(base, UsageMsg{Err: errors.New("403 admin_only")}, press("u"))},
 		{"reconnecting", 80, 24, append(base, ConnMsg{State: Reconnecting, Err: "connection refused", Retry: 2 * time.Second})},
 		// The wait counts down on the clock, and the cause shows.
 		{"reconnecting-after-1s", 80, 24, append(base,
