@@ -60,9 +60,9 @@ type Model struct {
 	conn      ConnMsg
 	retryAt   time.Time // when the feed tries again, while reconnecting
 
-	table    Table
-	filter   Filter
-	paused   bool
+	table     Table
+	filter    Filter
+	paused    bool
 	detail    bool
 	showUsage bool
 	showHelp  bool
