@@ -62,8 +62,12 @@ type Options struct {
 	// WebSockets counts the client WebSocket connections open now; nil:
 	// no gauge.
 	WebSockets func() int
-	// Prices prices the usage ledger's lines; nil: every line unpriced.
+	// Prices prices the usage ledger's lines and proxy_cost_usd_total;
+	// nil: every line unpriced.
 	Prices Pricer
+	// UsageRetention is how long the ledger keeps a day: how far back
+	// GET /_proxy/usage may read. Below 90 days, 90.
+	UsageRetention time.Duration
 }
 
 // Admin is the handler of the admin endpoints. It runs one goroutine that
@@ -111,7 +115,7 @@ func New(o Options) *Admin {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	a.metrics = metrics.New(metrics.Sources{Accounts: o.Accounts, Health: o.Health, Dropped: a.Dropped, WebSockets: o.WebSockets})
+	a.metrics = metrics.New(metrics.Sources{Accounts: o.Accounts, Health: o.Health, Dropped: a.Dropped, WebSockets: o.WebSockets, Prices: o.Prices})
 	a.sub = o.Bus.Subscribe(busBuffer)
 	go a.run()
 

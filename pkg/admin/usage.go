@@ -17,9 +17,10 @@ import (
 // usagePath is where the ledger is served.
 const usagePath = "/_proxy/usage"
 
-// maxUsageDays bounds how far back one request may read: the default
-// retention, so one request reads at most 90 hashes.
-const maxUsageDays = 90
+// minUsageDays is how far back a request may always read: the default
+// retention. A longer configured retention allows as far as it keeps, so
+// one request reads at most a day's hash per day kept.
+const minUsageDays = 90
 
 // UsageLine is one line of GET /_proxy/usage (see usagereport.Line).
 type UsageLine = usagereport.Line
@@ -41,7 +42,7 @@ type Pricer interface {
 // user key's own only.
 func (a *Admin) serveUsage(w http.ResponseWriter, r *http.Request) {
 	now := a.o.Now()
-	since, err := parseSince(r.URL.Query().Get("since"), now)
+	since, err := parseSince(r.URL.Query().Get("since"), now, max(minUsageDays, int(a.o.UsageRetention/(24*time.Hour))))
 	if err != nil {
 		apierror.New(http.StatusBadRequest, apierror.TypeInvalidRequest, err.Error()).WithParam("since").WithCode("invalid_since").Write(w)
 		return
@@ -72,7 +73,7 @@ func (a *Admin) serveUsage(w http.ResponseWriter, r *http.Request) {
 
 // parseSince reads since: "7d" (the last seven days, today included), a
 // date, or "" for today.
-func parseSince(v string, now time.Time) (time.Time, error) {
+func parseSince(v string, now time.Time, maxUsageDays int) (time.Time, error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	switch {
 	case v == "":
@@ -88,8 +89,8 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("since %q is neither a number of days (7d) nor a date (2006-01-02)", v)
 	}
-	if today.Sub(d) > maxUsageDays*24*time.Hour {
-		return time.Time{}, fmt.Errorf("since %s is more than %d days ago; the ledger keeps %d days by default", v, maxUsageDays, maxUsageDays)
+	if today.Sub(d) > time.Duration(maxUsageDays)*24*time.Hour {
+		return time.Time{}, fmt.Errorf("since %s is more than %d days ago, as far as the ledger keeps (usage.retention)", v, maxUsageDays)
 	}
 	return d, nil
 }
