@@ -29,6 +29,7 @@ type UsageLine = usagereport.Line
 type UsageList struct {
 	Object string      `json:"object"` // "list"
 	Since  string      `json:"since"`  // the first day read, 2006-01-02
+	Today  string      `json:"today"`  // the server's UTC day, the last read
 	Data   []UsageLine `json:"data"`
 }
 
@@ -53,7 +54,7 @@ func (a *Admin) serveUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller := identity.From(r.Context())
-	out := UsageList{Object: "list", Since: since.UTC().Format("2006-01-02"), Data: make([]UsageLine, 0, len(lines))}
+	out := UsageList{Object: "list", Since: since.UTC().Format("2006-01-02"), Today: now.UTC().Format("2006-01-02"), Data: make([]UsageLine, 0, len(lines))}
 	for _, l := range lines {
 		if !caller.Owns(l.Client) {
 			continue
