@@ -210,6 +210,7 @@ func (l *Limiter) Admit(ctx context.Context, client, model string) (Admission, e
 		TokensPerWeek:     lim.TokensPerWeek,
 		MicroUSDPerMonth:  int64(math.Round(lim.USDPerMonth * 1e6)),
 		Concurrent:        lim.Concurrent,
+		At:                l.o.Now(),
 	}
 	if lim.Concurrent > 0 {
 		check.Lease, check.LeaseTTL = newLease(), l.o.LeaseTTL

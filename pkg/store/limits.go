@@ -27,6 +27,10 @@ type LimitCheck struct {
 	// RenewStream (so a crashed instance frees its slots by itself).
 	Lease    string
 	LeaseTTL time.Duration
+	// At is the time the request is checked at, on the caller's clock;
+	// zero is the store's clock. It picks the minute counted; the day,
+	// week and month are the store's, as AddSpend writes them.
+	At time.Time
 }
 
 // The limits a LimitVerdict may name; each is the key of its field under
@@ -158,10 +162,14 @@ return {'', 0}
 // stream under c.Lease. One round trip.
 func (s *Store) CheckLimits(ctx context.Context, client string, c LimitCheck) (LimitVerdict, error) {
 	now := s.now()
+	at := c.At
+	if at.IsZero() {
+		at = now
+	}
 	if c.Concurrent > 0 && (c.Lease == "" || c.LeaseTTL <= 0) {
 		return LimitVerdict{}, errors.New("store: check limits: a concurrent limit needs a lease and its TTL")
 	}
-	minute := now.UTC().Truncate(time.Minute)
+	minute := at.UTC().Truncate(time.Minute)
 	keys := []string{
 		s.spendKey(client, periodDay, now),
 		s.spendKey(client, periodWeek, now),
