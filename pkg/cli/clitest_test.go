@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // ttyBuffer is an output that says whether it is a terminal, so the
@@ -24,9 +26,9 @@ type ttyBuffer struct {
 func (b *ttyBuffer) IsTerminal() bool { return b.tty }
 
 // testIO returns streams on buffers with env as the whole environment.
-func testIO(env map[string]string, tty bool) (*IOStreams, *ttyBuffer, *ttyBuffer) {
+func testIO(env map[string]string, tty bool) (*cmdutil.IOStreams, *ttyBuffer, *ttyBuffer) {
 	out, errOut := &ttyBuffer{tty: tty}, &ttyBuffer{tty: tty}
-	return &IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(k string) string { return env[k] }}, out, errOut
+	return &cmdutil.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(k string) string { return env[k] }}, out, errOut
 }
 
 // runWith runs the command line like Main does, with env and buffers.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // codexLoginJSON is a Codex auth.json after `codex login` (fake tokens).
@@ -78,7 +80,7 @@ func TestReadmeCodexBlockIsTheCommandsOutput(t *testing.T) {
 		t.Fatalf("the README section has no ```toml block:\n%s", section)
 	}
 	got := section[a+len("```toml\n") : b]
-	if want := CodexProviderBlock("http://127.0.0.1:8787/v1", CodexAuthLogin); got != want {
+	if want := CodexProviderBlock("http://127.0.0.1:8787/v1", cmdutil.CodexAuthLogin); got != want {
 		t.Errorf("README block differs from `proxy codex config`:\n got:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -10,11 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 )
 
 // NewCmdConfig returns `proxy config` and its subcommands.
-func NewCmdConfig(ios *IOStreams) *cobra.Command {
+func NewCmdConfig(ios *cmdutil.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Write a starter config or check one",
@@ -26,7 +27,7 @@ func NewCmdConfig(ios *IOStreams) *cobra.Command {
 
 // ConfigInitOptions are the inputs of `proxy config init`.
 type ConfigInitOptions struct {
-	IO    *IOStreams
+	IO    *cmdutil.IOStreams
 	Path  string
 	Force bool
 }
@@ -36,7 +37,7 @@ type ConfigInitOptions struct {
 const defaultConfigPath = "proxy.yaml"
 
 // NewCmdConfigInit returns `proxy config init`.
-func NewCmdConfigInit(ios *IOStreams, runF func(context.Context, *ConfigInitOptions) error) *cobra.Command {
+func NewCmdConfigInit(ios *cmdutil.IOStreams, runF func(context.Context, *ConfigInitOptions) error) *cobra.Command {
 	opts := &ConfigInitOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "init [PATH]",
@@ -99,12 +100,12 @@ func runConfigInit(opts *ConfigInitOptions) error {
 
 // ConfigValidateOptions are the inputs of `proxy config validate`.
 type ConfigValidateOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 }
 
 // NewCmdConfigValidate returns `proxy config validate`.
-func NewCmdConfigValidate(ios *IOStreams, runF func(context.Context, *ConfigValidateOptions) error) *cobra.Command {
+func NewCmdConfigValidate(ios *cmdutil.IOStreams, runF func(context.Context, *ConfigValidateOptions) error) *cobra.Command {
 	opts := &ConfigValidateOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -129,16 +130,16 @@ change the exit status.`,
 
 func runConfigValidate(opts *ConfigValidateOptions) error {
 	if config.Locate(opts.ConfigPath, opts.IO.Getenv) == "" {
-		return &ExitError{Code: exitConfigError,
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError,
 			Err: errors.New("no config file found (looked for $PROXY_CONFIG, ./proxy.yaml, $XDG_CONFIG_HOME/proxy/config.yaml); run `proxy config init` or pass --config")}
 	}
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		var ps config.Problems
 		if !errors.As(err, &ps) {
 			// An unreadable file is a config error too, not a failure
 			// of the command.
-			return &ExitError{Code: exitConfigError, Err: err}
+			return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
 		}
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 )
 
@@ -19,7 +20,7 @@ func TestConfigInit(t *testing.T) {
 		wantFile string
 	}{
 		{name: "writes the starter", wantFile: config.Starter()},
-		{name: "refuses to overwrite", existing: "mine\n", want: exitFailure, wantErr: "already exists; use --force", wantFile: "mine\n"},
+		{name: "refuses to overwrite", existing: "mine\n", want: cmdutil.ExitFailure, wantErr: "already exists; use --force", wantFile: "mine\n"},
 		{name: "overwrites with --force", existing: "mine\n", args: []string{"--force"}, wantFile: config.Starter()},
 	}
 	for _, tt := range tests {
@@ -58,8 +59,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "valid", config: "accounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: k}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: k}\n",
 			golden: "config-validate-ok.golden"},
 		{name: "every problem with its line", config: "listen: nowhere\naccounts:\n  - name: a\n    type: opnai\n    wieght: 2\n  - name: a\n    type: openai\n    api_key: ${UNSET_KEY}\n",
-			want: exitConfigError, golden: "config-validate-broken.golden"},
-		{name: "no config file", want: exitConfigError, golden: "config-validate-none.golden"},
+			want: cmdutil.ExitConfigError, golden: "config-validate-broken.golden"},
+		{name: "no config file", want: cmdutil.ExitConfigError, golden: "config-validate-none.golden"},
 		{name: "literal secrets readable by others", config: "client_keys:\n  - {name: laptop, key: pk-literal-0123456789}\naccounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: sk-literal-0123456789}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: \"${KEY_B}\"}\n",
 			mode: 0o644, env: map[string]string{"KEY_B": "sk-env-0123456789"}, golden: "config-validate-readable.golden"},
 		{name: "only ${VAR} secrets readable by others", config: "accounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: \"${KEY_A}\"}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: \"${KEY_A}\"}\n",

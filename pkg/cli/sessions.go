@@ -14,11 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/session"
 )
 
 // NewCmdSessions returns `proxy sessions` and its subcommands.
-func NewCmdSessions(ios *IOStreams) *cobra.Command {
+func NewCmdSessions(ios *cmdutil.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "List or clear the running proxy's sticky sessions",
@@ -33,7 +34,7 @@ through the running proxy (whatever its store, embedded or Redis).`,
 
 // SessionsOptions are the inputs of `proxy sessions list` and `clear`.
 type SessionsOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	Addr       string
 	JSON       bool
@@ -50,7 +51,7 @@ func sessionsFlags(cmd *cobra.Command, opts *SessionsOptions) {
 }
 
 // NewCmdSessionsList returns `proxy sessions list`.
-func NewCmdSessionsList(ios *IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
+func NewCmdSessionsList(ios *cmdutil.IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
 	opts := &SessionsOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -69,7 +70,7 @@ func NewCmdSessionsList(ios *IOStreams, runF func(context.Context, *SessionsOpti
 }
 
 // NewCmdSessionsClear returns `proxy sessions clear`.
-func NewCmdSessionsClear(ios *IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
+func NewCmdSessionsClear(ios *cmdutil.IOStreams, runF func(context.Context, *SessionsOptions) error) *cobra.Command {
 	opts := &SessionsOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "clear KEY | ID | --all",
@@ -90,12 +91,12 @@ the old account's prompt cache.`,
 				// An empty variable in a script: it meant one session,
 				// never all of them, whatever else the line says.
 				if strings.Trim(opts.Key, "/ \t") == "" {
-					return &ExitError{Code: exitFailure, Err: fmt.Errorf(
+					return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf(
 						"the session KEY given is empty (%q; an unset variable?): give a key prefix or a conversation id, or --all alone to clear every session", opts.Key)}
 				}
 			}
 			if (opts.Key == "") == !opts.All {
-				return &ExitError{Code: exitFailure, Err: errors.New("give a session KEY (prefix) or --all")}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("give a session KEY (prefix) or --all")}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -108,8 +109,8 @@ the old account's prompt cache.`,
 	return cmd
 }
 
-func sessionsClient(opts *SessionsOptions) (*liveClient, error) {
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+func sessionsClient(opts *SessionsOptions) (*cmdutil.LiveClient, error) {
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		if opts.Addr == "" {
 			return nil, err
@@ -118,21 +119,21 @@ func sessionsClient(opts *SessionsOptions) (*liveClient, error) {
 		// need not stop us from asking it.
 		cfg = nil
 	}
-	return newLiveClient(opts.IO, opts.Addr, cfg), nil
+	return cmdutil.NewLiveClient(opts.IO, opts.Addr, cfg), nil
 }
 
 func runSessionsList(ctx context.Context, opts *SessionsOptions) error {
-	now, _ := clockOf(opts.Now, nil)
+	now, _ := cmdutil.ClockOf(opts.Now, nil)
 	c, err := sessionsClient(opts)
 	if err != nil {
 		return err
 	}
 	var list admin.SessionList
-	if err := c.do(ctx, "GET", "/_proxy/sessions", &list); err != nil {
+	if err := c.Do(ctx, "GET", "/_proxy/sessions", &list); err != nil {
 		return err
 	}
 	if opts.JSON {
-		return writeJSON(opts.IO.Out, list.Data)
+		return cmdutil.WriteJSON(opts.IO.Out, list.Data)
 	}
 	// The client column says something only when the proxy has client
 	// keys; without them it would be empty on every row.
@@ -141,7 +142,7 @@ func runSessionsList(ctx context.Context, opts *SessionsOptions) error {
 	if !clients {
 		header = slices.Delete(header, 4, 5)
 	}
-	t := newTable(opts.IO.Out, header...)
+	t := cmdutil.NewTable(opts.IO.Out, header...)
 	for _, s := range list.Data {
 		ttl := ""
 		if s.TTLLeftSeconds != nil {
@@ -151,12 +152,12 @@ func runSessionsList(ctx context.Context, opts *SessionsOptions) error {
 		if !clients {
 			row = slices.Delete(row, 4, 5)
 		}
-		t.add(row...)
+		t.Add(row...)
 	}
 	if len(list.Data) == 0 {
 		fmt.Fprintln(opts.IO.ErrOut, "no sessions bound")
 	}
-	return t.render()
+	return t.Render()
 }
 
 func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
@@ -166,7 +167,7 @@ func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
 	}
 	var res admin.SessionsDeleted
 	if opts.All {
-		if err := c.do(ctx, "DELETE", "/_proxy/sessions", &res); err != nil {
+		if err := c.Do(ctx, "DELETE", "/_proxy/sessions", &res); err != nil {
 			return err
 		}
 	} else if err := clearOne(ctx, c, opts.Key, &res); err != nil {
@@ -183,19 +184,19 @@ func runSessionsClear(ctx context.Context, opts *SessionsOptions) error {
 // shows it, or the conversation id the client sent (Codex's session-id),
 // which the proxy only knows hashed. A hex prefix is tried as given first;
 // the id's hash after, when no key starts with it.
-func clearOne(ctx context.Context, c *liveClient, key string, res *admin.SessionsDeleted) error {
+func clearOne(ctx context.Context, c *cmdutil.LiveClient, key string, res *admin.SessionsDeleted) error {
 	tries := []string{session.HashID(key)}
 	if isHex(key) {
 		tries = []string{strings.ToLower(key), session.HashID(key)}
 	}
 	var err error
 	for _, k := range tries {
-		err = c.do(ctx, "DELETE", "/_proxy/sessions/"+url.PathEscape(k), res)
-		var se *serverError
+		err = c.Do(ctx, "DELETE", "/_proxy/sessions/"+url.PathEscape(k), res)
+		var se *cmdutil.ServerError
 		if !errors.As(err, &se) || se.Status != http.StatusNotFound || !se.Proxy {
 			break
 		}
-		err = &ExitError{Code: exitFailure, Err: fmt.Errorf(
+		err = &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf(
 			"no session matches %q, as a key prefix or as a conversation id; `proxy sessions list` shows the keys", key)}
 	}
 	return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/session"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
@@ -31,7 +32,7 @@ func TestSessionsClearByConversationID(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, stdout, stderr := runWith(t, nil, "sessions", "clear", "--addr", url, tt.id)
-			if code != exitOK || !strings.Contains(stdout, "cleared "+b.Session[:admin.SessionKeyPrefixLen]+" (was on chatgpt)") {
+			if code != cmdutil.ExitOK || !strings.Contains(stdout, "cleared "+b.Session[:admin.SessionKeyPrefixLen]+" (was on chatgpt)") {
 				t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 			}
 			if bs, _ := st.Sessions(context.Background()); len(bs) != 3 {

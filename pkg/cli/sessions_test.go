@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -74,15 +75,15 @@ func TestSessionsClear(t *testing.T) {
 		remaining int
 	}{
 		{name: "one by unique prefix", args: []string{"aaaa2"}, wantOut: "cleared aaaa22220000 (was on chatgpt)", remaining: 2},
-		{name: "ambiguous prefix", args: []string{"aaaa"}, want: exitFailure, wantErr: "409 2 session keys start with", remaining: 3},
-		{name: "no such session", args: []string{"cccc"}, want: exitFailure, wantErr: "no session matches \"cccc\", as a key prefix or as a conversation id; `proxy sessions list` shows the keys", remaining: 3},
-		{name: "no such conversation id", args: []string{"my-conversation"}, want: exitFailure, wantErr: `no session matches "my-conversation"`, remaining: 3},
-		{name: "prefix too short", args: []string{"a"}, want: exitFailure, wantErr: "400 session key prefix", remaining: 3},
+		{name: "ambiguous prefix", args: []string{"aaaa"}, want: cmdutil.ExitFailure, wantErr: "409 2 session keys start with", remaining: 3},
+		{name: "no such session", args: []string{"cccc"}, want: cmdutil.ExitFailure, wantErr: "no session matches \"cccc\", as a key prefix or as a conversation id; `proxy sessions list` shows the keys", remaining: 3},
+		{name: "no such conversation id", args: []string{"my-conversation"}, want: cmdutil.ExitFailure, wantErr: `no session matches "my-conversation"`, remaining: 3},
+		{name: "prefix too short", args: []string{"a"}, want: cmdutil.ExitFailure, wantErr: "400 session key prefix", remaining: 3},
 		{name: "all", args: []string{"--all"}, wantErr: "3 session(s) cleared", remaining: 0},
-		{name: "neither key nor --all", want: exitFailure, wantErr: "give a session KEY", remaining: 3},
-		{name: "an empty key", args: []string{""}, want: exitFailure, wantErr: `the session KEY given is empty (""; an unset variable?)`, remaining: 3},
-		{name: "an empty key beside --all", args: []string{"", "--all"}, want: exitFailure, wantErr: "the session KEY given is empty", remaining: 3},
-		{name: "a slash-only key", args: []string{"//"}, want: exitFailure, wantErr: "or --all alone to clear every session", remaining: 3},
+		{name: "neither key nor --all", want: cmdutil.ExitFailure, wantErr: "give a session KEY", remaining: 3},
+		{name: "an empty key", args: []string{""}, want: cmdutil.ExitFailure, wantErr: `the session KEY given is empty (""; an unset variable?)`, remaining: 3},
+		{name: "an empty key beside --all", args: []string{"", "--all"}, want: cmdutil.ExitFailure, wantErr: "the session KEY given is empty", remaining: 3},
+		{name: "a slash-only key", args: []string{"//"}, want: cmdutil.ExitFailure, wantErr: "or --all alone to clear every session", remaining: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +108,7 @@ func TestSessionsClear(t *testing.T) {
 
 func TestSessionsWithoutServer(t *testing.T) {
 	code, _, stderr := runWith(t, nil, "sessions", "list", "--addr", closedAddr(t))
-	if code != exitFailure || !strings.Contains(stderr, "server not running at http://127.0.0.1:") {
+	if code != cmdutil.ExitFailure || !strings.Contains(stderr, "server not running at http://127.0.0.1:") {
 		t.Errorf("exit code %d, stderr %q", code, stderr)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/build"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // The -update flag rewrites golden files. It is registered here only when no
@@ -35,15 +37,15 @@ const goVersionPlaceholder = "GOVERSION"
 // rest of the test. Tests that use it must not run in parallel.
 func stampBuild(t *testing.T, v, c, d string) {
 	t.Helper()
-	oldV, oldC, oldD := version, commit, date
-	version, commit, date = v, c, d
-	t.Cleanup(func() { version, commit, date = oldV, oldC, oldD })
+	oldV, oldC, oldD := build.Version, build.Commit, build.Date
+	build.Version, build.Commit, build.Date = v, c, d
+	t.Cleanup(func() { build.Version, build.Commit, build.Date = oldV, oldC, oldD })
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	ios := &IOStreams{
+	ios := &cmdutil.IOStreams{
 		In:     strings.NewReader(""),
 		Out:    &out,
 		ErrOut: &errOut,
@@ -91,67 +93,13 @@ func TestVersionGolden(t *testing.T) {
 
 func TestVersionRejectsArguments(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "version", "extra")
-	if code != exitFailure {
-		t.Errorf("exit code %d, want %d", code, exitFailure)
+	if code != cmdutil.ExitFailure {
+		t.Errorf("exit code %d, want %d", code, cmdutil.ExitFailure)
 	}
 	if stdout != "" {
 		t.Errorf("stdout = %q, want nothing", stdout)
 	}
 	if !strings.HasPrefix(stderr, "error: ") {
 		t.Errorf("stderr = %q, want an error", stderr)
-	}
-}
-
-func TestBuildInfoFallbacks(t *testing.T) {
-	const rev = "89abcdef0123456789abcdef0123456789abcdef"
-	vcs := func(modified string) []debug.BuildSetting {
-		return []debug.BuildSetting{
-			{Key: "vcs", Value: "git"},
-			{Key: "vcs.revision", Value: rev},
-			{Key: "vcs.time", Value: "2026-03-04T05:06:07Z"},
-			{Key: "vcs.modified", Value: modified},
-		}
-	}
-	tests := []struct {
-		name                  string
-		version, commit, date string
-		info                  *debug.BuildInfo // nil: no build info
-		want                  BuildInfo
-	}{
-		{
-			name:    "stamped values win over the toolchain's record",
-			version: "1.2.3", commit: "abc", date: "2026-01-02T03:04:05Z",
-			info: &debug.BuildInfo{Main: debug.Module{Version: "v9.9.9"}, Settings: vcs("true")},
-			want: BuildInfo{Version: "1.2.3", Commit: "abc", Date: "2026-01-02T03:04:05Z"},
-		},
-		{
-			name: "go install module@version",
-			info: &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}},
-			want: BuildInfo{Version: "v1.4.0", Commit: "unknown", Date: "unknown"},
-		},
-		{
-			name: "clean checkout",
-			info: &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("false")},
-			want: BuildInfo{Version: "dev", Commit: rev, Date: "2026-03-04T05:06:07Z"},
-		},
-		{
-			name: "checkout with uncommitted changes",
-			info: &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("true")},
-			want: BuildInfo{Version: "dev", Commit: rev + "-dirty", Date: "2026-03-04T05:06:07Z"},
-		},
-		{
-			name: "no build info at all",
-			want: BuildInfo{Version: "dev", Commit: "unknown", Date: "unknown"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			read := func() (*debug.BuildInfo, bool) { return tt.info, tt.info != nil }
-			got := buildInfo(tt.version, tt.commit, tt.date, read)
-			tt.want.GoVersion = runtime.Version()
-			if got != tt.want {
-				t.Errorf("buildInfo() = %+v, want %+v", got, tt.want)
-			}
-		})
 	}
 }
