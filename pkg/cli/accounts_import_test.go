@@ -2,12 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"github.com/proxy-dev/proxy/pkg/cmdutil"
-	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 )
 
 // chatgptAuthJSON is a Codex auth.json after a ChatGPT login whose account
