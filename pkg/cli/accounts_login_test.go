@@ -74,7 +74,7 @@ func (r *loginRun) run(t *testing.T, env map[string]string, args ...string) (cod
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
-	code = exitCode(errOut, cmd.ExecuteContext(context.Background()))
+	code = ExitCode(errOut, cmd.ExecuteContext(context.Background()))
 	if out.Len() != 0 {
 		t.Errorf("stdout = %q, want nothing (messages go to stderr)", out.String())
 	}

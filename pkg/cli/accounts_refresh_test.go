@@ -79,7 +79,7 @@ accounts:
 			ios, out, errOut := testIO(nil, true)
 			err := runAccountsTest(context.Background(), &AccountsTestOptions{IO: ios, ConfigPath: path,
 				Timeout: 10 * time.Second, Now: fixedNow, Location: time.UTC})
-			if code := exitCode(ios.ErrOut, err); code != tt.wantCode {
+			if code := ExitCode(ios.ErrOut, err); code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.wantCode, errOut)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))

@@ -84,7 +84,7 @@ func TestAccountsTestGolden(t *testing.T) {
 			ios, out, errOut := testIO(testEnv, tt.tty)
 			err := runAccountsTest(context.Background(), &AccountsTestOptions{IO: ios, ConfigPath: path, JSON: tt.json,
 				Timeout: 10 * time.Second, Now: fixedNow, Location: time.UTC})
-			if code := exitCode(ios.ErrOut, err); code != cmdutil.ExitFailure {
+			if code := ExitCode(ios.ErrOut, err); code != cmdutil.ExitFailure {
 				t.Errorf("exit code %d, want %d", code, cmdutil.ExitFailure)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))

@@ -120,7 +120,7 @@ func TestDoctorGolden(t *testing.T) {
 			cfgPath, env := tt.setup(t, dir)
 			ios, out, errOut := testIO(env, false)
 			err := runDoctor(context.Background(), &DoctorOptions{IO: ios, ConfigPath: cfgPath, Timeout: 10 * time.Second, Now: fixedNow})
-			if code := exitCode(ios.ErrOut, err); code != tt.want {
+			if code := ExitCode(ios.ErrOut, err); code != tt.want {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.want, errOut)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/version"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 )
@@ -38,12 +39,12 @@ func Run(ctx context.Context, ios *cmdutil.IOStreams, args []string) int {
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	err := root.ExecuteContext(ctx)
-	return exitCode(ios.ErrOut, err)
+	return ExitCode(ios.ErrOut, err)
 }
 
-// exitCode decides the exit status of every command in one place and
+// ExitCode decides the exit status of every command in one place and
 // prints the error.
-func exitCode(errOut io.Writer, err error) int {
+func ExitCode(errOut io.Writer, err error) int {
 	if err == nil {
 		return cmdutil.ExitOK
 	}
@@ -77,7 +78,7 @@ conversation on that account, streams answers back and records usage.`,
 	}
 	root.AddCommand(
 		NewCmdServe(ios, nil),
-		NewCmdVersion(ios),
+		version.NewCmdVersion(ios),
 		NewCmdWatch(ios, nil),
 		NewCmdAccounts(ios), NewCmdConfig(ios), NewCmdSessions(ios),
 	)
