@@ -1,51 +1,13 @@
-package cli
+package validate_test
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
-	"github.com/proxy-dev/proxy/pkg/config"
 )
-
-func TestConfigInit(t *testing.T) {
-	tests := []struct {
-		name     string
-		existing string // "" : no file yet
-		args     []string
-		want     int
-		wantErr  string
-		wantFile string
-	}{
-		{name: "writes the starter", wantFile: config.Starter()},
-		{name: "refuses to overwrite", existing: "mine\n", want: cmdutil.ExitFailure, wantErr: "already exists; use --force", wantFile: "mine\n"},
-		{name: "overwrites with --force", existing: "mine\n", args: []string{"--force"}, wantFile: config.Starter()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "sub", "proxy.yaml")
-			if tt.existing != "" {
-				writeFile(t, filepath.Dir(path), "proxy.yaml", tt.existing, 0o644)
-			}
-			code, stdout, stderr := runWith(t, nil, append([]string{"config", "init", path}, tt.args...)...)
-			if code != tt.want {
-				t.Fatalf("exit code %d, want %d; stderr %s", code, tt.want, stderr)
-			}
-			if stdout != "" || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("stdout %q, stderr %q (want %q)", stdout, stderr, tt.wantErr)
-			}
-			got, _ := os.ReadFile(path)
-			if string(got) != tt.wantFile {
-				t.Errorf("file is\n%s\nwant\n%s", got, tt.wantFile)
-			}
-			if info, _ := os.Stat(path); tt.want == 0 && info.Mode().Perm() != 0o600 {
-				t.Errorf("mode %v, want 0600", info.Mode().Perm())
-			}
-		})
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
@@ -77,7 +39,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 			args := []string{"config", "validate"}
 			if tt.config != "" {
-				path := writeFile(t, dir, "proxy.yaml", tt.config, 0o600)
+				path := cmdtest.WriteFile(t, dir, "proxy.yaml", tt.config, 0o600)
 				if tt.mode != 0 {
 					// Chmod, not the create mode: the umask would mask it.
 					if err := os.Chmod(path, tt.mode); err != nil {
@@ -86,11 +48,11 @@ func TestConfigValidate(t *testing.T) {
 				}
 				args = append(args, "--config", path)
 			}
-			code, stdout, stderr := runWith(t, env, args...)
+			code, stdout, stderr := cmdtest.RunWith(t, env, args...)
 			if code != tt.want {
 				t.Errorf("exit code %d, want %d", code, tt.want)
 			}
-			assertGolden(t, tt.golden, stable("stdout:\n"+stdout+"stderr:\n"+stderr, dir))
+			cmdtest.AssertGolden(t, tt.golden, cmdtest.Stable("stdout:\n"+stdout+"stderr:\n"+stderr, dir))
 			if strings.Contains(stdout+stderr, "-literal-") || strings.Contains(stdout+stderr, "sk-env-") {
 				t.Errorf("output reveals a secret:\n%s%s", stdout, stderr)
 			}
