@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
+	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
@@ -81,7 +82,7 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdServe(ios, nil),
 		version.NewCmdVersion(ios),
 		NewCmdWatch(ios, nil),
-		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), NewCmdSessions(ios),
+		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
 	root.AddCommand(NewCmdDoctor(ios, nil))
 	root.AddCommand(NewCmdCodex(ios))
