@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
@@ -85,6 +86,6 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
 	root.AddCommand(NewCmdDoctor(ios, nil))
-	root.AddCommand(NewCmdCodex(ios))
+	root.AddCommand(codex.NewCmdCodex(ios))
 	return root
 }

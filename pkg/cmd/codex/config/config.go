@@ -1,4 +1,4 @@
-package cli
+package config
 
 import (
 	"context"
@@ -60,17 +60,6 @@ type CodexConfigOptions struct {
 	ConfigPath string
 	// Write puts the block in $CODEX_HOME/config.toml instead of printing it.
 	Write bool
-}
-
-// NewCmdCodex returns `proxy codex` and its subcommands.
-func NewCmdCodex(ios *cmdutil.IOStreams) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "codex",
-		Short: "Set Codex CLI up to use this proxy",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(NewCmdCodexConfig(ios, nil))
-	return cmd
 }
 
 // NewCmdCodexConfig returns `proxy codex config`.
