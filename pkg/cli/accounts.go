@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -20,7 +21,7 @@ import (
 )
 
 // NewCmdAccounts returns `proxy accounts` and its subcommands.
-func NewCmdAccounts(ios *IOStreams) *cobra.Command {
+func NewCmdAccounts(ios *cmdutil.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "accounts",
 		Short: "List, check and add upstream accounts",
@@ -37,7 +38,7 @@ func NewCmdAccounts(ios *IOStreams) *cobra.Command {
 
 // AccountsListOptions are the inputs of `proxy accounts list`.
 type AccountsListOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	JSON       bool
 	// Addr is the running server to ask for live state; "" is the
@@ -51,7 +52,7 @@ type AccountsListOptions struct {
 
 // NewCmdAccountsList returns `proxy accounts list`. runF replaces the
 // command's work in tests of flag handling.
-func NewCmdAccountsList(ios *IOStreams, runF func(context.Context, *AccountsListOptions) error) *cobra.Command {
+func NewCmdAccountsList(ios *cmdutil.IOStreams, runF func(context.Context, *AccountsListOptions) error) *cobra.Command {
 	opts := &AccountsListOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -125,8 +126,8 @@ func modelsCell(e status.Account) string {
 }
 
 func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
-	now, loc := clockOf(opts.Now, opts.Location)
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	now, loc := cmdutil.ClockOf(opts.Now, opts.Location)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -138,9 +139,9 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 		if c.API == config.APIChatCompletions {
 			e.API = c.API
 		}
-		if a, err := account.New(c, account.WithTokenDir(tokenDir(cfg))); err != nil {
+		if a, err := account.New(c, account.WithTokenDir(cmdutil.TokenDir(cfg))); err != nil {
 			e.Credential = "(unreadable)"
-			e.State, e.Message = status.StateInvalid, redact.New(secretsOf(&config.Config{Accounts: []config.Account{c}}, nil)).String(err.Error())
+			e.State, e.Message = status.StateInvalid, redact.New(cmdutil.SecretsOf(&config.Config{Accounts: []config.Account{c}}, nil)).String(err.Error())
 		} else {
 			accounts[i] = a
 			e.BaseURL, e.Credential = a.DisplayURL(), a.Fingerprint()
@@ -158,29 +159,29 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	}
 
 	if opts.JSON {
-		return writeJSON(opts.IO.Out, accountsListJSON{Accounts: entries, PoolHeadroom: poolWindows(entries, now())})
+		return cmdutil.WriteJSON(opts.IO.Out, accountsListJSON{Accounts: entries, PoolHeadroom: poolWindows(entries, now())})
 	}
-	t := newTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS", "WINDOWS")
+	t := cmdutil.NewTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS", "WINDOWS")
 	for _, e := range entries {
 		inFlight, reqs, tokens := "", "", ""
 		if e.State != stateUnknown && e.State != stateNotLoaded {
 			inFlight, reqs = strconv.Itoa(e.InFlight), strconv.FormatInt(e.Today.Requests, 10)
 			tokens = strconv.FormatInt(e.Today.InputTokens+e.Today.OutputTokens, 10)
 		}
-		t.add(e.Name, typeCell(e), e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
+		t.Add(e.Name, typeCell(e), e.BaseURL, strconv.Itoa(e.Weight), strconv.FormatBool(e.Enabled),
 			modelsCell(e), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens, windowsCell(e, now(), loc))
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", configName(cfg))
 	}
-	if err := t.render(); err != nil {
+	if err := t.Render(); err != nil {
 		return err
 	}
 	if line := poolHeadroom(entries, now()); line != "" {
 		// Below a terminal's table; to stderr when piped, so every line
 		// of stdout stays a row.
 		w := opts.IO.ErrOut
-		if isTerminal(opts.IO.Out) {
+		if cmdutil.IsTerminal(opts.IO.Out) {
 			w = opts.IO.Out
 		}
 		fmt.Fprintln(w, line)
@@ -191,7 +192,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 // redisState reads what a stopped proxy left in its Redis: cooldowns and
 // today's usage. Streams in flight are unknown and show as 0.
 func redisState(ctx context.Context, cfg *config.Config, accounts []*account.Account) (map[string]status.Account, error) {
-	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cmdutil.LiveTimeout)
 	defer cancel()
 	st, err := store.Open(ctx, store.Options{URL: cfg.Redis.URL, KeyPrefix: cfg.Redis.KeyPrefix})
 	if err != nil {
@@ -278,16 +279,6 @@ func shortTime(t, now time.Time, loc *time.Location) string {
 	return t.Format("Jan 2 15:04")
 }
 
-func clockOf(now func() time.Time, loc *time.Location) (func() time.Time, *time.Location) {
-	if now == nil {
-		now = time.Now
-	}
-	if loc == nil {
-		loc = time.Local
-	}
-	return now, loc
-}
-
 // configName names the config file for messages.
 func configName(cfg *config.Config) string {
 	if cfg.Path == "" {
@@ -318,7 +309,7 @@ func selectAccounts(cfg *config.Config, names []string) ([]config.Account, error
 			if s := config.Suggest(n, known); s != "" {
 				hint = fmt.Sprintf("; did you mean %q?", s)
 			}
-			return nil, &ExitError{Code: exitConfigError,
+			return nil, &cmdutil.ExitError{Code: cmdutil.ExitConfigError,
 				Err: fmt.Errorf("no account named %q in %s%s (accounts: %s)", n, configName(cfg), hint, strings.Join(known, ", "))}
 		}
 	}

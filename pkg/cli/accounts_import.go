@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/proxy-dev/proxy/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/proxy-dev/proxy/pkg/atomicfile"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/login"
@@ -22,7 +22,7 @@ import (
 
 // AccountsImportOptions are the inputs of `proxy accounts import-codex`.
 type AccountsImportOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	AuthPath   string // "" : $CODEX_HOME/auth.json, else ~/.codex/auth.json
 	Name       string
@@ -40,7 +40,7 @@ accounts:
 `
 
 // NewCmdAccountsImportCodex returns `proxy accounts import-codex`.
-func NewCmdAccountsImportCodex(ios *IOStreams, runF func(context.Context, *AccountsImportOptions) error) *cobra.Command {
+func NewCmdAccountsImportCodex(ios *cmdutil.IOStreams, runF func(context.Context, *AccountsImportOptions) error) *cobra.Command {
 	opts := &AccountsImportOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "import-codex [AUTH_JSON] --name NAME",
@@ -65,10 +65,10 @@ created when there is none. The result is validated before it is written.`,
 				opts.AuthPath = args[0]
 			}
 			if opts.Name == "" {
-				return &ExitError{Code: exitFailure, Err: errors.New("--name is required: the account's name in the config")}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("--name is required: the account's name in the config")}
 			}
 			if opts.Weight < 0 {
-				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--weight %d is negative; 0 makes a standby account", opts.Weight)}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("--weight %d is negative; 0 makes a standby account", opts.Weight)}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -92,8 +92,8 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	}
 	auth, err := codexauth.Read(authPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf(
-			"no Codex login at %s: run `codex login`, set CODEX_HOME, or use `proxy accounts login NAME`", displayPath(ios, authPath))}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf(
+			"no Codex login at %s: run `codex login`, set CODEX_HOME, or use `proxy accounts login NAME`", cmdutil.DisplayPath(ios, authPath))}
 	}
 	if errors.Is(err, codexauth.ErrNotChatGPT) {
 		return fmt.Errorf("%s is not a ChatGPT login: %w", authPath, codexauth.ErrNotChatGPT)
@@ -135,7 +135,7 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	}
 
 	dir := filepath.Dir(cfgPath)
-	authValue := displayPath(ios, authPath)
+	authValue := cmdutil.DisplayPath(ios, authPath)
 	var copied string
 	if opts.Copy {
 		copied = filepath.Join(dir, "codex-"+opts.Name+".auth.json")
@@ -190,7 +190,7 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 // real one and, when it brings no new problem, renames it into place: a
 // reader sees the old file or the new one, never a torn or broken one.
 // Problems the file already had are reported but do not stop the edit.
-func writeValidated(ios *IOStreams, path string, before, after []byte, created bool, mode fs.FileMode) (err error) {
+func writeValidated(ios *cmdutil.IOStreams, path string, before, after []byte, created bool, mode fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -233,7 +233,7 @@ func writeValidated(ios *IOStreams, path string, before, after []byte, created b
 }
 
 // problemsOf loads path and returns its problems; none when it loads.
-func problemsOf(path string, ios *IOStreams) config.Problems {
+func problemsOf(path string, ios *cmdutil.IOStreams) config.Problems {
 	_, err := config.Load(viper.New(), path, ios.Getenv)
 	var ps config.Problems
 	if errors.As(err, &ps) {
@@ -255,45 +255,18 @@ func problemSet(ps config.Problems) map[string]bool {
 
 // codexAuthPath is the auth.json to import: the argument, else
 // $CODEX_HOME/auth.json, else ~/.codex/auth.json.
-func codexAuthPath(ios *IOStreams, arg string) (string, error) {
+func codexAuthPath(ios *cmdutil.IOStreams, arg string) (string, error) {
 	if arg != "" {
-		return filepath.Abs(expandHome(ios, arg))
+		return filepath.Abs(cmdutil.ExpandHome(ios, arg))
 	}
 	if ch := ios.Getenv("CODEX_HOME"); ch != "" {
-		return filepath.Abs(filepath.Join(expandHome(ios, ch), "auth.json"))
+		return filepath.Abs(filepath.Join(cmdutil.ExpandHome(ios, ch), "auth.json"))
 	}
-	home := homeDir(ios)
+	home := cmdutil.HomeDir(ios)
 	if home == "" {
 		return "", errors.New("no HOME to find ~/.codex/auth.json in: give the path of auth.json")
 	}
 	return filepath.Join(home, ".codex", "auth.json"), nil
-}
-
-func homeDir(ios *IOStreams) string {
-	if h := ios.Getenv("HOME"); h != "" {
-		return h
-	}
-	h, _ := os.UserHomeDir()
-	return h
-}
-
-func expandHome(ios *IOStreams, p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		return filepath.Join(homeDir(ios), p[1:])
-	}
-	return p
-}
-
-// displayPath writes a path under the home directory with ~, so the config
-// moves with its user's dotfiles.
-func displayPath(ios *IOStreams, p string) string {
-	home := homeDir(ios)
-	if home != "" {
-		if rel, err := filepath.Rel(home, p); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
-			return "~/" + filepath.ToSlash(rel)
-		}
-	}
-	return p
 }
 
 // shortID shows an identifier's ends only, as the proxy shows credentials.

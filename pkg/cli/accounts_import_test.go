@@ -2,11 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
+	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 )
 
 // chatgptAuthJSON is a Codex auth.json after a ChatGPT login whose account
@@ -62,10 +64,10 @@ func TestAccountsImportCodex(t *testing.T) {
 		{name: "no accounts key", config: "# just a listen\nlisten: 127.0.0.1:8787\n", args: []string{"--name", "chatgpt"}, golden: "import-nokey.golden"},
 		{name: "copy", config: commentedConfig, args: []string{"--name", "chatgpt", "--copy"}, golden: "import-copy.golden"},
 		{name: "refuses an API-key login", config: commentedConfig, args: []string{"--name", "chatgpt"}, authJSON: apiKeyAuthJSON,
-			want: exitFailure, wantErr: "is not a ChatGPT login: no ChatGPT tokens"},
+			want: cmdutil.ExitFailure, wantErr: "is not a ChatGPT login: no ChatGPT tokens"},
 		{name: "refuses a duplicate name", config: commentedConfig, args: []string{"--name", "spare"},
-			want: exitFailure, wantErr: `already has an account named "spare"`},
-		{name: "requires a name", config: commentedConfig, want: exitFailure, wantErr: "--name is required"},
+			want: cmdutil.ExitFailure, wantErr: `already has an account named "spare"`},
+		{name: "requires a name", config: commentedConfig, want: cmdutil.ExitFailure, wantErr: "--name is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +143,7 @@ func TestAccountsImportCodexCopyIsPrivate(t *testing.T) {
 		t.Errorf("copy mode %v, want 0600", info.Mode().Perm())
 	}
 	// A second import under the same name is refused before the copy is touched.
-	if code, _, _ := runWith(t, env, "accounts", "import-codex", "-c", cfgPath, "--name", "c", "--copy"); code != exitFailure {
-		t.Errorf("second import exit code %d, want %d", code, exitFailure)
+	if code, _, _ := runWith(t, env, "accounts", "import-codex", "-c", cfgPath, "--name", "c", "--copy"); code != cmdutil.ExitFailure {
+		t.Errorf("second import exit code %d, want %d", code, cmdutil.ExitFailure)
 	}
 }

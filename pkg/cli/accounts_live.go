@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/status"
 )
@@ -19,13 +20,13 @@ import (
 // the file no longer has are listed after the file's. What the listing
 // means (a demo, accounts not loaded) is said on stderr.
 func withLiveState(ctx context.Context, opts *AccountsListOptions, cfg *config.Config, entries []status.Account, accounts []*account.Account) ([]status.Account, []*account.Account) {
-	c := newLiveClient(opts.IO, opts.Addr, cfg)
+	c := cmdutil.NewLiveClient(opts.IO, opts.Addr, cfg)
 	var doc status.Document
-	err := c.do(ctx, "GET", "/_proxy/status", &doc)
+	err := c.Do(ctx, "GET", "/_proxy/status", &doc)
 	if err == nil {
-		return mergeServer(opts.IO, c.base, cfg, &doc, entries, accounts)
+		return mergeServer(opts.IO, c.Base, cfg, &doc, entries, accounts)
 	}
-	if errors.Is(err, errNotRunning) && cfg.Redis.URL != "" {
+	if errors.Is(err, cmdutil.ErrNotRunning) && cfg.Redis.URL != "" {
 		live, rerr := redisState(ctx, cfg, accounts)
 		if rerr == nil {
 			mergeLive(entries, live, "")
@@ -38,7 +39,7 @@ func withLiveState(ctx context.Context, opts *AccountsListOptions, cfg *config.C
 }
 
 // mergeServer puts the running server's state on the entries.
-func mergeServer(ios *IOStreams, base string, cfg *config.Config, doc *status.Document, entries []status.Account, accounts []*account.Account) ([]status.Account, []*account.Account) {
+func mergeServer(ios *cmdutil.IOStreams, base string, cfg *config.Config, doc *status.Document, entries []status.Account, accounts []*account.Account) ([]status.Account, []*account.Account) {
 	if doc.Demo {
 		// The config read here is not what that proxy serves: listing
 		// it with "not loaded" would send the user to reload a demo.

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/login"
@@ -29,7 +30,7 @@ const DefaultLoginTimeout = 15 * time.Minute
 
 // AccountsLoginOptions are the inputs of `proxy accounts login`.
 type AccountsLoginOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	Name       string
 	Device     bool
@@ -51,7 +52,7 @@ type AccountsLoginOptions struct {
 }
 
 // NewCmdAccountsLogin returns `proxy accounts login`.
-func NewCmdAccountsLogin(ios *IOStreams, runF func(context.Context, *AccountsLoginOptions) error) *cobra.Command {
+func NewCmdAccountsLogin(ios *cmdutil.IOStreams, runF func(context.Context, *AccountsLoginOptions) error) *cobra.Command {
 	opts := &AccountsLoginOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "login NAME [--device]",
@@ -78,13 +79,13 @@ sign in.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if err := checkLoginName(opts.Name); err != nil {
-				return &ExitError{Code: exitFailure, Err: err}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: err}
 			}
 			if opts.Weight < 0 {
-				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--weight %d is negative; 0 makes a standby account", opts.Weight)}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("--weight %d is negative; 0 makes a standby account", opts.Weight)}
 			}
 			if opts.Timeout <= 0 {
-				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--timeout %s must be positive", opts.Timeout)}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("--timeout %s must be positive", opts.Timeout)}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -146,12 +147,12 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 		}
 	}
 	if existing != nil && existing.Type != config.TypeOpenAIResponses {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%s already has account %q of type %s: only %s accounts sign in; choose another name",
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("%s already has account %q of type %s: only %s accounts sign in; choose another name",
 			cfgPath, opts.Name, existing.Type, config.TypeOpenAIResponses)}
 	}
 	for _, a := range accounts {
 		if a.Name != opts.Name && authFilePath(ios, a.AuthFile, cfgPath) == authPath {
-			return &ExitError{Code: exitFailure, Err: fmt.Errorf("%s is the auth_file of account %q; choose another name", authPath, a.Name)}
+			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("%s is the auth_file of account %q; choose another name", authPath, a.Name)}
 		}
 	}
 	oauth, err := loginOAuth(ios, cfgPath, created)
@@ -173,10 +174,10 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 
 	accountID := tokens.AccountID()
 	if accountID == "" {
-		return &ExitError{Code: exitFailure, Err: errors.New("the sign-in gave an id token that names no ChatGPT account (no chatgpt_account_id claim): sign in with a ChatGPT account, not an API organization")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("the sign-in gave an id token that names no ChatGPT account (no chatgpt_account_id claim): sign in with a ChatGPT account, not an API organization")}
 	}
 	if holder := accountHolding(ios, accounts, cfgPath, accountID, opts.Name); holder != "" {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("ChatGPT account %s is already signed in as account %q in %s: two accounts sharing one login rotate each other's refresh token away. Renew that one with `proxy accounts login %s`, or sign in with another ChatGPT account",
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("ChatGPT account %s is already signed in as account %q in %s: two accounts sharing one login rotate each other's refresh token away. Renew that one with `proxy accounts login %s`, or sign in with another ChatGPT account",
 			shortID(accountID), holder, cfgPath, holder)}
 	}
 	var previousID string
@@ -311,17 +312,17 @@ func loginFailure(err error, opts *AccountsLoginOptions, issuer string) error {
 	case errors.Is(err, login.ErrNotJWT):
 		advice = "oauth.issuer (" + issuer + ") does not look like an OpenAI issuer"
 	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: exitFailure, Err: errors.New("sign-in cancelled; nothing was changed")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("sign-in cancelled; nothing was changed")}
 	default:
 		advice = "nothing was changed; run `" + again + "` to try again"
 	}
-	return &ExitError{Code: exitFailure, Err: fmt.Errorf("%w\n  %s", err, advice)}
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("%w\n  %s", err, advice)}
 }
 
 // loginOAuth returns the config's oauth settings. A file whose other
 // parts do not load (a dead login's auth_file deleted, say) still gives
 // its oauth section: the sign-in may be what repairs it.
-func loginOAuth(ios *IOStreams, cfgPath string, created bool) (config.OAuth, error) {
+func loginOAuth(ios *cmdutil.IOStreams, cfgPath string, created bool) (config.OAuth, error) {
 	path := cfgPath
 	if created {
 		path = ""

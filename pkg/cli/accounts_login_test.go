@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/login/logintest"
 )
@@ -73,7 +74,7 @@ func (r *loginRun) run(t *testing.T, env map[string]string, args ...string) (cod
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
-	code = exitCode(errOut, cmd.ExecuteContext(context.Background()))
+	code = ExitCode(errOut, cmd.ExecuteContext(context.Background()))
 	if out.Len() != 0 {
 		t.Errorf("stdout = %q, want nothing (messages go to stderr)", out.String())
 	}
@@ -111,10 +112,10 @@ func TestAccountsLogin(t *testing.T) {
 			golden: "login-relogin-same.golden", wantErr: []string{"renewed the login of account chatgpt\n"}, wantPolls: 1},
 		{name: "denied", config: commentedConfig, args: []string{"chatgpt", "--device"},
 			setup: func(_ *testing.T, f *logintest.Issuer, _ string) string { f.Deny = true; return "" },
-			want:  exitFailure, wantErr: []string{"sign-in was denied: access_denied: The user declined the sign-in.", "approve the sign-in"}, wantPolls: 1},
+			want:  cmdutil.ExitFailure, wantErr: []string{"sign-in was denied: access_denied: The user declined the sign-in.", "approve the sign-in"}, wantPolls: 1},
 		{name: "timeout", config: commentedConfig, args: []string{"chatgpt", "--device", "--timeout", "12s"},
 			setup: func(_ *testing.T, f *logintest.Issuer, _ string) string { f.Pending = 1000; return "" },
-			want:  exitFailure, wantErr: []string{"sign-in timed out: the code was not entered within 12s", "for a new code"},
+			want:  cmdutil.ExitFailure, wantErr: []string{"sign-in timed out: the code was not entered within 12s", "for a new code"},
 			wantPolls: 4, wantSlept: []time.Duration{5 * time.Second, 5 * time.Second, 2 * time.Second}},
 		{name: "same ChatGPT account under another name", args: []string{"second", "--device"},
 			setup: func(t *testing.T, f *logintest.Issuer, dir string) string {
@@ -122,13 +123,13 @@ func TestAccountsLogin(t *testing.T) {
 				p := writeFile(t, dir, "codex/auth.json", chatgptAuthJSON(t), 0o600)
 				return fmt.Sprintf("accounts:\n  - name: first\n    type: openai-responses\n    auth_file: %s\n", p)
 			},
-			want: exitFailure, wantErr: []string{`ChatGPT account acct...0001 is already signed in as account "first"`, "proxy accounts login first"}, wantPolls: 1},
+			want: cmdutil.ExitFailure, wantErr: []string{`ChatGPT account acct...0001 is already signed in as account "first"`, "proxy accounts login first"}, wantPolls: 1},
 		{name: "an API-key account's name", config: commentedConfig, args: []string{"work", "--device"},
-			want: exitFailure, wantErr: []string{`already has account "work" of type openai`}},
+			want: cmdutil.ExitFailure, wantErr: []string{`already has account "work" of type openai`}},
 		{name: "a name that is no file name", config: commentedConfig, args: []string{"my/acct", "--device"},
-			want: exitFailure, wantErr: []string{"may hold only letters"}},
+			want: cmdutil.ExitFailure, wantErr: []string{"may hold only letters"}},
 		{name: "a hidden file name", config: commentedConfig, args: []string{".x", "--device"},
-			want: exitFailure, wantErr: []string{"must start with a letter or digit"}},
+			want: cmdutil.ExitFailure, wantErr: []string{"must start with a letter or digit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,8 +268,8 @@ func TestAccountsLoginUnreachableIssuer(t *testing.T) {
 	cfgPath := writeFile(t, dir, "proxy.yaml", commentedConfig+"oauth:\n  issuer: "+dead+"\n", 0o600)
 	r := &loginRun{clock: logintest.NewClock(testClock)}
 	code, stderr := r.run(t, map[string]string{"HOME": dir}, "chatgpt", "--device", "--config", cfgPath)
-	if code != exitFailure {
-		t.Fatalf("exit code %d, want %d: %s", code, exitFailure, stderr)
+	if code != cmdutil.ExitFailure {
+		t.Fatalf("exit code %d, want %d: %s", code, cmdutil.ExitFailure, stderr)
 	}
 	for _, w := range []string{"cannot reach the sign-in server " + dead, "oauth.issuer in the config (now " + dead + ")"} {
 		if !strings.Contains(stderr, w) {
@@ -311,8 +312,8 @@ func TestAccountsImportCodexRefuses(t *testing.T) {
 			cfg := tt.config(authPath)
 			cfgPath := writeFile(t, dir, "proxy.yaml", cfg, 0o600)
 			code, _, stderr := runWith(t, map[string]string{"HOME": filepath.Join(dir, "home")}, "accounts", "import-codex", "-c", cfgPath, "--name", "second")
-			if code != exitFailure || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("exit code %d, stderr %q; want %d and %q", code, stderr, exitFailure, tt.wantErr)
+			if code != cmdutil.ExitFailure || !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("exit code %d, stderr %q; want %d and %q", code, stderr, cmdutil.ExitFailure, tt.wantErr)
 			}
 			if got, _ := os.ReadFile(cfgPath); string(got) != cfg {
 				t.Errorf("a refused import changed the config:\n%s", got)

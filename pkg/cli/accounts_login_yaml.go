@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
 )
@@ -53,11 +54,11 @@ func yamlAccounts(src []byte) ([]yamlAccount, error) {
 
 // authFilePath resolves an auth_file value as the config package does: ~
 // and ${VAR} expanded, a relative path taken from the config's directory.
-func authFilePath(ios *IOStreams, value, cfgPath string) string {
+func authFilePath(ios *cmdutil.IOStreams, value, cfgPath string) string {
 	if value == "" {
 		return ""
 	}
-	p := expandHome(ios, os.Expand(value, ios.Getenv))
+	p := cmdutil.ExpandHome(ios, os.Expand(value, ios.Getenv))
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(cfgPath), p)
 	}
@@ -70,7 +71,7 @@ func authFilePath(ios *IOStreams, value, cfgPath string) string {
 // chatGPTAccountID is the ChatGPT account an openai-responses account in
 // the file signs in as: its inline account_id, else its auth file's. ""
 // when neither says (an unreadable file is no duplicate to refuse).
-func (a yamlAccount) chatGPTAccountID(ios *IOStreams, cfgPath string) string {
+func (a yamlAccount) chatGPTAccountID(ios *cmdutil.IOStreams, cfgPath string) string {
 	if a.AccountID != "" {
 		return a.AccountID
 	}
@@ -87,7 +88,7 @@ func (a yamlAccount) chatGPTAccountID(ios *IOStreams, cfgPath string) string {
 // accountHolding returns the name of the openai-responses account, other
 // than except, that is already signed in as ChatGPT account id; "" when
 // none is.
-func accountHolding(ios *IOStreams, accounts []yamlAccount, cfgPath, id, except string) string {
+func accountHolding(ios *cmdutil.IOStreams, accounts []yamlAccount, cfgPath, id, except string) string {
 	for _, a := range accounts {
 		if a.Name == except || a.Type != config.TypeOpenAIResponses {
 			continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
@@ -60,10 +61,10 @@ func TestAccountsTestRefreshesLogin(t *testing.T) {
 		wantRefresh string
 	}{
 		{name: "renewed", tokenStatus: http.StatusOK, tokenBody: string(granted), golden: "accounts-test-renewed.golden",
-			wantCode: exitOK, wantAccess: renewed, wantRefresh: newRefresh},
+			wantCode: cmdutil.ExitOK, wantAccess: renewed, wantRefresh: newRefresh},
 		{name: "dead login", tokenStatus: http.StatusUnauthorized, golden: "accounts-test-dead-login.golden",
 			tokenBody: `{"error":{"message":"Your refresh token has already been used.","type":"invalid_request_error","code":"refresh_token_reused"}}`,
-			wantCode:  exitFailure, wantAccess: expired, wantRefresh: oldRefresh},
+			wantCode:  cmdutil.ExitFailure, wantAccess: expired, wantRefresh: oldRefresh},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +79,7 @@ accounts:
 			ios, out, errOut := testIO(nil, true)
 			err := runAccountsTest(context.Background(), &AccountsTestOptions{IO: ios, ConfigPath: path,
 				Timeout: 10 * time.Second, Now: fixedNow, Location: time.UTC})
-			if code := exitCode(ios.ErrOut, err); code != tt.wantCode {
+			if code := ExitCode(ios.ErrOut, err); code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.wantCode, errOut)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/status"
@@ -83,8 +84,8 @@ func TestAccountsTestGolden(t *testing.T) {
 			ios, out, errOut := testIO(testEnv, tt.tty)
 			err := runAccountsTest(context.Background(), &AccountsTestOptions{IO: ios, ConfigPath: path, JSON: tt.json,
 				Timeout: 10 * time.Second, Now: fixedNow, Location: time.UTC})
-			if code := exitCode(ios.ErrOut, err); code != exitFailure {
-				t.Errorf("exit code %d, want %d", code, exitFailure)
+			if code := ExitCode(ios.ErrOut, err); code != cmdutil.ExitFailure {
+				t.Errorf("exit code %d, want %d", code, cmdutil.ExitFailure)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))
 			if !strings.Contains(errOut.String(), "6 of 8 account(s) failed") || !strings.Contains(errOut.String(), "skipping 1 disabled") {
@@ -103,8 +104,8 @@ func TestAccountsTestJSONShape(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "proxy.yaml", failureModes(t), 0o600)
 	code, stdout, stderr := runWith(t, testEnv, "accounts", "test", "--config", path, "--json", "api", "chatgpt", "refused")
-	if code != exitFailure {
-		t.Fatalf("exit code %d, want %d; stderr %s", code, exitFailure, stderr)
+	if code != cmdutil.ExitFailure {
+		t.Fatalf("exit code %d, want %d; stderr %s", code, cmdutil.ExitFailure, stderr)
 	}
 	var got []map[string]any
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
@@ -139,13 +140,13 @@ func TestAccountsTestExitCodes(t *testing.T) {
 		wantErr  string
 		wantNote string
 	}{
-		{name: "all pass", config: good, want: exitOK},
+		{name: "all pass", config: good, want: cmdutil.ExitOK},
 		{name: "named account fails", config: good + fmt.Sprintf("  - {name: down, type: openai, base_url: http://%s, api_key: x}\n", closedAddr(t)),
-			args: []string{"down"}, want: exitFailure, wantNote: "1 of 1 account(s) failed"},
-		{name: "unknown name", config: good, args: []string{"nope"}, want: exitConfigError, wantErr: `no account named "nope"`},
-		{name: "bad config", config: "accounts:\n  - {name: x, type: opnai}\n", want: exitConfigError, wantErr: "config has"},
-		{name: "bad timeout", config: good, args: []string{"--timeout", "0s"}, want: exitFailure, wantErr: "--timeout"},
-		{name: "update without redis", config: good, args: []string{"--update"}, want: exitOK, wantNote: "redis.url is not set"},
+			args: []string{"down"}, want: cmdutil.ExitFailure, wantNote: "1 of 1 account(s) failed"},
+		{name: "unknown name", config: good, args: []string{"nope"}, want: cmdutil.ExitConfigError, wantErr: `no account named "nope"`},
+		{name: "bad config", config: "accounts:\n  - {name: x, type: opnai}\n", want: cmdutil.ExitConfigError, wantErr: "config has"},
+		{name: "bad timeout", config: good, args: []string{"--timeout", "0s"}, want: cmdutil.ExitFailure, wantErr: "--timeout"},
+		{name: "update without redis", config: good, args: []string{"--update"}, want: cmdutil.ExitOK, wantNote: "redis.url is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,8 +187,8 @@ accounts:
 	}
 
 	code, _, stderr := runWith(t, testEnv, "accounts", "test", "-c", path, "--update")
-	if code != exitFailure {
-		t.Fatalf("exit code %d, want %d; stderr %s", code, exitFailure, stderr)
+	if code != cmdutil.ExitFailure {
+		t.Fatalf("exit code %d, want %d; stderr %s", code, cmdutil.ExitFailure, stderr)
 	}
 	cds, err := st.Cooldowns(context.Background())
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/probe"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -20,7 +21,7 @@ import (
 
 // AccountsTestOptions are the inputs of `proxy accounts test`.
 type AccountsTestOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	Names      []string
 	JSON       bool
@@ -37,7 +38,7 @@ type AccountsTestOptions struct {
 }
 
 // NewCmdAccountsTest returns `proxy accounts test`.
-func NewCmdAccountsTest(ios *IOStreams, runF func(context.Context, *AccountsTestOptions) error) *cobra.Command {
+func NewCmdAccountsTest(ios *cmdutil.IOStreams, runF func(context.Context, *AccountsTestOptions) error) *cobra.Command {
 	opts := &AccountsTestOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "test [NAME...]",
@@ -70,7 +71,7 @@ config is invalid.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
 			if opts.Timeout <= 0 {
-				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--timeout %s: must be positive", opts.Timeout)}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("--timeout %s: must be positive", opts.Timeout)}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -88,8 +89,8 @@ config is invalid.`,
 }
 
 func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
-	now, loc := clockOf(opts.Now, opts.Location)
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	now, loc := cmdutil.ClockOf(opts.Now, opts.Location)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 		return err
 	}
 	if len(chosen) == 0 {
-		return &ExitError{Code: exitConfigError, Err: fmt.Errorf("no enabled accounts in %s to test", configName(cfg))}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: fmt.Errorf("no enabled accounts in %s to test", configName(cfg))}
 	}
 	if skipped := len(cfg.Accounts) - len(chosen); len(opts.Names) == 0 && skipped > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "skipping %d disabled account(s); name one to test it anyway\n", skipped)
@@ -110,7 +111,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 	var built []*account.Account
 	var at []int
 	for i, c := range chosen {
-		a, err := account.New(c, account.WithTokenDir(tokenDir(cfg)))
+		a, err := account.New(c, account.WithTokenDir(cmdutil.TokenDir(cfg)))
 		if err != nil {
 			results[i] = probe.Failed(c.Name, c.Type, err)
 			continue
@@ -121,7 +122,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 	// A ChatGPT login is called dead only when its refresh token is: an
 	// expired or refused access token is renewed first, as the proxy
 	// would, and the renewed tokens are written back to the auth file.
-	secrets := redact.New(secretsOf(cfg, built))
+	secrets := redact.New(cmdutil.SecretsOf(cfg, built))
 	refresher := account.NewRefresher(account.RefresherOptions{
 		TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Client: opts.Client, Now: now,
 		Timeout:  opts.Timeout, // a hanging token endpoint must not outlast --timeout
@@ -151,7 +152,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 		}
 	}
 	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, results); err != nil {
+		if err := cmdutil.WriteJSON(opts.IO.Out, results); err != nil {
 			return err
 		}
 	} else if err := printTestResults(opts.IO.Out, results, now(), loc); err != nil {
@@ -159,13 +160,13 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 	}
 	if failed > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "%d of %d account(s) failed\n", failed, len(results))
-		return &ExitError{Code: exitFailure}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil
 }
 
 func printTestResults(w io.Writer, results []probe.Result, now time.Time, loc *time.Location) error {
-	t := newTable(w, "NAME", "TYPE", "RESULT", "FIRST EVENT", "TOTAL", "DETAIL")
+	t := cmdutil.NewTable(w, "NAME", "TYPE", "RESULT", "FIRST EVENT", "TOTAL", "DETAIL")
 	for _, r := range results {
 		result, detail := "ok", probe.FormatLimits(r.Limits, now, loc)
 		if r.OK && r.Refreshed {
@@ -184,9 +185,9 @@ func printTestResults(w io.Writer, results []probe.Result, now time.Time, loc *t
 		if r.API != "" {
 			typ += " (" + r.API + ")"
 		}
-		t.add(r.Name, typ, result, millis(r.TTFB, r.Status == http.StatusOK), millis(r.Total, r.Sent), detail)
+		t.Add(r.Name, typ, result, millis(r.TTFB, r.Status == http.StatusOK), millis(r.Total, r.Sent), detail)
 	}
-	return t.render()
+	return t.Render()
 }
 
 // millis shows a latency in whole milliseconds, or nothing when it was not
@@ -201,7 +202,7 @@ func millis(d time.Duration, measured bool) string {
 // recordResults writes the checks' outcomes to the shared store the way a
 // running proxy's health tracking would: failures become cooldowns, a pass
 // ends one.
-func recordResults(ctx context.Context, ios *IOStreams, url, prefix string, accounts []*account.Account, results []probe.Result) error {
+func recordResults(ctx context.Context, ios *cmdutil.IOStreams, url, prefix string, accounts []*account.Account, results []probe.Result) error {
 	if url == "" {
 		return fmt.Errorf("redis.url is not set: the running proxy keeps its state in its embedded store, which only it can reach; nothing recorded")
 	}

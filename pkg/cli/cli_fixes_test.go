@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/status"
 )
 
@@ -19,12 +20,12 @@ func TestUnknownSubcommand(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"accounts lst", []string{"accounts", "lst"}, exitFailure, `unknown command "lst" for "proxy accounts"; did you mean "list"`},
-		{"config valdate", []string{"config", "valdate"}, exitFailure, `unknown command "valdate" for "proxy config"; did you mean "validate"?`},
-		{"sessions clr", []string{"sessions", "clr"}, exitFailure, `unknown command "clr" for "proxy sessions"`},
-		{"proxy serv", []string{"serv"}, exitFailure, `unknown command "serv" for "proxy"; did you mean "serve"?`},
-		{"nothing close", []string{"accounts", "frobnicate"}, exitFailure, "(see `proxy accounts --help`)"},
-		{"a group alone shows its help", []string{"accounts"}, exitOK, ""},
+		{"accounts lst", []string{"accounts", "lst"}, cmdutil.ExitFailure, `unknown command "lst" for "proxy accounts"; did you mean "list"`},
+		{"config valdate", []string{"config", "valdate"}, cmdutil.ExitFailure, `unknown command "valdate" for "proxy config"; did you mean "validate"?`},
+		{"sessions clr", []string{"sessions", "clr"}, cmdutil.ExitFailure, `unknown command "clr" for "proxy sessions"`},
+		{"proxy serv", []string{"serv"}, cmdutil.ExitFailure, `unknown command "serv" for "proxy"; did you mean "serve"?`},
+		{"nothing close", []string{"accounts", "frobnicate"}, cmdutil.ExitFailure, "(see `proxy accounts --help`)"},
+		{"a group alone shows its help", []string{"accounts"}, cmdutil.ExitOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func TestUnknownSubcommand(t *testing.T) {
 			if code != tt.want || !strings.Contains(stderr, tt.wantErr) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.want, tt.wantErr)
 			}
-			if tt.want == exitOK && !strings.Contains(stdout, "Available Commands") {
+			if tt.want == cmdutil.ExitOK && !strings.Contains(stdout, "Available Commands") {
 				t.Errorf("no help on stdout: %q", stdout)
 			}
 		})
@@ -44,7 +45,7 @@ func TestAccountsTestSuggestsName(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "proxy.yaml", listConfig, 0o600)
 	code, _, stderr := runWith(t, testEnv, "accounts", "test", "-c", path, "chatgtp")
 	want := `no account named "chatgtp" in ` + path + `; did you mean "chatgpt"? (accounts: api, chatgpt, spare)`
-	if code != exitConfigError || !strings.Contains(stderr, want) {
+	if code != cmdutil.ExitConfigError || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }
@@ -53,7 +54,7 @@ func TestAccountsTestSuggestsName(t *testing.T) {
 func TestWatchWithoutTerminal(t *testing.T) {
 	code, _, stderr := runWith(t, nil, "watch", "--addr", closedAddr(t))
 	want := "proxy watch needs a terminal; use `proxy accounts list` or GET /_proxy/events"
-	if code != exitFailure || strings.TrimSpace(stderr) != "error: "+want {
+	if code != cmdutil.ExitFailure || strings.TrimSpace(stderr) != "error: "+want {
 		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }
@@ -63,7 +64,7 @@ func TestImportCodexWithoutLogin(t *testing.T) {
 	dir := t.TempDir()
 	code, _, stderr := runWith(t, map[string]string{"HOME": dir}, "accounts", "import-codex", "--name", "c", "-c", filepath.Join(dir, "proxy.yaml"))
 	want := "error: no Codex login at ~/.codex/auth.json: run `codex login`, set CODEX_HOME, or use `proxy accounts login NAME`\n"
-	if code != exitFailure || stderr != want {
+	if code != cmdutil.ExitFailure || stderr != want {
 		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }
@@ -91,7 +92,7 @@ func TestAccountsListDemo(t *testing.T) {
 				args = append(args, "--config", tt.config)
 			}
 			code, stdout, stderr := runWith(t, env, args...)
-			if code != exitOK || !strings.Contains(stderr, tt.wantNote) {
+			if code != cmdutil.ExitOK || !strings.Contains(stderr, tt.wantNote) {
 				t.Errorf("exit %d, stderr %q; want %q", code, stderr, tt.wantNote)
 			}
 			if strings.Contains(stdout+stderr, "not loaded") || strings.Contains(stderr, "no accounts configured") {
@@ -112,7 +113,7 @@ func TestAccountsListNotLoaded(t *testing.T) {
 	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(doc) }))
 	path := writeFile(t, t.TempDir(), "proxy.yaml", listConfig, 0o600)
 	code, stdout, stderr := runWith(t, testEnv, "accounts", "list", "-c", path, "--addr", srv.URL)
-	if code != exitOK {
+	if code != cmdutil.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"chatgpt\topenai-responses", "not loaded (reload the proxy: kill -HUP 4242)", "old\topenai"} {

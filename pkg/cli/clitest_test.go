@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"flag"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // ttyBuffer is an output that says whether it is a terminal, so the
@@ -24,9 +27,9 @@ type ttyBuffer struct {
 func (b *ttyBuffer) IsTerminal() bool { return b.tty }
 
 // testIO returns streams on buffers with env as the whole environment.
-func testIO(env map[string]string, tty bool) (*IOStreams, *ttyBuffer, *ttyBuffer) {
+func testIO(env map[string]string, tty bool) (*cmdutil.IOStreams, *ttyBuffer, *ttyBuffer) {
 	out, errOut := &ttyBuffer{tty: tty}, &ttyBuffer{tty: tty}
-	return &IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(k string) string { return env[k] }}, out, errOut
+	return &cmdutil.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut, Getenv: func(k string) string { return env[k] }}, out, errOut
 }
 
 // runWith runs the command line like Main does, with env and buffers.
@@ -85,4 +88,39 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// The -update flag rewrites golden files. It is registered here only when no
+// other test file of the package has registered it already (package-level
+// variables are initialised before any init runs), so another golden test in
+// package cli can declare its own without a duplicate-flag panic.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata/")
+	}
+}
+
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+func assertGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if updateGolden() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test ./pkg/cli -run %s -update to create it): %v", t.Name(), err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/probe"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -44,7 +45,7 @@ const codexProviderName = "OpenAI"
 
 // DoctorOptions are the inputs of `proxy doctor`.
 type DoctorOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	// Timeout bounds each account's check; DefaultDoctorTimeout when 0.
 	Timeout time.Duration
@@ -57,7 +58,7 @@ type DoctorOptions struct {
 
 // NewCmdDoctor returns `proxy doctor`. runF replaces the command's work in
 // tests of flag handling.
-func NewCmdDoctor(ios *IOStreams, runF func(context.Context, *DoctorOptions) error) *cobra.Command {
+func NewCmdDoctor(ios *cmdutil.IOStreams, runF func(context.Context, *DoctorOptions) error) *cobra.Command {
 	opts := &DoctorOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -83,7 +84,7 @@ failed, 2 when the config does not load.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Timeout <= 0 {
-				return &ExitError{Code: exitFailure, Err: fmt.Errorf("--timeout %s: must be positive", opts.Timeout)}
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("--timeout %s: must be positive", opts.Timeout)}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -154,7 +155,7 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	if !ok {
 		// Every other check reads the config.
 		r.summary()
-		return &ExitError{Code: exitConfigError}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError}
 	}
 	doctorAccounts(ctx, opts, cfg, r)
 	doctorRedis(ctx, cfg, r)
@@ -162,7 +163,7 @@ func runDoctor(ctx context.Context, opts *DoctorOptions) error {
 	doctorCodex(opts.IO, cfg, r)
 	r.summary()
 	if r.failed > 0 {
-		return &ExitError{Code: exitFailure}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil
 }
@@ -174,7 +175,7 @@ func doctorConfig(opts *DoctorOptions, r *report) (*config.Config, bool) {
 			"run `proxy config init`, or `proxy accounts login NAME` to start one with a ChatGPT account")
 		return nil, false
 	}
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	var problems config.Problems
 	switch {
 	case errors.As(err, &problems):
@@ -216,9 +217,9 @@ func doctorAccounts(ctx context.Context, opts *DoctorOptions, cfg *config.Config
 		if !c.Enabled {
 			continue
 		}
-		a, err := account.New(c, account.WithTokenDir(tokenDir(cfg)))
+		a, err := account.New(c, account.WithTokenDir(cmdutil.TokenDir(cfg)))
 		if err != nil {
-			hide := redact.New(secretsOf(&config.Config{Accounts: []config.Account{c}}, nil))
+			hide := redact.New(cmdutil.SecretsOf(&config.Config{Accounts: []config.Account{c}}, nil))
 			findings = append(findings, finding{levelFail, c.Name + ": " + strings.TrimPrefix(hide.String(err.Error()), "account "+c.Name+": ")})
 			continue
 		}
@@ -238,7 +239,7 @@ func doctorAccounts(ctx context.Context, opts *DoctorOptions, cfg *config.Config
 	if len(built) > 0 {
 		// An expired access token is renewed first, as the proxy would:
 		// only a refresh token the endpoint refuses makes a dead login.
-		secrets := redact.New(secretsOf(cfg, built))
+		secrets := redact.New(cmdutil.SecretsOf(cfg, built))
 		refresher := account.NewRefresher(account.RefresherOptions{
 			TokenURL: cfg.OAuth.TokenURL, ClientID: cfg.OAuth.ClientID, Client: opts.Client, Now: opts.Now,
 			Timeout:  opts.Timeout, // a hanging token endpoint must not outlast the check's own bound
@@ -291,22 +292,22 @@ func doctorRedis(ctx context.Context, cfg *config.Config, r *report) {
 // not a problem of the setup (it may just not be started), but what Codex
 // will meet.
 func doctorProxy(ctx context.Context, opts *DoctorOptions, cfg *config.Config, r *report) {
-	c := newLiveClient(opts.IO, "", cfg)
+	c := cmdutil.NewLiveClient(opts.IO, "", cfg)
 	var doc status.Document
-	err := c.do(ctx, "GET", "/_proxy/status", &doc)
-	var se *serverError
+	err := c.Do(ctx, "GET", "/_proxy/status", &doc)
+	var se *cmdutil.ServerError
 	switch {
-	case errors.Is(err, errNotRunning):
-		r.warn("proxy", "nothing answers at "+c.base, "start it with `proxy serve`")
+	case errors.Is(err, cmdutil.ErrNotRunning):
+		r.warn("proxy", "nothing answers at "+c.Base, "start it with `proxy serve`")
 	case errors.As(err, &se) && se.Status == http.StatusUnauthorized:
-		r.ok("proxy", "a proxy answers at "+c.base+" (its status needs a client key: set PROXY_API_KEY to see it)")
+		r.ok("proxy", "a proxy answers at "+c.Base+" (its status needs a client key: set PROXY_API_KEY to see it)")
 	case err != nil:
 		r.warn("proxy", err.Error(), "is something else listening there? change listen, or stop it")
 	case doc.Demo:
-		r.warn("proxy", "the proxy at "+c.base+" runs --demo: Codex would talk to its fake accounts",
+		r.warn("proxy", "the proxy at "+c.Base+" runs --demo: Codex would talk to its fake accounts",
 			"stop it and run `proxy serve`")
 	default:
-		found := "running at " + c.base
+		found := "running at " + c.Base
 		if doc.PID > 0 {
 			found += fmt.Sprintf(" (pid %d, %d account(s))", doc.PID, len(doc.Accounts))
 		}
@@ -330,9 +331,9 @@ type codexProvider struct {
 
 // doctorCodex checks that Codex is pointed at this proxy the way it works
 // best; every problem has the same fix, `proxy codex config --write`.
-func doctorCodex(ios *IOStreams, cfg *config.Config, r *report) {
-	path := codexConfigPath(ios.Getenv) // shared with `proxy codex config`
-	shown := displayPath(ios, path)
+func doctorCodex(ios *cmdutil.IOStreams, cfg *config.Config, r *report) {
+	path := cmdutil.CodexConfigPath(ios.Getenv) // shared with `proxy codex config`
+	shown := cmdutil.DisplayPath(ios, path)
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -348,7 +349,7 @@ func doctorCodex(ios *IOStreams, cfg *config.Config, r *report) {
 		r.fail("codex", fmt.Sprintf("%s is not valid TOML: %v", shown, err), "fix the file by hand, then "+codexFix)
 		return
 	}
-	want := codexBaseURL(cfg.Listen)
+	want := cmdutil.CodexBaseURL(cfg.Listen)
 	p, ok := cc.ModelProviders[cc.ModelProvider]
 	switch {
 	case cc.ModelProvider == "":
@@ -374,14 +375,14 @@ func doctorCodex(ios *IOStreams, cfg *config.Config, r *report) {
 	if p.WireAPI != "" && p.WireAPI != "responses" {
 		r.fail("codex", fmt.Sprintf("%s has wire_api %q: the proxy serves the Responses API only", provider, p.WireAPI), codexFix)
 	}
-	auth, _ := chooseCodexAuth(cfg, filepath.Join(filepath.Dir(path), "auth.json")) // the rule `proxy codex config` writes by
-	doctorCodexKey(ios, cfg, r, provider, p.EnvKey, auth == CodexAuthLogin)
+	auth, _ := cmdutil.ChooseCodexAuth(cfg, filepath.Join(filepath.Dir(path), "auth.json")) // the rule `proxy codex config` writes by
+	doctorCodexKey(ios, cfg, r, provider, p.EnvKey, auth == cmdutil.CodexAuthLogin)
 }
 
 // doctorCodexKey checks the key Codex will send: the provider's env_key
 // names a variable that must be set where Codex runs, to one of the
 // config's client_keys when it has any.
-func doctorCodexKey(ios *IOStreams, cfg *config.Config, r *report, provider, envKey string, loginAccepted bool) {
+func doctorCodexKey(ios *cmdutil.IOStreams, cfg *config.Config, r *report, provider, envKey string, loginAccepted bool) {
 	keys := len(cfg.ClientKeys) > 0
 	value := ""
 	if envKey != "" {

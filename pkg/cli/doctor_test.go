@@ -12,6 +12,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/status"
@@ -110,8 +111,8 @@ func TestDoctorGolden(t *testing.T) {
 		setup        func(t *testing.T, dir string) (string, map[string]string)
 		want         int
 	}{
-		{"healthy", "doctor-healthy.golden", doctorHealthy, exitOK},
-		{"broken", "doctor-broken.golden", doctorBroken, exitFailure},
+		{"healthy", "doctor-healthy.golden", doctorHealthy, cmdutil.ExitOK},
+		{"broken", "doctor-broken.golden", doctorBroken, cmdutil.ExitFailure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +120,7 @@ func TestDoctorGolden(t *testing.T) {
 			cfgPath, env := tt.setup(t, dir)
 			ios, out, errOut := testIO(env, false)
 			err := runDoctor(context.Background(), &DoctorOptions{IO: ios, ConfigPath: cfgPath, Timeout: 10 * time.Second, Now: fixedNow})
-			if code := exitCode(ios.ErrOut, err); code != tt.want {
+			if code := ExitCode(ios.ErrOut, err); code != tt.want {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.want, errOut)
 			}
 			assertGolden(t, tt.golden, stable(out.String(), dir))
@@ -149,8 +150,8 @@ func TestDoctorConfigErrors(t *testing.T) {
 				args = append(args, "--config", writeFile(t, dir, "proxy.yaml", tt.config, 0o600))
 			}
 			code, stdout, _ := runWith(t, env, args...)
-			if code != exitConfigError || !strings.Contains(stable(stdout, dir), tt.want) {
-				t.Errorf("exit %d, stdout %q; want exit %d and %q", code, stdout, exitConfigError, tt.want)
+			if code != cmdutil.ExitConfigError || !strings.Contains(stable(stdout, dir), tt.want) {
+				t.Errorf("exit %d, stdout %q; want exit %d and %q", code, stdout, cmdutil.ExitConfigError, tt.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/identity"
@@ -41,7 +42,7 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, poo
 		logger.Error("reload rejected; keeping the running config", "err", err)
 		return err
 	}
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return reject(err)
 	}
@@ -57,12 +58,12 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, poo
 	if err := vetReload(running, cfg); err != nil {
 		return reject(err)
 	}
-	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(tokenDir(cfg)))
+	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(cmdutil.TokenDir(cfg)))
 	if err != nil {
 		return reject(err)
 	}
 	// The new secrets are hidden before any request can carry them.
-	secrets.Replace(secretsOf(cfg, accounts))
+	secrets.Replace(cmdutil.SecretsOf(cfg, accounts))
 	pool.Replace(accounts)
 	keys.Replace(serverKeys(cfg.ClientKeys))
 	// Pick up the shared state now rather than at the next periodic sync.

@@ -13,33 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/codex"
+	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
+	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
+	"github.com/proxy-dev/proxy/pkg/cmd/version"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
-)
-
-// IOStreams are the streams a command reads and writes, injected so tests
-// run commands against buffers.
-type IOStreams struct {
-	In     io.Reader
-	Out    io.Writer // data
-	ErrOut io.Writer // messages, logs
-	// Getenv reads the environment; tests replace it.
-	Getenv func(string) string
-}
-
-// ExitError carries a specific exit status out of a command.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// Exit statuses shared by every command.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitConfigError = 2
 )
 
 // Main runs the command line with the process's arguments and streams and
@@ -47,13 +26,13 @@ const (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ios := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv}
+	ios := &cmdutil.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv}
 	return Run(ctx, ios, os.Args[1:])
 }
 
 // Run executes the command line args and returns the exit status. It is
 // Main without the process: what tests call.
-func Run(ctx context.Context, ios *IOStreams, args []string) int {
+func Run(ctx context.Context, ios *cmdutil.IOStreams, args []string) int {
 	root := NewCmdRoot(ios)
 	// Here rather than in NewCmdRoot, so it covers every command however
 	// it was added.
@@ -63,21 +42,21 @@ func Run(ctx context.Context, ios *IOStreams, args []string) int {
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	err := root.ExecuteContext(ctx)
-	return exitCode(ios.ErrOut, err)
+	return ExitCode(ios.ErrOut, err)
 }
 
-// exitCode decides the exit status of every command in one place and
+// ExitCode decides the exit status of every command in one place and
 // prints the error.
-func exitCode(errOut io.Writer, err error) int {
+func ExitCode(errOut io.Writer, err error) int {
 	if err == nil {
-		return exitOK
+		return cmdutil.ExitOK
 	}
 	var problems config.Problems
-	var exit *ExitError
+	var exit *cmdutil.ExitError
 	switch {
 	case errors.As(err, &problems):
 		fmt.Fprintf(errOut, "config has %d problem(s):\n%s\n", len(problems), problems.Error())
-		return exitConfigError
+		return cmdutil.ExitConfigError
 	case errors.As(err, &exit):
 		if exit.Err != nil {
 			fmt.Fprintln(errOut, "error:", exit.Err)
@@ -85,12 +64,12 @@ func exitCode(errOut io.Writer, err error) int {
 		return exit.Code
 	default:
 		fmt.Fprintln(errOut, "error:", err)
-		return exitFailure
+		return cmdutil.ExitFailure
 	}
 }
 
 // NewCmdRoot returns the root command with every subcommand.
-func NewCmdRoot(ios *IOStreams) *cobra.Command {
+func NewCmdRoot(ios *cmdutil.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "proxy",
 		Short: "A local relay that pools OpenAI and ChatGPT accounts behind one Responses API base URL",
@@ -102,11 +81,11 @@ conversation on that account, streams answers back and records usage.`,
 	}
 	root.AddCommand(
 		NewCmdServe(ios, nil),
-		NewCmdVersion(ios),
+		version.NewCmdVersion(ios),
 		NewCmdWatch(ios, nil),
-		NewCmdAccounts(ios), NewCmdConfig(ios), NewCmdSessions(ios),
+		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
 	root.AddCommand(NewCmdDoctor(ios, nil))
-	root.AddCommand(NewCmdCodex(ios))
+	root.AddCommand(codex.NewCmdCodex(ios))
 	return root
 }

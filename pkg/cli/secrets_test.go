@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/redact"
 )
@@ -45,7 +46,7 @@ func TestSecretsOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := secretsOf(cfg, tt.accounts)
+			got := cmdutil.SecretsOf(cfg, tt.accounts)
 			for i, want := range []string{testAPIKey, urlPassword, proxyPassword, testAccessToken, refreshSecret, clientSecret, redisPassword} {
 				if !slices.Contains(got, want) {
 					t.Errorf("secretsOf lacks secret #%d", i)

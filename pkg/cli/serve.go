@@ -11,17 +11,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/build"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/event"
 	"github.com/proxy-dev/proxy/pkg/health"
@@ -40,7 +40,7 @@ const shutdownGrace = 30 * time.Second
 
 // ServeOptions are the inputs of `proxy serve`.
 type ServeOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	Listen     string
 	RedisURL   string
@@ -71,7 +71,7 @@ type ServeOptions struct {
 
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
 // tests of flag handling; nil runs the proxy.
-func NewCmdServe(ios *IOStreams, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+func NewCmdServe(ios *cmdutil.IOStreams, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	opts := &ServeOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -112,17 +112,17 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	// With --tui the screen owns the terminal: logs and the start-up lines
 	// go to a file, named before the screen starts and after it ends.
 	msgs := *opts.IO
-	if opts.TUI && !isTerminal(opts.IO.Out) {
-		return &ExitError{Code: exitFailure, Err: errors.New("proxy serve --tui needs a terminal; run `proxy serve` without --tui, and `proxy watch` in a terminal")}
+	if opts.TUI && !cmdutil.IsTerminal(opts.IO.Out) {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("proxy serve --tui needs a terminal; run `proxy serve` without --tui, and `proxy watch` in a terminal")}
 	}
 	if opts.TUI {
 		path := opts.LogFile
 		if path == "" {
-			path = tuiLogPath(opts.IO.Getenv)
+			path = cmdutil.TUILogPath(opts.IO.Getenv)
 		}
-		f, err := openTUILog(path)
+		f, err := cmdutil.OpenTUILog(path)
 		if err != nil {
-			return &ExitError{Code: exitConfigError, Err: err}
+			return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
 		}
 		defer f.Close()
 		msgs.ErrOut = f
@@ -134,16 +134,16 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	secrets := redact.New(nil)
 	logger, err := newLogger(msgs.ErrOut, opts.LogLevel, opts.LogFormat, secrets)
 	if err != nil {
-		return &ExitError{Code: exitConfigError, Err: err}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
 	}
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return err
 	}
 	if cfg.Path == "" && !opts.Demo {
 		// `config validate` calls this state an error; serving 503 to
 		// every request would only hide it.
-		return &ExitError{Code: exitConfigError, Err: errNoConfigToServe}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: errNoConfigToServe}
 	}
 	if opts.Listen != "" {
 		cfg.Listen = opts.Listen
@@ -153,7 +153,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	warnPermissions(logger, cfg)
 	if err := server.CheckExposure(cfg.Listen, len(cfg.ClientKeys) > 0); err != nil {
-		return &ExitError{Code: exitConfigError, Err: err}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
 	}
 
 	if opts.Demo {
@@ -164,11 +164,11 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		defer demo.close()
 		cfg.Accounts = demo.accounts
 	}
-	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(tokenDir(cfg)))
+	accounts, err := account.NewAll(cfg.Accounts, account.WithTokenDir(cmdutil.TokenDir(cfg)))
 	if err != nil {
-		return &ExitError{Code: exitConfigError, Err: err}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
 	}
-	secrets.Replace(secretsOf(cfg, accounts))
+	secrets.Replace(cmdutil.SecretsOf(cfg, accounts))
 	if len(accounts) == 0 {
 		logger.Warn("no accounts configured: every request will get 503 no_available_account; add accounts to the config or run with --demo")
 	}
@@ -239,7 +239,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	secrets.Add(screenKey.Key)
 	adm := admin.New(admin.Options{
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
-		Version: Build().Version, Started: time.Now(), Logger: logger, Redact: secrets,
+		Version: build.Get().Version, Started: time.Now(), Logger: logger, Redact: secrets,
 		PID: os.Getpid(), Demo: opts.Demo, WebSockets: rl.OpenWebSockets,
 	})
 	defer adm.Close()
@@ -274,7 +274,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	var tuiDone chan error // nil without --tui: never ready
 	if opts.TUI {
 		tuiDone = make(chan error, 1)
-		go func() { tuiDone <- runTUI(ctx, opts.IO, "http://"+ln.Addr().String(), screenKey.Key) }()
+		go func() { tuiDone <- cmdutil.RunTUI(ctx, opts.IO, "http://"+ln.Addr().String(), screenKey.Key) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -383,26 +383,8 @@ func randomKey() string {
 	return hex.EncodeToString(b[:])
 }
 
-// tokenDir is where ChatGPT accounts with inline tokens keep rotated ones:
-// beside the config file, else in the user's config directory.
-func tokenDir(cfg *config.Config) string {
-	if cfg.Path != "" {
-		return filepath.Dir(cfg.Path)
-	}
-	if dir, err := os.UserConfigDir(); err == nil {
-		return filepath.Join(dir, "proxy")
-	}
-	return ""
-}
-
-// loadConfig finds and loads the config with a fresh viper instance.
-func loadConfig(ios *IOStreams, flagPath string) (*config.Config, error) {
-	path := config.Locate(flagPath, ios.Getenv)
-	return config.Load(viper.New(), path, ios.Getenv)
-}
-
 // announce tells the user where the proxy listens and what it pools.
-func announce(ios *IOStreams, addr string, cfg *config.Config, accounts []*account.Account, st *store.Store) {
+func announce(ios *cmdutil.IOStreams, addr string, cfg *config.Config, accounts []*account.Account, st *store.Store) {
 	where := "embedded (in-process)"
 	if !st.Embedded() {
 		where = "redis"

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // TestServeWithoutConfig refuses to serve nothing: with no config file and
@@ -15,7 +17,7 @@ func TestServeWithoutConfig(t *testing.T) {
 	home := t.TempDir()
 	env := map[string]string{"HOME": home, "XDG_CONFIG_HOME": home}
 	code, _, stderr := runWith(t, env, "serve", "--listen", "127.0.0.1:0")
-	if code != exitConfigError || !strings.Contains(stderr, "no config file found") ||
+	if code != cmdutil.ExitConfigError || !strings.Contains(stderr, "no config file found") ||
 		!strings.Contains(stderr, "run `proxy config init` or `proxy serve --demo`") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}

@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/proxy-dev/proxy/pkg/tui"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // WatchOptions are the inputs of `proxy watch`.
 type WatchOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	Addr       string
 	// Program adds bubbletea options, for tests.
@@ -25,7 +23,7 @@ type WatchOptions struct {
 
 // NewCmdWatch returns `proxy watch`. runF replaces the command's work in
 // tests of flag handling; nil runs the screen.
-func NewCmdWatch(ios *IOStreams, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+func NewCmdWatch(ios *cmdutil.IOStreams, runF func(context.Context, *WatchOptions) error) *cobra.Command {
 	opts := &WatchOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -60,18 +58,18 @@ var errWatchNoTerminal = errors.New("proxy watch needs a terminal; use `proxy ac
 
 // RunWatch shows the watch screen until the user quits or ctx ends.
 func RunWatch(ctx context.Context, opts *WatchOptions) error {
-	if !isTerminal(opts.IO.Out) {
-		return &ExitError{Code: exitFailure, Err: errWatchNoTerminal}
+	if !cmdutil.IsTerminal(opts.IO.Out) {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errWatchNoTerminal}
 	}
 	addr, err := watchAddr(opts)
 	if err != nil {
 		return err
 	}
-	err = runTUI(ctx, opts.IO, addr, opts.IO.Getenv("PROXY_API_KEY"), opts.Program...)
+	err = cmdutil.RunTUI(ctx, opts.IO, addr, opts.IO.Getenv("PROXY_API_KEY"), opts.Program...)
 	if err != nil && strings.Contains(err.Error(), "TTY") {
 		// Output is a terminal but there is no controlling one to read
 		// keys from (bubbletea: "could not open TTY").
-		return &ExitError{Code: exitFailure, Err: errWatchNoTerminal}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errWatchNoTerminal}
 	}
 	return err
 }
@@ -81,7 +79,7 @@ func RunWatch(ctx context.Context, opts *WatchOptions) error {
 func watchAddr(opts *WatchOptions) (string, error) {
 	addr := opts.Addr
 	if addr == "" {
-		cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+		cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 		if err != nil {
 			return "", fmt.Errorf("finding the server to watch (or pass --addr): %w", err)
 		}
@@ -91,44 +89,4 @@ func watchAddr(opts *WatchOptions) (string, error) {
 		addr = "http://" + addr
 	}
 	return strings.TrimSuffix(addr, "/"), nil
-}
-
-// runTUI runs the screen on the process's terminal; `watch` and
-// `serve --tui` share it.
-func runTUI(ctx context.Context, ios *IOStreams, addr, key string, extra ...tea.ProgramOption) error {
-	o := tui.RunOptions{Feed: tui.Feed{Addr: addr, Key: key}, Program: extra}
-	// Tests hand their own streams; a real run uses the terminal as is.
-	if ios.In != os.Stdin {
-		o.In = ios.In
-	}
-	if ios.Out != os.Stdout {
-		o.Out = ios.Out
-	}
-	return tui.Run(ctx, o)
-}
-
-// tuiLogPath is where `serve --tui` writes its logs: the screen owns the
-// terminal. It is the user's state directory, else the temp directory.
-func tuiLogPath(getenv func(string) string) string {
-	dir := getenv("XDG_STATE_HOME")
-	if dir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			dir = filepath.Join(home, ".local", "state")
-		} else {
-			dir = os.TempDir()
-		}
-	}
-	return filepath.Join(dir, "proxy", "serve.log")
-}
-
-// openTUILog opens (appending) the --tui log file, making its directory.
-func openTUILog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("making the log directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening the log file: %w", err)
-	}
-	return f, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/tui"
 )
 
@@ -192,7 +193,7 @@ func TestTUILogPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tuiLogPath(func(k string) string { return tt.env[k] }); got != tt.want {
+			if got := cmdutil.TUILogPath(func(k string) string { return tt.env[k] }); got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
@@ -73,7 +74,7 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, with ...
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
+	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
 	reload, reloaded := make(chan struct{}), make(chan error, 1)
 	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err }}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/loadbench/internal/bare"
 )
 
@@ -150,7 +151,7 @@ func startProxyConfig(configYAML string, logs io.Writer) (string, func() error, 
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ios := &cli.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
+	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
 	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: logLevel(), LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }}
 	go func() { done <- cli.RunServe(ctx, opts) }()

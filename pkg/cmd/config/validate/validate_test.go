@@ -1,50 +1,13 @@
-package cli
+package validate_test
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
-
-func TestConfigInit(t *testing.T) {
-	tests := []struct {
-		name     string
-		existing string // "" : no file yet
-		args     []string
-		want     int
-		wantErr  string
-		wantFile string
-	}{
-		{name: "writes the starter", wantFile: config.Starter()},
-		{name: "refuses to overwrite", existing: "mine\n", want: exitFailure, wantErr: "already exists; use --force", wantFile: "mine\n"},
-		{name: "overwrites with --force", existing: "mine\n", args: []string{"--force"}, wantFile: config.Starter()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "sub", "proxy.yaml")
-			if tt.existing != "" {
-				writeFile(t, filepath.Dir(path), "proxy.yaml", tt.existing, 0o644)
-			}
-			code, stdout, stderr := runWith(t, nil, append([]string{"config", "init", path}, tt.args...)...)
-			if code != tt.want {
-				t.Fatalf("exit code %d, want %d; stderr %s", code, tt.want, stderr)
-			}
-			if stdout != "" || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("stdout %q, stderr %q (want %q)", stdout, stderr, tt.wantErr)
-			}
-			got, _ := os.ReadFile(path)
-			if string(got) != tt.wantFile {
-				t.Errorf("file is\n%s\nwant\n%s", got, tt.wantFile)
-			}
-			if info, _ := os.Stat(path); tt.want == 0 && info.Mode().Perm() != 0o600 {
-				t.Errorf("mode %v, want 0600", info.Mode().Perm())
-			}
-		})
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
@@ -58,8 +21,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "valid", config: "accounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: k}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: k}\n",
 			golden: "config-validate-ok.golden"},
 		{name: "every problem with its line", config: "listen: nowhere\naccounts:\n  - name: a\n    type: opnai\n    wieght: 2\n  - name: a\n    type: openai\n    api_key: ${UNSET_KEY}\n",
-			want: exitConfigError, golden: "config-validate-broken.golden"},
-		{name: "no config file", want: exitConfigError, golden: "config-validate-none.golden"},
+			want: cmdutil.ExitConfigError, golden: "config-validate-broken.golden"},
+		{name: "no config file", want: cmdutil.ExitConfigError, golden: "config-validate-none.golden"},
 		{name: "literal secrets readable by others", config: "client_keys:\n  - {name: laptop, key: pk-literal-0123456789}\naccounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: sk-literal-0123456789}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: \"${KEY_B}\"}\n",
 			mode: 0o644, env: map[string]string{"KEY_B": "sk-env-0123456789"}, golden: "config-validate-readable.golden"},
 		{name: "only ${VAR} secrets readable by others", config: "accounts:\n  - {name: a, type: openai, base_url: https://x.example/v1, api_key: \"${KEY_A}\"}\n  - {name: b, type: openai, base_url: https://y.example/v1, api_key: \"${KEY_A}\"}\n",
@@ -76,7 +39,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 			args := []string{"config", "validate"}
 			if tt.config != "" {
-				path := writeFile(t, dir, "proxy.yaml", tt.config, 0o600)
+				path := cmdtest.WriteFile(t, dir, "proxy.yaml", tt.config, 0o600)
 				if tt.mode != 0 {
 					// Chmod, not the create mode: the umask would mask it.
 					if err := os.Chmod(path, tt.mode); err != nil {
@@ -85,11 +48,11 @@ func TestConfigValidate(t *testing.T) {
 				}
 				args = append(args, "--config", path)
 			}
-			code, stdout, stderr := runWith(t, env, args...)
+			code, stdout, stderr := cmdtest.RunWith(t, env, args...)
 			if code != tt.want {
 				t.Errorf("exit code %d, want %d", code, tt.want)
 			}
-			assertGolden(t, tt.golden, stable("stdout:\n"+stdout+"stderr:\n"+stderr, dir))
+			cmdtest.AssertGolden(t, tt.golden, cmdtest.Stable("stdout:\n"+stdout+"stderr:\n"+stderr, dir))
 			if strings.Contains(stdout+stderr, "-literal-") || strings.Contains(stdout+stderr, "sk-env-") {
 				t.Errorf("output reveals a secret:\n%s%s", stdout, stderr)
 			}

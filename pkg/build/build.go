@@ -1,38 +1,38 @@
-package cli
+// Package build describes the running binary: the version, commit and date
+// a release build stamps in, else what the Go toolchain recorded.
+package build
 
 import (
-	"fmt"
 	"runtime"
 	"runtime/debug"
-
-	"github.com/spf13/cobra"
 )
 
-// Set by goreleaser with -ldflags "-X github.com/proxy-dev/proxy/pkg/cli.version=..."
-// (see .goreleaser.yaml); empty in a plain `go build` or `go install`.
+// Version, Commit and Date are set by goreleaser with -ldflags
+// "-X github.com/proxy-dev/proxy/pkg/build.Version=..." (see
+// .goreleaser.yaml); empty in a plain `go build` or `go install`.
 var (
-	version = ""
-	commit  = ""
-	date    = ""
+	Version = ""
+	Commit  = ""
+	Date    = ""
 )
 
-// BuildInfo describes the running binary.
-type BuildInfo struct {
+// Info describes the running binary.
+type Info struct {
 	Version, Commit, Date, GoVersion string
 }
 
-// Build returns the binary's version, preferring what the release build
+// Get returns the binary's version, preferring what the release build
 // stamped in and falling back to what the Go toolchain recorded (the module
 // version for `go install module@version`, the VCS revision and time for a
 // build inside a checkout).
-func Build() BuildInfo {
-	return buildInfo(version, commit, date, debug.ReadBuildInfo)
+func Get() Info {
+	return info(Version, Commit, Date, debug.ReadBuildInfo)
 }
 
-// buildInfo is Build with the stamped values and the toolchain's record
+// info is Get with the stamped values and the toolchain's record
 // passed in, so each fallback can be tested.
-func buildInfo(version, commit, date string, read func() (*debug.BuildInfo, bool)) BuildInfo {
-	b := BuildInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version()}
+func info(version, commit, date string, read func() (*debug.BuildInfo, bool)) Info {
+	b := Info{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version()}
 	if info, ok := read(); ok && info != nil {
 		// "(devel)" is what the toolchain records when it knows no version:
 		// no better than none.
@@ -71,18 +71,4 @@ func buildInfo(version, commit, date string, read func() (*debug.BuildInfo, bool
 		b.Date = "unknown"
 	}
 	return b
-}
-
-// NewCmdVersion returns `proxy version`.
-func NewCmdVersion(ios *IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version, commit, build date and Go version",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			b := Build()
-			_, err := fmt.Fprintf(ios.Out, "proxy %s\ncommit: %s\ndate: %s\ngo: %s\n", b.Version, b.Commit, b.Date, b.GoVersion)
-			return err
-		},
-	}
 }

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"github.com/proxy-dev/proxy/pkg/account"
@@ -6,12 +6,12 @@ import (
 	"github.com/proxy-dev/proxy/pkg/redact"
 )
 
-// secretsOf collects every secret `proxy serve` holds, for the process-wide
+// SecretsOf collects every secret `proxy serve` holds, for the process-wide
 // redact.Set that its logs, status and events pass through: each account's
 // key or tokens and base_url and proxy_url passwords, the client keys, and
 // the Redis URL's password. Accounts are the built ones, so a ChatGPT account
 // configured by auth_file contributes the tokens read from the file.
-func secretsOf(cfg *config.Config, accounts []*account.Account) []string {
+func SecretsOf(cfg *config.Config, accounts []*account.Account) []string {
 	var out []string
 	for _, a := range accounts {
 		out = append(out, a.Secrets()...)

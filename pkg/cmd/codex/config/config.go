@@ -1,4 +1,4 @@
-package cli
+package config
 
 import (
 	"context"
@@ -12,36 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/atomicfile"
-	"github.com/proxy-dev/proxy/pkg/codexauth"
-	"github.com/proxy-dev/proxy/pkg/config"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // CodexProviderID is the provider's id in Codex's config.toml: the table
 // [model_providers.proxy] and the value of the top-level model_provider.
 const CodexProviderID = "proxy"
-
-// CodexKeyEnv is the variable the provider's env_key names when the proxy
-// has client_keys: Codex sends its value as Authorization: Bearer.
-const CodexKeyEnv = "PROXY_API_KEY"
-
-// CodexAuth is how Codex proves itself to the proxy, which decides the
-// provider's last line.
-type CodexAuth int
-
-const (
-	// CodexAuthLogin is requires_openai_auth = true: Codex sends its own
-	// ChatGPT login (`codex login`), and with it asks for the model list and
-	// compresses bodies. The proxy needs no key, or has the login among its
-	// accounts and accepts its token.
-	CodexAuthLogin CodexAuth = iota
-	// CodexAuthKey is env_key: Codex sends one of the proxy's client_keys
-	// from $PROXY_API_KEY. A key replaces the login, so the model list and
-	// zstd bodies are not used.
-	CodexAuthKey
-	// CodexAuthNone sends nothing: no client_keys and no Codex login
-	// (requires_openai_auth would make Codex's TUI ask for a sign-in).
-	CodexAuthNone
-)
 
 // CodexProviderBlock returns the Codex config.toml lines that point Codex at
 // a proxy reached at baseURL (with its "/v1"), each explained in a comment.
@@ -53,7 +29,7 @@ const (
 // with a ChatGPT login, sends zstd request bodies over HTTP.
 // supports_websockets puts Codex on its preferred transport, the proxy's
 // WebSocket gateway.
-func CodexProviderBlock(baseURL string, auth CodexAuth) string {
+func CodexProviderBlock(baseURL string, auth cmdutil.CodexAuth) string {
 	var b strings.Builder
 	b.WriteString("# Codex CLI through the proxy; `proxy codex config --write` keeps this up to date.\n")
 	b.WriteString(`model_provider = "` + CodexProviderID + `"` + "\n")
@@ -67,12 +43,12 @@ func CodexProviderBlock(baseURL string, auth CodexAuth) string {
 	line(`wire_api = "responses"`, "the Responses API, the only wire API Codex speaks")
 	line("supports_websockets = true", "Codex's preferred transport: one WebSocket per session")
 	switch auth {
-	case CodexAuthLogin:
+	case cmdutil.CodexAuthLogin:
 		line("requires_openai_auth = true", "with `codex login`: Codex sends that login and lists models from the proxy")
-	case CodexAuthKey:
-		line(fmt.Sprintf("env_key = %q", CodexKeyEnv), "sent as Authorization: Bearer $"+CodexKeyEnv+": one of the proxy's client_keys")
+	case cmdutil.CodexAuthKey:
+		line(fmt.Sprintf("env_key = %q", cmdutil.CodexKeyEnv), "sent as Authorization: Bearer $"+cmdutil.CodexKeyEnv+": one of the proxy's client_keys")
 		line("# requires_openai_auth = true", "instead of env_key if your `codex login` is one of the proxy's accounts")
-	case CodexAuthNone:
+	case cmdutil.CodexAuthNone:
 		line("# requires_openai_auth = true", "after `codex login`: Codex then sends it and lists models from the proxy")
 	}
 	return b.String()
@@ -80,32 +56,21 @@ func CodexProviderBlock(baseURL string, auth CodexAuth) string {
 
 // CodexConfigOptions are the inputs of `proxy codex config`.
 type CodexConfigOptions struct {
-	IO         *IOStreams
+	IO         *cmdutil.IOStreams
 	ConfigPath string
 	// Write puts the block in $CODEX_HOME/config.toml instead of printing it.
 	Write bool
 }
 
-// NewCmdCodex returns `proxy codex` and its subcommands.
-func NewCmdCodex(ios *IOStreams) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "codex",
-		Short: "Set Codex CLI up to use this proxy",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(NewCmdCodexConfig(ios, nil))
-	return cmd
-}
-
 // NewCmdCodexConfig returns `proxy codex config`.
-func NewCmdCodexConfig(ios *IOStreams, runF func(context.Context, *CodexConfigOptions) error) *cobra.Command {
+func NewCmdCodexConfig(ios *cmdutil.IOStreams, runF func(context.Context, *CodexConfigOptions) error) *cobra.Command {
 	opts := &CodexConfigOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print (or --write) the Codex CLI provider block for this proxy",
 		Long: `Print the lines of Codex CLI's config.toml that point Codex at this proxy: its
 listen address from the config and, when the proxy has client_keys, the
-variable Codex sends the client key from (` + CodexKeyEnv + `).
+variable Codex sends the client key from (` + cmdutil.CodexKeyEnv + `).
 
 With --write, put them in $CODEX_HOME/config.toml (default ~/.codex): the
 [model_providers.` + CodexProviderID + `] table is added or updated and the top-level
@@ -128,13 +93,13 @@ the file unchanged.`,
 }
 
 func runCodexConfig(opts *CodexConfigOptions) error {
-	cfg, err := loadConfig(opts.IO, opts.ConfigPath)
+	cfg, err := cmdutil.LoadConfig(opts.IO, opts.ConfigPath)
 	if err != nil {
 		return err
 	}
-	path := codexConfigPath(opts.IO.Getenv)
-	auth, note := chooseCodexAuth(cfg, filepath.Join(filepath.Dir(path), "auth.json"))
-	block := CodexProviderBlock(codexBaseURL(cfg.Listen), auth)
+	path := cmdutil.CodexConfigPath(opts.IO.Getenv)
+	auth, note := cmdutil.ChooseCodexAuth(cfg, filepath.Join(filepath.Dir(path), "auth.json"))
+	block := CodexProviderBlock(cmdutil.CodexBaseURL(cfg.Listen), auth)
 	if !opts.Write {
 		if _, err := fmt.Fprint(opts.IO.Out, block); err != nil {
 			return err
@@ -150,60 +115,6 @@ func runCodexConfig(opts *CodexConfigOptions) error {
 		fmt.Fprintln(opts.IO.ErrOut, "note: "+note)
 	}
 	return nil
-}
-
-// chooseCodexAuth picks how Codex should authenticate, from the proxy's
-// client_keys and the Codex login at authPath, and says why when the choice
-// costs something or needs the user.
-func chooseCodexAuth(cfg *config.Config, authPath string) (CodexAuth, string) {
-	_, err := codexauth.Read(authPath) // a ChatGPT login, not an API key
-	login := err == nil
-	if len(cfg.ClientKeys) == 0 {
-		if login {
-			return CodexAuthLogin, ""
-		}
-		return CodexAuthNone, "no ChatGPT login in " + authPath + ": after `codex login`, run this again for requires_openai_auth (the model list, zstd bodies)"
-	}
-	if login {
-		for _, a := range cfg.Accounts {
-			if a.Type == config.TypeOpenAIResponses && a.AuthFile != "" && sameFile(a.AuthFile, authPath) {
-				return CodexAuthLogin, fmt.Sprintf("Codex's login (%s) is the proxy's account %s: the proxy accepts its token, no client key needed", authPath, a.Name)
-			}
-		}
-	}
-	names := make([]string, len(cfg.ClientKeys))
-	for i, k := range cfg.ClientKeys {
-		names[i] = k.Name
-	}
-	return CodexAuthKey, fmt.Sprintf("export %s=<the key of one of the proxy's client_keys: %s> in the shell that runs codex",
-		CodexKeyEnv, strings.Join(names, ", "))
-}
-
-// sameFile reports whether two paths name one file, links followed.
-func sameFile(a, b string) bool {
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
-}
-
-// codexBaseURL is the base_url Codex reaches a proxy listening on listen
-// at: an unspecified host (0.0.0.0, ::, none) is reached on loopback.
-func codexBaseURL(listen string) string {
-	return "http://" + dialable(listen) + "/v1"
-}
-
-// codexConfigPath is Codex's config.toml: $CODEX_HOME/config.toml, else
-// ~/.codex/config.toml. `proxy doctor` reads the same file.
-func codexConfigPath(getenv func(string) string) string {
-	home := getenv("CODEX_HOME")
-	if home == "" {
-		dir := getenv("HOME")
-		if dir == "" {
-			dir, _ = os.UserHomeDir()
-		}
-		home = filepath.Join(dir, ".codex")
-	}
-	return filepath.Join(home, "config.toml")
 }
 
 // writeCodexConfig adds or updates the provider in the config.toml at path

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"encoding/json"
@@ -16,9 +16,9 @@ type terminal interface {
 	IsTerminal() bool
 }
 
-// isTerminal reports whether w is a terminal: an injected answer when w
+// IsTerminal reports whether w is a terminal: an injected answer when w
 // has one, else whether w is a character device.
-func isTerminal(w io.Writer) bool {
+func IsTerminal(w io.Writer) bool {
 	if t, ok := w.(terminal); ok {
 		return t.IsTerminal()
 	}
@@ -30,28 +30,30 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// table prints rows the way gh does: columns aligned under a header on a
+// Table prints rows the way gh does: columns aligned under a header on a
 // terminal; separated by tabs when piped, so cut and awk read it, under the
 // same header line (tail -n +2 skips it), so a saved file still says what
 // each column is.
-type table struct {
+type Table struct {
 	w      io.Writer
 	tty    bool
 	header []string
 	rows   [][]string
 }
 
-func newTable(w io.Writer, header ...string) *table {
-	return &table{w: w, tty: isTerminal(w), header: header}
+// NewTable starts a table on w under header.
+func NewTable(w io.Writer, header ...string) *Table {
+	return &Table{w: w, tty: IsTerminal(w), header: header}
 }
 
-// add appends a row; an empty cell shows as "-" on a terminal so the
+// Add appends a row; an empty cell shows as "-" on a terminal so the
 // columns stay readable.
-func (t *table) add(cells ...string) {
+func (t *Table) Add(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
-func (t *table) render() error {
+// Render prints the header and rows.
+func (t *Table) Render() error {
 	if !t.tty {
 		for _, r := range append([][]string{t.header}, t.rows...) {
 			if _, err := fmt.Fprintln(t.w, strings.Join(r, "\t")); err != nil {
@@ -79,8 +81,8 @@ func (t *table) render() error {
 	return tw.Flush()
 }
 
-// writeJSON prints v indented, for --json.
-func writeJSON(w io.Writer, v any) error {
+// WriteJSON prints v indented, for --json.
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -1,10 +1,14 @@
-package cli
+package config_test
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/codex/config"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
 // codexLoginJSON is a Codex auth.json after `codex login` (fake tokens).
@@ -35,17 +39,17 @@ func TestCodexConfigPrints(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := writeFile(t, dir, "proxy.yaml", tc.config, 0o600)
+			path := cmdtest.WriteFile(t, dir, "proxy.yaml", tc.config, 0o600)
 			if tc.login {
-				writeFile(t, dir, "codex/auth.json", codexLoginJSON, 0o600)
+				cmdtest.WriteFile(t, dir, "codex/auth.json", codexLoginJSON, 0o600)
 			}
 			env := map[string]string{"K1": "key-one-0123456789", "K2": "key-two-0123456789", "CODEX_HOME": filepath.Join(dir, "codex")}
-			code, stdout, stderr := runWith(t, env, "codex", "config", "-c", path)
+			code, stdout, stderr := cmdtest.RunWith(t, env, "codex", "config", "-c", path)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			assertGolden(t, tc.golden, stdout)
-			if got := strings.TrimSuffix(stable(stderr, dir), "\n"); !strings.HasPrefix(got, tc.wantNote) || (tc.wantNote == "" && got != "") {
+			cmdtest.AssertGolden(t, tc.golden, stdout)
+			if got := strings.TrimSuffix(cmdtest.Stable(stderr, dir), "\n"); !strings.HasPrefix(got, tc.wantNote) || (tc.wantNote == "" && got != "") {
 				t.Errorf("stderr %q, want the note %q", got, tc.wantNote)
 			}
 			if strings.Contains(stdout+stderr, "key-one") {
@@ -62,7 +66,7 @@ func TestCodexConfigPrints(t *testing.T) {
 // one the e2e test runs the real Codex CLI with) is what `proxy codex
 // config` prints for the default listen address, so neither drifts.
 func TestReadmeCodexBlockIsTheCommandsOutput(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,7 @@ func TestReadmeCodexBlockIsTheCommandsOutput(t *testing.T) {
 		t.Fatalf("the README section has no ```toml block:\n%s", section)
 	}
 	got := section[a+len("```toml\n") : b]
-	if want := CodexProviderBlock("http://127.0.0.1:8787/v1", CodexAuthLogin); got != want {
+	if want := config.CodexProviderBlock("http://127.0.0.1:8787/v1", cmdutil.CodexAuthLogin); got != want {
 		t.Errorf("README block differs from `proxy codex config`:\n got:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -156,29 +160,29 @@ func TestCodexConfigWrite(t *testing.T) {
 			if tc.keys {
 				proxyYAML += "client_keys:\n  - name: laptop\n    key: key-one-0123456789\n"
 			}
-			cfg := writeFile(t, dir, "proxy.yaml", proxyYAML, 0o600)
+			cfg := cmdtest.WriteFile(t, dir, "proxy.yaml", proxyYAML, 0o600)
 			target := filepath.Join(dir, "codex", "config.toml")
 			if tc.existing != nil {
-				writeFile(t, dir, "codex/config.toml", *tc.existing, 0o640)
+				cmdtest.WriteFile(t, dir, "codex/config.toml", *tc.existing, 0o640)
 			}
-			writeFile(t, dir, "codex/auth.json", codexLoginJSON, 0o600)
+			cmdtest.WriteFile(t, dir, "codex/auth.json", codexLoginJSON, 0o600)
 			env := map[string]string{"CODEX_HOME": filepath.Join(dir, "codex")}
 
-			code, stdout, stderr := runWith(t, env, "codex", "config", "--write", "-c", cfg)
+			code, stdout, stderr := cmdtest.RunWith(t, env, "codex", "config", "--write", "-c", cfg)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			if stdout != "" {
 				t.Errorf("--write printed to stdout: %s", stdout)
 			}
-			if first := strings.SplitN(stable(stderr, dir), "\n", 2)[0]; !strings.HasPrefix(first, tc.wantMsg) {
+			if first := strings.SplitN(cmdtest.Stable(stderr, dir), "\n", 2)[0]; !strings.HasPrefix(first, tc.wantMsg) {
 				t.Errorf("message %q, want %q", first, tc.wantMsg)
 			}
 			got, err := os.ReadFile(target)
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertGolden(t, tc.golden, string(got))
+			cmdtest.AssertGolden(t, tc.golden, string(got))
 			if tc.crlf && strings.Count(string(got), "\n") != strings.Count(string(got), "\r\n") {
 				t.Errorf("a line lost its CRLF end")
 			}
@@ -195,9 +199,9 @@ func TestCodexConfigWrite(t *testing.T) {
 			}
 
 			// Once more: nothing to do, not a byte touched.
-			code, _, stderr = runWith(t, env, "codex", "config", "--write", "-c", cfg)
+			code, _, stderr = cmdtest.RunWith(t, env, "codex", "config", "--write", "-c", cfg)
 			again, _ := os.ReadFile(target)
-			if code != 0 || !strings.HasPrefix(stable(stderr, dir), "unchanged TMP/codex/config.toml") || string(again) != string(got) {
+			if code != 0 || !strings.HasPrefix(cmdtest.Stable(stderr, dir), "unchanged TMP/codex/config.toml") || string(again) != string(got) {
 				t.Errorf("second --write: exit %d, %q, changed=%v", code, stderr, string(again) != string(got))
 			}
 		})
@@ -243,9 +247,9 @@ func TestCodexConfigWriteRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cfg := writeFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:8787\n", 0o600)
-			target := writeFile(t, dir, "codex/config.toml", tc.existing, 0o600)
-			code, _, stderr := runWith(t, map[string]string{"CODEX_HOME": filepath.Join(dir, "codex")}, "codex", "config", "--write", "-c", cfg)
+			cfg := cmdtest.WriteFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:8787\n", 0o600)
+			target := cmdtest.WriteFile(t, dir, "codex/config.toml", tc.existing, 0o600)
+			code, _, stderr := cmdtest.RunWith(t, map[string]string{"CODEX_HOME": filepath.Join(dir, "codex")}, "codex", "config", "--write", "-c", cfg)
 			if code == 0 || !strings.Contains(stderr, tc.wantErr) || !strings.Contains(stderr, "proxy codex config") {
 				t.Errorf("exit %d, stderr %q; want a failure saying %q and how to add the block by hand", code, stderr, tc.wantErr)
 			}
@@ -261,8 +265,8 @@ func TestCodexConfigWriteRefuses(t *testing.T) {
 // stays a link.
 func TestCodexConfigWriteThroughSymlink(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:8787\n", 0o600)
-	real := writeFile(t, dir, "dotfiles/codex.toml", "model = \"gpt-5.5\"\n", 0o600)
+	cfg := cmdtest.WriteFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:8787\n", 0o600)
+	real := cmdtest.WriteFile(t, dir, "dotfiles/codex.toml", "model = \"gpt-5.5\"\n", 0o600)
 	link := filepath.Join(dir, "codex", "config.toml")
 	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
 		t.Fatal(err)
@@ -270,7 +274,7 @@ func TestCodexConfigWriteThroughSymlink(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runWith(t, map[string]string{"CODEX_HOME": filepath.Join(dir, "codex")}, "codex", "config", "--write", "-c", cfg); code != 0 {
+	if code, _, stderr := cmdtest.RunWith(t, map[string]string{"CODEX_HOME": filepath.Join(dir, "codex")}, "codex", "config", "--write", "-c", cfg); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"context"
@@ -14,39 +14,39 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 )
 
-// liveTimeout bounds a question to the running server: it is on loopback,
+// LiveTimeout bounds a question to the running server: it is on loopback,
 // so anything slower means it is not answering.
-const liveTimeout = 5 * time.Second
+const LiveTimeout = 5 * time.Second
 
-// errNotRunning means no server answered at the address.
-var errNotRunning = errors.New("server not running")
+// ErrNotRunning means no server answered at the address.
+var ErrNotRunning = errors.New("server not running")
 
-// liveClient talks to a running `proxy serve` over its admin endpoints.
-type liveClient struct {
-	base string // http://host:port, no trailing slash
+// LiveClient talks to a running `proxy serve` over its admin endpoints.
+type LiveClient struct {
+	Base string // http://host:port, no trailing slash
 	key  string // $PROXY_API_KEY, sent as the bearer when client keys are on
 	http *http.Client
 }
 
-// newLiveClient is the client for --addr, or for the config's listen
+// NewLiveClient is the client for --addr, or for the config's listen
 // address when --addr is empty.
-func newLiveClient(ios *IOStreams, addr string, cfg *config.Config) *liveClient {
+func NewLiveClient(ios *IOStreams, addr string, cfg *config.Config) *LiveClient {
 	if addr == "" {
 		listen := config.DefaultListen
 		if cfg != nil {
 			listen = cfg.Listen
 		}
-		addr = dialable(listen)
+		addr = Dialable(listen)
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	return &liveClient{base: strings.TrimRight(addr, "/"), key: ios.Getenv("PROXY_API_KEY"), http: &http.Client{Timeout: liveTimeout}}
+	return &LiveClient{Base: strings.TrimRight(addr, "/"), key: ios.Getenv("PROXY_API_KEY"), http: &http.Client{Timeout: LiveTimeout}}
 }
 
-// dialable turns a listen address into one to connect to: a wildcard host
+// Dialable turns a listen address into one to connect to: a wildcard host
 // is reached on loopback.
-func dialable(listen string) string {
+func Dialable(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return listen
@@ -57,10 +57,10 @@ func dialable(listen string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// do sends a request to path and decodes a 2xx JSON answer into out. An
+// Do sends a request to path and decodes a 2xx JSON answer into out. An
 // error answer comes back with the server's own message.
-func (c *liveClient) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+func (c *LiveClient) Do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, nil)
 	if err != nil {
 		return err
 	}
@@ -69,25 +69,25 @@ func (c *liveClient) do(ctx context.Context, method, path string, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w at %s", errNotRunning, c.base)
+		return fmt.Errorf("%w at %s", ErrNotRunning, c.Base)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return fmt.Errorf("reading %s%s: %w", c.base, path, err)
+		return fmt.Errorf("reading %s%s: %w", c.Base, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		msg, shaped := errorMessage(body)
-		return &serverError{Status: resp.StatusCode, Message: msg, URL: c.base + path, Proxy: shaped}
+		return &ServerError{Status: resp.StatusCode, Message: msg, URL: c.Base + path, Proxy: shaped}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("decoding %s%s: %w", c.base, path, err)
+		return fmt.Errorf("decoding %s%s: %w", c.Base, path, err)
 	}
 	return nil
 }
 
-// serverError is an error answer of the running server.
-type serverError struct {
+// ServerError is an error answer of the running server.
+type ServerError struct {
 	Status  int
 	Message string
 	URL     string
@@ -96,7 +96,8 @@ type serverError struct {
 	Proxy bool
 }
 
-func (e *serverError) Error() string {
+// Error says what the server answered, with a hint for the usual causes.
+func (e *ServerError) Error() string {
 	switch e.Status {
 	case http.StatusUnauthorized:
 		return fmt.Sprintf("%s: 401 %s (set PROXY_API_KEY to one of the config's client_keys)", e.URL, e.Message)

@@ -1,4 +1,4 @@
-package cli
+package sessions_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
+	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
@@ -17,25 +20,25 @@ import (
 func sessionsServer(t *testing.T) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{KeyPrefix: "proxy:", Now: fixedNow})
+	st, err := store.Open(ctx, store.Options{KeyPrefix: "proxy:", Now: cmdtest.FixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	for _, b := range []store.Binding{
 		{Session: "aaaa1111" + strings.Repeat("0", 56), Account: "api", Type: "openai", Model: "gpt-5", Client: "laptop",
-			Created: testClock.Add(-2 * time.Hour), LastUsed: testClock.Add(-5 * time.Minute)},
+			Created: cmdtest.TestClock.Add(-2 * time.Hour), LastUsed: cmdtest.TestClock.Add(-5 * time.Minute)},
 		{Session: "aaaa2222" + strings.Repeat("0", 56), Account: "chatgpt", Type: "openai-responses", Model: "gpt-5-codex",
-			Created: testClock.Add(-90 * time.Second), LastUsed: testClock.Add(-30 * time.Second)},
+			Created: cmdtest.TestClock.Add(-90 * time.Second), LastUsed: cmdtest.TestClock.Add(-30 * time.Second)},
 		{Session: "bbbb3333" + strings.Repeat("0", 56), Account: "api", Type: "openai", Model: "gpt-5",
-			Created: testClock.Add(-26 * time.Hour), LastUsed: testClock.Add(-20 * time.Minute)},
+			Created: cmdtest.TestClock.Add(-26 * time.Hour), LastUsed: cmdtest.TestClock.Add(-20 * time.Minute)},
 	} {
 		if _, _, err := st.Bind(ctx, b, 30*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h := admin.Sessions(st, admin.SessionsTTL(30*time.Minute), admin.SessionsClock(fixedNow))
-	return st, serve(t, h).URL
+	h := admin.Sessions(st, admin.SessionsTTL(30*time.Minute), admin.SessionsClock(cmdtest.FixedNow))
+	return st, cmdtest.Serve(t, h).URL
 }
 
 func TestSessionsListGolden(t *testing.T) {
@@ -49,11 +52,11 @@ func TestSessionsListGolden(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, url := sessionsServer(t)
-			ios, out, _ := testIO(nil, tt.tty)
-			if err := runSessionsList(context.Background(), &SessionsOptions{IO: ios, Addr: url, JSON: tt.json, Now: fixedNow}); err != nil {
+			ios, out, _ := cmdtest.IO(nil, tt.tty)
+			if err := sessions.RunSessionsList(context.Background(), &sessions.SessionsOptions{IO: ios, Addr: url, JSON: tt.json, Now: cmdtest.FixedNow}); err != nil {
 				t.Fatal(err)
 			}
-			assertGolden(t, tt.golden, out.String())
+			cmdtest.AssertGolden(t, tt.golden, out.String())
 			if tt.json {
 				var got []map[string]any
 				if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 3 {
@@ -74,20 +77,20 @@ func TestSessionsClear(t *testing.T) {
 		remaining int
 	}{
 		{name: "one by unique prefix", args: []string{"aaaa2"}, wantOut: "cleared aaaa22220000 (was on chatgpt)", remaining: 2},
-		{name: "ambiguous prefix", args: []string{"aaaa"}, want: exitFailure, wantErr: "409 2 session keys start with", remaining: 3},
-		{name: "no such session", args: []string{"cccc"}, want: exitFailure, wantErr: "no session matches \"cccc\", as a key prefix or as a conversation id; `proxy sessions list` shows the keys", remaining: 3},
-		{name: "no such conversation id", args: []string{"my-conversation"}, want: exitFailure, wantErr: `no session matches "my-conversation"`, remaining: 3},
-		{name: "prefix too short", args: []string{"a"}, want: exitFailure, wantErr: "400 session key prefix", remaining: 3},
+		{name: "ambiguous prefix", args: []string{"aaaa"}, want: cmdutil.ExitFailure, wantErr: "409 2 session keys start with", remaining: 3},
+		{name: "no such session", args: []string{"cccc"}, want: cmdutil.ExitFailure, wantErr: "no session matches \"cccc\", as a key prefix or as a conversation id; `proxy sessions list` shows the keys", remaining: 3},
+		{name: "no such conversation id", args: []string{"my-conversation"}, want: cmdutil.ExitFailure, wantErr: `no session matches "my-conversation"`, remaining: 3},
+		{name: "prefix too short", args: []string{"a"}, want: cmdutil.ExitFailure, wantErr: "400 session key prefix", remaining: 3},
 		{name: "all", args: []string{"--all"}, wantErr: "3 session(s) cleared", remaining: 0},
-		{name: "neither key nor --all", want: exitFailure, wantErr: "give a session KEY", remaining: 3},
-		{name: "an empty key", args: []string{""}, want: exitFailure, wantErr: `the session KEY given is empty (""; an unset variable?)`, remaining: 3},
-		{name: "an empty key beside --all", args: []string{"", "--all"}, want: exitFailure, wantErr: "the session KEY given is empty", remaining: 3},
-		{name: "a slash-only key", args: []string{"//"}, want: exitFailure, wantErr: "or --all alone to clear every session", remaining: 3},
+		{name: "neither key nor --all", want: cmdutil.ExitFailure, wantErr: "give a session KEY", remaining: 3},
+		{name: "an empty key", args: []string{""}, want: cmdutil.ExitFailure, wantErr: `the session KEY given is empty (""; an unset variable?)`, remaining: 3},
+		{name: "an empty key beside --all", args: []string{"", "--all"}, want: cmdutil.ExitFailure, wantErr: "the session KEY given is empty", remaining: 3},
+		{name: "a slash-only key", args: []string{"//"}, want: cmdutil.ExitFailure, wantErr: "or --all alone to clear every session", remaining: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, url := sessionsServer(t)
-			code, stdout, stderr := runWith(t, nil, append([]string{"sessions", "clear", "--addr", url}, tt.args...)...)
+			code, stdout, stderr := cmdtest.RunWith(t, nil, append([]string{"sessions", "clear", "--addr", url}, tt.args...)...)
 			if code != tt.want {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.want, stderr)
 			}
@@ -106,8 +109,8 @@ func TestSessionsClear(t *testing.T) {
 }
 
 func TestSessionsWithoutServer(t *testing.T) {
-	code, _, stderr := runWith(t, nil, "sessions", "list", "--addr", closedAddr(t))
-	if code != exitFailure || !strings.Contains(stderr, "server not running at http://127.0.0.1:") {
+	code, _, stderr := cmdtest.RunWith(t, nil, "sessions", "list", "--addr", cmdtest.ClosedAddr(t))
+	if code != cmdutil.ExitFailure || !strings.Contains(stderr, "server not running at http://127.0.0.1:") {
 		t.Errorf("exit code %d, stderr %q", code, stderr)
 	}
 }
