@@ -14,6 +14,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/identity"
+	"github.com/proxy-dev/proxy/pkg/keylimit"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/server"
 )
@@ -33,7 +34,7 @@ var ErrReloadNoAccount = errors.New("no enabled account would be left")
 //
 // running is the config the process started with, flags applied: what the
 // restart-only settings still are.
-func reload(ctx context.Context, opts *ServeOptions, running *config.Config, pool *account.Pool, keys *server.KeySet, secrets *redact.Set, tracker *health.Tracker, logger *slog.Logger) error {
+func reload(ctx context.Context, opts *ServeOptions, running *config.Config, rt runtimeParts, logger *slog.Logger) error {
 	if opts.Demo {
 		logger.Warn("reload ignored: --demo serves its own accounts")
 		return nil
@@ -63,11 +64,12 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, poo
 		return reject(err)
 	}
 	// The new secrets are hidden before any request can carry them.
-	secrets.Replace(cmdutil.SecretsOf(cfg, accounts))
-	pool.Replace(accounts)
-	keys.Replace(serverKeys(cfg.ClientKeys))
+	rt.secrets.Replace(cmdutil.SecretsOf(cfg, accounts))
+	rt.pool.Replace(accounts)
+	rt.keys.Replace(serverKeys(cfg.ClientKeys))
+	rt.limits.Replace(cfg.ClientKeys)
 	// Pick up the shared state now rather than at the next periodic sync.
-	if err := tracker.Sync(ctx); err != nil {
+	if err := rt.tracker.Sync(ctx); err != nil {
 		logger.Warn("syncing cooldowns after reload", "err", err)
 	}
 	if changed := config.RestartNeeded(running, cfg); len(changed) > 0 {
@@ -75,6 +77,15 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, poo
 	}
 	logger.Info("config reloaded", "accounts", len(accounts), "client_keys", len(cfg.ClientKeys))
 	return nil
+}
+
+// runtimeParts are what a reload swaps in the running proxy.
+type runtimeParts struct {
+	pool    *account.Pool
+	keys    *server.KeySet
+	limits  *keylimit.Limiter
+	secrets *redact.Set
+	tracker *health.Tracker
 }
 
 // vetReload refuses a loaded config the running proxy must not switch to:

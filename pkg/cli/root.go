@@ -16,6 +16,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
+	"github.com/proxy-dev/proxy/pkg/cmd/usage"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
@@ -87,5 +88,6 @@ conversation on that account, streams answers back and records usage.`,
 	)
 	root.AddCommand(NewCmdDoctor(ios, nil))
 	root.AddCommand(codex.NewCmdCodex(ios))
+	root.AddCommand(usage.NewCmdUsage(ios, nil))
 	return root
 }

@@ -27,7 +27,9 @@ import (
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/items"
+	"github.com/proxy-dev/proxy/pkg/keylimit"
 	proxypool "github.com/proxy-dev/proxy/pkg/pool"
+	"github.com/proxy-dev/proxy/pkg/pricing"
 	"github.com/proxy-dev/proxy/pkg/redact"
 	"github.com/proxy-dev/proxy/pkg/relay"
 	"github.com/proxy-dev/proxy/pkg/scheduler"
@@ -207,9 +209,14 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Now: now, Logger: logger,
 	})
 	defer ledger.Close()
+	prices := priceTable{pricing.Default().With(cfg.Prices)}
 	accountPool := proxypool.New(life, pool, proxypool.Options{
 		Scheduler: sched, Health: tracker, Refresher: refresher, Usage: st, Logger: logger,
+		LedgerRetention: cfg.Usage.Retention, Prices: prices,
 	})
+	// Each client key's limits, counted in the store so every instance
+	// shares them; a reload swaps them with the keys.
+	limits := keylimit.New(st, cfg.ClientKeys, keylimit.Options{Now: now, Logger: logger, Base: life})
 	// Closed after the server has drained and every request has returned
 	// (see shutdown), and before the store (deferred earlier).
 	defer accountPool.Close()
@@ -229,6 +236,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Redact:        secrets,
 		WebSocket:     webSocketLimits(cfg),
 		Items:         ledger,
+		Limits:        limits,
 	})
 	defer rl.CloseIdleConnections() // connections through each account's proxy_url
 	// Read on every request, so a reload's new keys apply at once. The
@@ -241,6 +249,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Accounts: pool.All, Health: tracker, Store: st, Bus: bus, SessionTTL: cfg.Sessions.TTL,
 		Version: build.Get().Version, Started: time.Now(), Logger: logger, Redact: secrets,
 		PID: os.Getpid(), Demo: opts.Demo, WebSockets: rl.OpenWebSockets,
+		Prices: prices, UsageRetention: cfg.Usage.Retention,
 	})
 	defer adm.Close()
 	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger,
@@ -276,6 +285,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		tuiDone = make(chan error, 1)
 		go func() { tuiDone <- cmdutil.RunTUI(ctx, opts.IO, "http://"+ln.Addr().String(), screenKey.Key) }()
 	}
+	rt := runtimeParts{pool: pool, keys: keys, limits: limits, secrets: secrets, tracker: tracker}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -284,9 +294,9 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		case err := <-served:
 			return fmt.Errorf("serving: %w", err)
 		case <-hup:
-			_ = reload(ctx, opts, cfg, pool, keys, secrets, tracker, logger) // logged
+			_ = reload(ctx, opts, cfg, rt, logger) // logged
 		case <-opts.Reload:
-			err := reload(ctx, opts, cfg, pool, keys, secrets, tracker, logger)
+			err := reload(ctx, opts, cfg, rt, logger)
 			if opts.Reloaded != nil {
 				opts.Reloaded(err)
 			}
@@ -394,6 +404,10 @@ func announce(ios *cmdutil.IOStreams, addr string, cfg *config.Config, accounts 
 		fmt.Fprintf(ios.ErrOut, "config: %s\n", cfg.Path)
 	}
 	fmt.Fprintf(ios.ErrOut, "sessions: %s store, ttl %s\n", where, cfg.Sessions.TTL)
+	if len(cfg.ClientKeys) > 0 && !cfg.RolesConfigured() {
+		// Said at start so an upgrade's unchanged behaviour is a choice.
+		fmt.Fprintf(ios.ErrOut, "client keys: no key names a role, so every key is an admin's (as before roles); give each key role: admin or role: user to keep a user's key to its own sessions, events and usage\n")
+	}
 	for _, a := range accounts {
 		state := ""
 		if !a.Enabled {
@@ -406,6 +420,15 @@ func announce(ios *cmdutil.IOStreams, addr string, cfg *config.Config, accounts 
 		}
 		fmt.Fprintf(ios.ErrOut, "account %s: %s %s weight %d%s\n", a.Name, typ, a.DisplayURL(), a.Weight, state)
 	}
+}
+
+// priceTable prices the ledger's usage at the price table, for the pool's
+// spending counts, the admin's usage and the metrics.
+type priceTable struct{ t *pricing.Table }
+
+// Cost prices u at model's price; ok is false for an unpriced model.
+func (p priceTable) Cost(model string, u store.Usage) (float64, bool) {
+	return p.t.Cost(model, pricing.Usage{InputTokens: u.InputTokens, CachedTokens: u.CachedTokens, OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens})
 }
 
 // newLogger builds the slog logger from the --log-level and --log-format

@@ -281,15 +281,15 @@ func Count(n int64) string {
 	}
 }
 
-// WriteTable writes rows as aligned columns under a header, and a total
-// line when there is more than one row.
-func WriteTable(w io.Writer, rows []Row, by []string) error {
-	header := make([]string, 0, len(by)+7)
+// Cells are rows as a table's cells: the header, a line a row, and a
+// total line when there is more than one row; note, when not "", says
+// what the cost leaves out.
+func Cells(rows []Row, by []string) (header []string, lines [][]string, note string) {
+	header = make([]string, 0, len(by)+6)
 	for _, f := range by {
 		header = append(header, strings.ToUpper(f))
 	}
 	header = append(header, "REQUESTS", "INPUT", "CACHED", "OUTPUT", "REASONING", "COST")
-	table := [][]string{header}
 	line := func(label []string, r Row) []string {
 		cells := slices.Clone(label)
 		for _, v := range r.countValues() {
@@ -305,13 +305,24 @@ func WriteTable(w io.Writer, rows []Row, by []string) error {
 				label[i] = "-"
 			}
 		}
-		table = append(table, line(label, r))
+		lines = append(lines, line(label, r))
 	}
 	if len(rows) > 1 {
 		label := make([]string, len(by))
 		label[0] = "total"
-		table = append(table, line(label, Total(rows)))
+		lines = append(lines, line(label, Total(rows)))
 	}
+	if t := Total(rows); t.UnpricedRequests > 0 {
+		note = fmt.Sprintf("+ %d request(s) were for models with no price: the cost shown leaves them out (set prices: in the config)", t.UnpricedRequests)
+	}
+	return header, lines, note
+}
+
+// WriteTable writes rows as aligned columns under a header (Cells), the
+// names left-aligned and the counts right-aligned, then the note.
+func WriteTable(w io.Writer, rows []Row, by []string) error {
+	header, lines, note := Cells(rows, by)
+	table := append([][]string{header}, lines...)
 	widths := make([]int, len(header))
 	for _, row := range table {
 		for i, c := range row {
@@ -332,8 +343,8 @@ func WriteTable(w io.Writer, rows []Row, by []string) error {
 		}
 		b.WriteString("\n")
 	}
-	if t := Total(rows); t.UnpricedRequests > 0 {
-		fmt.Fprintf(&b, "+ %d request(s) were for models with no price: the cost shown leaves them out (set prices: in the config)\n", t.UnpricedRequests)
+	if note != "" {
+		b.WriteString(note + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
