@@ -236,3 +236,36 @@ func TestTwoInstancesShareAKeysLimit(t *testing.T) {
 		t.Fatalf("lead, who has no limit: %d", s.status)
 	}
 }
+
+// TestCodexCLIOnAUserKey: the real Codex CLI on a user key kept to the
+// api tag and gpt-5 models is served there, turn after turn (a resume
+// too), while the other key's admin view shows the conversation as ci's
+// and proxy usage on ci's key shows ci's lines only.
+func TestCodexCLIOnAUserKey(t *testing.T) {
+	bin := codexBinary(t)
+	api := startUpstream(t, "api", fakeupstream.WithAPIKey(keyA))
+	chat := startUpstream(t, "chatgpt", fakeupstream.WithChatGPT(accessToken, "acct-team"))
+	p := startProxy(t, teamKeys("      requests_per_minute: 30\n      models: [\"gpt-5*\"]\n      accounts: [api]\n")+
+		"accounts:\n"+openaiAccount("api", api, "KEY_A", 1)+"    tags: [api]\n"+chatgptAccount("chatgpt", chat, "ACCESS", "acct-team", 5), teamEnv)
+	home, work := codexHome(t, p.URL), t.TempDir()
+	first := runCodex(t, bin, home, work, ciKey, "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
+	if got := servedBy(first.Stdout); got != "api" {
+		t.Fatalf("turn 1 served by %q, want api (ci's only account)\n%s\n%s", got, first, p.Logs)
+	}
+	again := runCodex(t, bin, home, work, ciKey, "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "resume", "--last", "and again")
+	if got := servedBy(again.Stdout); got != "api" {
+		t.Fatalf("the resumed turn served by %q, want api\n%s", got, again)
+	}
+	if n := len(chat.Requests()); n != 0 {
+		t.Errorf("the ChatGPT account, outside ci's accounts, saw %d requests", n)
+	}
+	code, out, stderr := runCLI(t, map[string]string{"PROXY_API_KEY": leadKey}, "sessions", "list", "--addr", p.URL, "--json")
+	if code != 0 || !strings.Contains(out, `"client": "ci"`) {
+		t.Errorf("lead's sessions list: exit %d %s %s", code, out, stderr)
+	}
+	rows := usageRows(t, p, ciKey, 2, "key,account")
+	if len(rows) != 1 || *rows[0].Key != "ci" || *rows[0].Account != "api" || rows[0].Requests < 2 {
+		t.Errorf("ci's usage after two Codex turns: %+v", rows)
+	}
+	assertNoSecrets(t, "proxy logs", p.Logs.String(), ciKey, leadKey, keyA, accessToken)
+}
