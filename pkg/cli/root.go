@@ -15,6 +15,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
+	"github.com/proxy-dev/proxy/pkg/cmd/doctor"
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/usage"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
@@ -86,7 +87,7 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdWatch(ios, nil),
 		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
-	root.AddCommand(NewCmdDoctor(ios, nil))
+	root.AddCommand(doctor.NewCmdDoctor(ios, nil))
 	root.AddCommand(codex.NewCmdCodex(ios))
 	root.AddCommand(usage.NewCmdUsage(ios, nil))
 	return root

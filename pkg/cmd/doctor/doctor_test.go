@@ -1,4 +1,4 @@
-package cli
+package doctor_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/doctor"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
@@ -25,7 +27,7 @@ const doctorClientKey = "client-key-0123456789abcdef"
 func runningProxy(t *testing.T) string {
 	t.Helper()
 	doc := status.Document{Version: "v1.2.3", PID: 4242, Accounts: []status.Account{{Name: "api"}, {Name: "chatgpt"}}}
-	s := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := cmdtest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/_proxy/status" || r.Header.Get("Authorization") != "Bearer "+doctorClientKey {
 			http.Error(w, `{"error":{"message":"no"}}`, http.StatusUnauthorized)
 			return
@@ -52,11 +54,11 @@ env_key = %q
 // Redis that answers, a proxy running, and Codex pointed at it with a
 // client key.
 func doctorHealthy(t *testing.T, dir string) (cfgPath string, env map[string]string) {
-	api := serve(t, fakeupstream.New("api", fakeupstream.WithAPIKey(testAPIKey)))
-	chat := serve(t, fakeupstream.New("chat", fakeupstream.WithChatGPT(testAccessToken, testAccountID), fakeupstream.WithClock(fixedNow)))
+	api := cmdtest.Serve(t, fakeupstream.New("api", fakeupstream.WithAPIKey(cmdtest.TestAPIKey)))
+	chat := cmdtest.Serve(t, fakeupstream.New("chat", fakeupstream.WithChatGPT(cmdtest.TestAccessToken, cmdtest.TestAccountID), fakeupstream.WithClock(cmdtest.FixedNow)))
 	mr := miniredis.RunT(t)
 	listen := runningProxy(t)
-	cfgPath = writeFile(t, dir, "proxy.yaml", fmt.Sprintf(`listen: %s
+	cfgPath = cmdtest.WriteFile(t, dir, "proxy.yaml", fmt.Sprintf(`listen: %s
 redis:
   url: redis://%s/0
 client_keys:
@@ -64,11 +66,11 @@ client_keys:
 accounts:
   - {name: api, type: openai, base_url: %s/v1, api_key: "${API_KEY}"}
   - {name: chatgpt, type: openai-responses, base_url: %s/backend-api/codex, access_token: "${ACCESS_TOKEN}", account_id: %s}
-`, listen, mr.Addr(), api.URL, chat.URL, testAccountID), 0o600)
-	writeFile(t, dir, "codex/config.toml", codexConfigTOML("OpenAI", "http://"+listen+"/v1", "PROXY_API_KEY"), 0o600)
+`, listen, mr.Addr(), api.URL, chat.URL, cmdtest.TestAccountID), 0o600)
+	cmdtest.WriteFile(t, dir, "codex/config.toml", codexConfigTOML("OpenAI", "http://"+listen+"/v1", "PROXY_API_KEY"), 0o600)
 	env = map[string]string{"PROXY_CLIENT_KEY": doctorClientKey, "PROXY_API_KEY": doctorClientKey,
 		"CODEX_HOME": filepath.Join(dir, "codex"), "HOME": dir}
-	for k, v := range testEnv {
+	for k, v := range cmdtest.TestEnv {
 		env[k] = v
 	}
 	return cfgPath, env
@@ -80,12 +82,12 @@ accounts:
 // no proxy running, and a Codex provider with the wrong name, no /v1 and
 // its key variable unset.
 func doctorBroken(t *testing.T, dir string) (cfgPath string, env map[string]string) {
-	api := serve(t, fakeupstream.New("api", fakeupstream.WithAPIKey(testAPIKey)))
+	api := cmdtest.Serve(t, fakeupstream.New("api", fakeupstream.WithAPIKey(cmdtest.TestAPIKey)))
 	mr := miniredis.RunT(t)
 	mr.RequireAuth("right-password")
-	listen := closedAddr(t)
-	expired := codexauthtest.JWT(map[string]any{"exp": testClock.Add(-time.Hour).Unix()})
-	cfgPath = writeFile(t, dir, "proxy.yaml", fmt.Sprintf(`listen: %s
+	listen := cmdtest.ClosedAddr(t)
+	expired := codexauthtest.JWT(map[string]any{"exp": cmdtest.TestClock.Add(-time.Hour).Unix()})
+	cfgPath = cmdtest.WriteFile(t, dir, "proxy.yaml", fmt.Sprintf(`listen: %s
 redis:
   url: redis://:wrong-password@%s/0
 client_keys:
@@ -96,10 +98,10 @@ accounts:
   - {name: down, type: openai, base_url: http://%s/v1, api_key: "${API_KEY}"}
   - {name: chatgpt, type: openai-responses, access_token: %s, account_id: %s}
   - {name: off, type: openai, base_url: %s/v1, api_key: "${API_KEY}", enabled: false}
-`, listen, mr.Addr(), api.URL, api.URL, closedAddr(t), expired, testAccountID, api.URL), 0o644)
-	writeFile(t, dir, "codex/config.toml", codexConfigTOML("proxy", "http://"+listen, "PROXY_API_KEY"), 0o600)
+`, listen, mr.Addr(), api.URL, api.URL, cmdtest.ClosedAddr(t), expired, cmdtest.TestAccountID, api.URL), 0o644)
+	cmdtest.WriteFile(t, dir, "codex/config.toml", codexConfigTOML("proxy", "http://"+listen, "PROXY_API_KEY"), 0o600)
 	env = map[string]string{"PROXY_CLIENT_KEY": doctorClientKey, "CODEX_HOME": filepath.Join(dir, "codex"), "HOME": dir}
-	for k, v := range testEnv {
+	for k, v := range cmdtest.TestEnv {
 		env[k] = v
 	}
 	return cfgPath, env
@@ -118,13 +120,13 @@ func TestDoctorGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfgPath, env := tt.setup(t, dir)
-			ios, out, errOut := testIO(env, false)
-			err := runDoctor(context.Background(), &DoctorOptions{IO: ios, ConfigPath: cfgPath, Timeout: 10 * time.Second, Now: fixedNow})
-			if code := ExitCode(ios.ErrOut, err); code != tt.want {
+			ios, out, errOut := cmdtest.IO(env, false)
+			err := doctor.RunDoctor(context.Background(), &doctor.DoctorOptions{IO: ios, ConfigPath: cfgPath, Timeout: 10 * time.Second, Now: cmdtest.FixedNow})
+			if code := cmdtest.ExitCode(ios.ErrOut, err); code != tt.want {
 				t.Errorf("exit code %d, want %d; stderr %s", code, tt.want, errOut)
 			}
-			assertGolden(t, tt.golden, stable(out.String(), dir))
-			for _, secret := range []string{testAPIKey, testAccessToken, doctorClientKey, "wrong-password", "sk-literal-0123456789abcdef"} {
+			cmdtest.AssertGolden(t, tt.golden, cmdtest.Stable(out.String(), dir))
+			for _, secret := range []string{cmdtest.TestAPIKey, cmdtest.TestAccessToken, doctorClientKey, "wrong-password", "sk-literal-0123456789abcdef"} {
 				if strings.Contains(out.String()+errOut.String(), secret) {
 					t.Errorf("output reveals a secret (%.6s...)", secret)
 				}
@@ -147,10 +149,10 @@ func TestDoctorConfigErrors(t *testing.T) {
 			env := map[string]string{"HOME": dir, "XDG_CONFIG_HOME": dir}
 			args := []string{"doctor"}
 			if tt.config != "" {
-				args = append(args, "--config", writeFile(t, dir, "proxy.yaml", tt.config, 0o600))
+				args = append(args, "--config", cmdtest.WriteFile(t, dir, "proxy.yaml", tt.config, 0o600))
 			}
-			code, stdout, _ := runWith(t, env, args...)
-			if code != cmdutil.ExitConfigError || !strings.Contains(stable(stdout, dir), tt.want) {
+			code, stdout, _ := cmdtest.RunWith(t, env, args...)
+			if code != cmdutil.ExitConfigError || !strings.Contains(cmdtest.Stable(stdout, dir), tt.want) {
 				t.Errorf("exit %d, stdout %q; want exit %d and %q", code, stdout, cmdutil.ExitConfigError, tt.want)
 			}
 		})
@@ -173,7 +175,7 @@ func TestPointsAt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := pointsAt(tt.baseURL, tt.listen); got != tt.want {
+			if got := doctor.PointsAt(tt.baseURL, tt.listen); got != tt.want {
 				t.Errorf("pointsAt(%q, %q) = %q, want %q", tt.baseURL, tt.listen, got, tt.want)
 			}
 		})
