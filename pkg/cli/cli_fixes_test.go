@@ -50,15 +50,6 @@ func TestAccountsTestSuggestsName(t *testing.T) {
 	}
 }
 
-// TestWatchWithoutTerminal says what to use instead of the screen.
-func TestWatchWithoutTerminal(t *testing.T) {
-	code, _, stderr := runWith(t, nil, "watch", "--addr", closedAddr(t))
-	want := "proxy watch needs a terminal; use `proxy accounts list` or GET /_proxy/events"
-	if code != cmdutil.ExitFailure || strings.TrimSpace(stderr) != "error: "+want {
-		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
-	}
-}
-
 // TestImportCodexWithoutLogin names the missing file once and the ways on.
 func TestImportCodexWithoutLogin(t *testing.T) {
 	dir := t.TempDir()

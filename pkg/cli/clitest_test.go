@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -122,5 +123,54 @@ func assertGolden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("output differs from %s (run with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// demoServer runs `proxy serve --demo` on addr until stop is called.
+func demoServer(t *testing.T, addr string) (url string, stop func()) {
+	t.Helper()
+	cfg := writeFile(t, t.TempDir(), "proxy.yaml", "listen: 127.0.0.1:0\n", 0o600)
+	ios, _, _ := testIO(nil, false)
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunServe(ctx, &ServeOptions{IO: ios, ConfigPath: cfg, Listen: addr, Demo: true,
+			LogLevel: "error", LogFormat: "text", Ready: func(a string) { ready <- a }})
+	}()
+	select {
+	case a := <-ready:
+		stopped := false
+		stop = func() {
+			if !stopped {
+				stopped = true
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}
+		}
+		t.Cleanup(stop)
+		return "http://" + a, stop
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	cancel()
+	return "", nil
+}
+
+func turn(t *testing.T, url, session string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/responses", strings.NewReader(`{"model":"gpt-5","stream":true,"input":"hi"}`))
+	req.Header.Set("Session_id", session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

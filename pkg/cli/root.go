@@ -19,6 +19,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/usage"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
+	"github.com/proxy-dev/proxy/pkg/cmd/watch"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 )
@@ -84,7 +85,7 @@ conversation on that account, streams answers back and records usage.`,
 	root.AddCommand(
 		NewCmdServe(ios, nil),
 		version.NewCmdVersion(ios),
-		NewCmdWatch(ios, nil),
+		watch.NewCmdWatch(ios, nil),
 		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
 	root.AddCommand(doctor.NewCmdDoctor(ios, nil))

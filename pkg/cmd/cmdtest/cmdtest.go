@@ -23,8 +23,20 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
-// The -update flag rewrites golden files.
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+// The -update flag rewrites golden files. It is registered only when no
+// package the test imports has registered it already (teatest does, and
+// is initialised first), so the two share one flag instead of panicking.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata/")
+	}
+}
+
+// updating reports whether the test runs with -update.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // TTYBuffer is an output that says whether it is a terminal, so the
 // terminal layout is tested without a real tty.
@@ -87,7 +99,7 @@ func StampBuild(t *testing.T, v, c, d string) {
 func AssertGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if updating() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

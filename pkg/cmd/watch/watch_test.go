@@ -1,10 +1,7 @@
-package cli
+package watch_test
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +10,15 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/watch"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/tui"
 )
 
 func TestWatchAddr(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:9911\n", 0o600)
+	cfg := cmdtest.WriteFile(t, dir, "proxy.yaml", "listen: 127.0.0.1:9911\n", 0o600)
 	tests := []struct {
 		name, flag, config, want string
 	}{
@@ -30,8 +29,8 @@ func TestWatchAddr(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _ := testIO(nil, false)
-			got, err := watchAddr(&WatchOptions{IO: ios, Addr: tt.flag, ConfigPath: tt.config})
+			ios, _, _ := cmdtest.IO(nil, false)
+			got, err := watch.WatchAddr(&watch.WatchOptions{IO: ios, Addr: tt.flag, ConfigPath: tt.config})
 			if err != nil || got != tt.want {
 				t.Errorf("got %q, %v; want %q", got, err, tt.want)
 			}
@@ -40,64 +39,15 @@ func TestWatchAddr(t *testing.T) {
 }
 
 func TestWatchFlags(t *testing.T) {
-	ios, _, _ := testIO(nil, false)
-	var got *WatchOptions
-	cmd := NewCmdWatch(ios, func(_ context.Context, o *WatchOptions) error { got = o; return nil })
+	ios, _, _ := cmdtest.IO(nil, false)
+	var got *watch.WatchOptions
+	cmd := watch.NewCmdWatch(ios, func(_ context.Context, o *watch.WatchOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--addr", "http://127.0.0.1:1234", "--config", "x.yaml"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got.Addr != "http://127.0.0.1:1234" || got.ConfigPath != "x.yaml" {
 		t.Errorf("options %+v", got)
-	}
-}
-
-// demoServer runs `proxy serve --demo` on addr until stop is called.
-func demoServer(t *testing.T, addr string) (url string, stop func()) {
-	t.Helper()
-	cfg := writeFile(t, t.TempDir(), "proxy.yaml", "listen: 127.0.0.1:0\n", 0o600)
-	ios, _, _ := testIO(nil, false)
-	ready := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- RunServe(ctx, &ServeOptions{IO: ios, ConfigPath: cfg, Listen: addr, Demo: true,
-			LogLevel: "error", LogFormat: "text", Ready: func(a string) { ready <- a }})
-	}()
-	select {
-	case a := <-ready:
-		stopped := false
-		stop = func() {
-			if !stopped {
-				stopped = true
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			}
-		}
-		t.Cleanup(stop)
-		return "http://" + a, stop
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	cancel()
-	return "", nil
-}
-
-func turn(t *testing.T, url, session string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/v1/responses", strings.NewReader(`{"model":"gpt-5","stream":true,"input":"hi"}`))
-	req.Header.Set("Session_id", session)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 {
-		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
 
@@ -145,7 +95,7 @@ func isConn(s tui.ConnState) func(tea.Msg) bool {
 // decisions appear as requests are made, the screen says reconnecting
 // while the server restarts, and picks up the new server by itself.
 func TestWatchEndToEnd(t *testing.T) {
-	url, stop := demoServer(t, "127.0.0.1:0")
+	url, stop := cmdtest.DemoServer(t, "127.0.0.1:0")
 	seen := make(chan tea.Msg, 10000)
 	tm := teatest.NewTestModel(t, observed{tui.New(tui.Options{Addr: url}), seen}, teatest.WithInitialTermSize(100, 30))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,17 +110,17 @@ func TestWatchEndToEnd(t *testing.T) {
 	}()
 
 	waitMsg(t, seen, "a live stream", isConn(tui.Live))
-	turn(t, url, "watch-one")
-	turn(t, url, "watch-one")
+	cmdtest.Turn(t, url, "watch-one")
+	cmdtest.Turn(t, url, "watch-one")
 	waitMsg(t, seen, "the first turn", isDecision("new"))
 	waitMsg(t, seen, "the second turn", isDecision("sticky"))
 
 	// The server restarts on the same address.
 	stop()
 	waitMsg(t, seen, "reconnecting", isConn(tui.Reconnecting))
-	url2, _ := demoServer(t, strings.TrimPrefix(url, "http://"))
+	url2, _ := cmdtest.DemoServer(t, strings.TrimPrefix(url, "http://"))
 	waitMsg(t, seen, "the stream back", isConn(tui.Live))
-	turn(t, url2, "watch-two")
+	cmdtest.Turn(t, url2, "watch-two")
 	waitMsg(t, seen, "a turn on the new server", isDecision("new"))
 
 	tm.Send(tea.KeyPressMsg{Code: 'q', Text: "q"})
@@ -183,19 +133,11 @@ func TestWatchEndToEnd(t *testing.T) {
 	}
 }
 
-func TestTUILogPath(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"XDG_STATE_HOME", map[string]string{"XDG_STATE_HOME": "/state"}, filepath.Join("/state", "proxy", "serve.log")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := cmdutil.TUILogPath(func(k string) string { return tt.env[k] }); got != tt.want {
-				t.Errorf("got %s, want %s", got, tt.want)
-			}
-		})
+// TestWatchWithoutTerminal says what to use instead of the screen.
+func TestWatchWithoutTerminal(t *testing.T) {
+	code, _, stderr := cmdtest.RunWith(t, nil, "watch", "--addr", cmdtest.ClosedAddr(t))
+	want := "proxy watch needs a terminal; use `proxy accounts list` or GET /_proxy/events"
+	if code != cmdutil.ExitFailure || strings.TrimSpace(stderr) != "error: "+want {
+		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }
