@@ -18,6 +18,15 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
+const (
+	testAPIKey      = "sk-test-key-0123456789abcdef"
+	testAccessToken = "chatgpt-access-token-0123456789"
+	testAccountID   = "acct-0123456789abcdef"
+)
+
+// testEnv holds the secrets the test configs refer to as ${VAR}.
+var testEnv = map[string]string{"API_KEY": testAPIKey, "ACCESS_TOKEN": testAccessToken, "WRONG_KEY": "sk-wrong-0123456789abcdef"}
+
 // ttyBuffer is an output that says whether it is a terminal, so the
 // terminal layout is tested without a real tty.
 type ttyBuffer struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts"
 	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
 	"github.com/proxy-dev/proxy/pkg/cmd/doctor"
@@ -86,7 +87,7 @@ conversation on that account, streams answers back and records usage.`,
 		NewCmdServe(ios, nil),
 		version.NewCmdVersion(ios),
 		watch.NewCmdWatch(ios, nil),
-		NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
+		accounts.NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),
 	)
 	root.AddCommand(doctor.NewCmdDoctor(ios, nil))
 	root.AddCommand(codex.NewCmdCodex(ios))

@@ -1,4 +1,4 @@
-package cli
+package importcodex
 
 import (
 	"context"
@@ -11,9 +11,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
-	"github.com/proxy-dev/proxy/pkg/atomicfile"
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/shared"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
@@ -29,15 +28,6 @@ type AccountsImportOptions struct {
 	Copy       bool
 	Weight     int
 }
-
-// minimalConfig starts a config file that import-codex creates: the
-// starter's example accounts would not load without their variables set.
-const minimalConfig = `# proxy configuration. ` + "`proxy config init`" + ` writes a starter file with
-# every option explained.
-listen: 127.0.0.1:8787
-
-accounts:
-`
 
 // NewCmdAccountsImportCodex returns `proxy accounts import-codex`.
 func NewCmdAccountsImportCodex(ios *cmdutil.IOStreams, runF func(context.Context, *AccountsImportOptions) error) *cobra.Command {
@@ -117,21 +107,21 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	src, err := os.ReadFile(cfgPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		src, created = []byte(minimalConfig), true
+		src, created = []byte(shared.MinimalConfig), true
 	case err != nil:
 		return fmt.Errorf("reading config %s: %w", cfgPath, err)
 	}
-	names, err := accountNames(src)
+	names, err := shared.AccountNames(src)
 	if err != nil {
 		return fmt.Errorf("reading config %s: %w", cfgPath, err)
 	}
 	if slices.Contains(names, opts.Name) {
 		return fmt.Errorf("%s already has an account named %q; choose another --name", cfgPath, opts.Name)
 	}
-	accounts, _ := yamlAccounts(src)
-	if holder := accountHolding(ios, accounts, cfgPath, accountID, ""); holder != "" {
+	accounts, _ := shared.YAMLAccounts(src)
+	if holder := shared.AccountHolding(ios, accounts, cfgPath, accountID, ""); holder != "" {
 		return fmt.Errorf("ChatGPT account %s is already in %s as account %q: two accounts sharing one login rotate each other's refresh token away; sign in another ChatGPT account (`proxy accounts login NAME`)",
-			shortID(accountID), cfgPath, holder)
+			shared.ShortID(accountID), cfgPath, holder)
 	}
 
 	dir := filepath.Dir(cfgPath)
@@ -157,11 +147,11 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 		}
 	}
 
-	out, err := appendAccount(src, []field{
-		{key: "name", value: opts.Name},
-		{key: "type", value: config.TypeOpenAIResponses},
-		{key: "auth_file", value: authValue},
-		{key: "weight", value: strconv.Itoa(opts.Weight), number: true},
+	out, err := shared.AppendAccount(src, []shared.Field{
+		{Key: "name", Value: opts.Name},
+		{Key: "type", Value: config.TypeOpenAIResponses},
+		{Key: "auth_file", Value: authValue},
+		{Key: "weight", Value: strconv.Itoa(opts.Weight), Number: true},
 	})
 	if err != nil {
 		undo()
@@ -171,7 +161,7 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 	if info, err := os.Stat(cfgPath); err == nil {
 		mode = info.Mode().Perm()
 	}
-	if err := writeValidated(ios, cfgPath, src, out, created, mode); err != nil {
+	if err := shared.WriteValidated(ios, cfgPath, src, out, created, mode); err != nil {
 		undo()
 		return err
 	}
@@ -181,76 +171,9 @@ func runAccountsImport(_ context.Context, opts *AccountsImportOptions) error {
 		verb = "created"
 	}
 	fmt.Fprintf(ios.ErrOut, "added account %s (openai-responses, ChatGPT account %s, auth_file %s)\n%s %s\n",
-		opts.Name, shortID(accountID), authValue, verb, cfgPath)
+		opts.Name, shared.ShortID(accountID), authValue, verb, cfgPath)
 	fmt.Fprintf(ios.ErrOut, "check it: proxy accounts test %s; a running proxy picks it up on SIGHUP\n", opts.Name)
 	return nil
-}
-
-// writeValidated loads the edited config from a temporary file beside the
-// real one and, when it brings no new problem, renames it into place: a
-// reader sees the old file or the new one, never a torn or broken one.
-// Problems the file already had are reported but do not stop the edit.
-func writeValidated(ios *cmdutil.IOStreams, path string, before, after []byte, created bool, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	staged, err := atomicfile.Stage(path, after, mode)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			staged.Abort()
-		}
-	}()
-
-	var old map[string]bool
-	if !created {
-		old = problemSet(problemsOf(path, ios))
-	}
-	var fresh, kept config.Problems
-	for _, p := range problemsOf(staged.Name, ios) {
-		if p.File == staged.Name {
-			p.File = path
-		}
-		if old[p.Path+"\x00"+p.Message] {
-			kept = append(kept, p)
-		} else {
-			fresh = append(fresh, p)
-		}
-	}
-	if len(fresh) > 0 {
-		return fresh
-	}
-	if err := staged.Commit(); err != nil {
-		return err
-	}
-	if len(kept) > 0 {
-		fmt.Fprintf(ios.ErrOut, "note: %s still has %d problem(s) it had before:\n%s\n", path, len(kept), kept.Error())
-	}
-	return nil
-}
-
-// problemsOf loads path and returns its problems; none when it loads.
-func problemsOf(path string, ios *cmdutil.IOStreams) config.Problems {
-	_, err := config.Load(viper.New(), path, ios.Getenv)
-	var ps config.Problems
-	if errors.As(err, &ps) {
-		return ps
-	}
-	if err != nil {
-		return config.Problems{{File: path, Message: err.Error()}}
-	}
-	return nil
-}
-
-func problemSet(ps config.Problems) map[string]bool {
-	m := make(map[string]bool, len(ps))
-	for _, p := range ps {
-		m[p.Path+"\x00"+p.Message] = true
-	}
-	return m
 }
 
 // codexAuthPath is the auth.json to import: the argument, else
@@ -267,12 +190,4 @@ func codexAuthPath(ios *cmdutil.IOStreams, arg string) (string, error) {
 		return "", errors.New("no HOME to find ~/.codex/auth.json in: give the path of auth.json")
 	}
 	return filepath.Join(home, ".codex", "auth.json"), nil
-}
-
-// shortID shows an identifier's ends only, as the proxy shows credentials.
-func shortID(s string) string {
-	if len(s) < 12 {
-		return s
-	}
-	return s[:4] + "..." + s[len(s)-4:]
 }

@@ -1,4 +1,4 @@
-package cli
+package test
 
 import (
 	"context"
@@ -6,13 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/shared"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/probe"
 	"github.com/proxy-dev/proxy/pkg/redact"
@@ -99,7 +102,7 @@ func runAccountsTest(ctx context.Context, opts *AccountsTestOptions) error {
 		return err
 	}
 	if len(chosen) == 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: fmt.Errorf("no enabled accounts in %s to test", configName(cfg))}
+		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: fmt.Errorf("no enabled accounts in %s to test", shared.ConfigName(cfg))}
 	}
 	if skipped := len(cfg.Accounts) - len(chosen); len(opts.Names) == 0 && skipped > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "skipping %d disabled account(s); name one to test it anyway\n", skipped)
@@ -238,4 +241,39 @@ func recordResults(ctx context.Context, ios *cmdutil.IOStreams, url, prefix stri
 	}
 	fmt.Fprintf(ios.ErrOut, "--update: recorded %d cooldown(s) in %s\n", recorded, "redis")
 	return nil
+}
+
+// selectAccounts returns the configured accounts named in names, in config
+// order, or every enabled account when names is empty.
+func selectAccounts(cfg *config.Config, names []string) ([]config.Account, error) {
+	if len(names) == 0 {
+		var out []config.Account
+		for _, c := range cfg.Accounts {
+			if c.Enabled {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	known := make([]string, len(cfg.Accounts))
+	for i, c := range cfg.Accounts {
+		known[i] = c.Name
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			hint := ""
+			if s := config.Suggest(n, known); s != "" {
+				hint = fmt.Sprintf("; did you mean %q?", s)
+			}
+			return nil, &cmdutil.ExitError{Code: cmdutil.ExitConfigError,
+				Err: fmt.Errorf("no account named %q in %s%s (accounts: %s)", n, shared.ConfigName(cfg), hint, strings.Join(known, ", "))}
+		}
+	}
+	var out []config.Account
+	for _, c := range cfg.Accounts {
+		if slices.Contains(names, c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

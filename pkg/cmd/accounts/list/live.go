@@ -1,4 +1,4 @@
-package cli
+package list
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/shared"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/status"
@@ -45,7 +46,7 @@ func mergeServer(ios *cmdutil.IOStreams, base string, cfg *config.Config, doc *s
 		// it with "not loaded" would send the user to reload a demo.
 		fmt.Fprintf(ios.ErrOut, "the proxy at %s runs --demo: these are its demo accounts", base)
 		if len(entries) > 0 {
-			fmt.Fprintf(ios.ErrOut, ", not the %d in %s", len(entries), configName(cfg))
+			fmt.Fprintf(ios.ErrOut, ", not the %d in %s", len(entries), shared.ConfigName(cfg))
 		}
 		fmt.Fprintln(ios.ErrOut)
 		return doc.Accounts, make([]*account.Account, len(doc.Accounts))
@@ -64,7 +65,7 @@ func mergeServer(ios *cmdutil.IOStreams, base string, cfg *config.Config, doc *s
 			continue
 		}
 		fmt.Fprintf(ios.ErrOut, "account %s: served by the proxy at %s but not in %s (%s to apply the file)\n",
-			a.Name, base, configName(cfg), reloadHint(doc.PID))
+			a.Name, base, shared.ConfigName(cfg), reloadHint(doc.PID))
 		entries, accounts = append(entries, a), append(accounts, nil)
 	}
 	return entries, accounts

@@ -1,4 +1,4 @@
-package cli
+package login
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/shared"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/config"
@@ -131,16 +132,16 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 	src, err := os.ReadFile(cfgPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		src, created = []byte(minimalConfig), true
+		src, created = []byte(shared.MinimalConfig), true
 	case err != nil:
 		return fmt.Errorf("reading config %s: %w", cfgPath, err)
 	}
-	accounts, err := yamlAccounts(src)
+	accounts, err := shared.YAMLAccounts(src)
 	if err != nil {
 		return fmt.Errorf("reading config %s: %w", cfgPath, err)
 	}
-	authPath := authFilePath(ios, opts.Name+".auth.json", cfgPath)
-	var existing *yamlAccount
+	authPath := shared.AuthFilePath(ios, opts.Name+".auth.json", cfgPath)
+	var existing *shared.YAMLAccount
 	for i, a := range accounts {
 		if a.Name == opts.Name {
 			existing = &accounts[i]
@@ -151,7 +152,7 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 			cfgPath, opts.Name, existing.Type, config.TypeOpenAIResponses)}
 	}
 	for _, a := range accounts {
-		if a.Name != opts.Name && authFilePath(ios, a.AuthFile, cfgPath) == authPath {
+		if a.Name != opts.Name && shared.AuthFilePath(ios, a.AuthFile, cfgPath) == authPath {
 			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("%s is the auth_file of account %q; choose another name", authPath, a.Name)}
 		}
 	}
@@ -176,13 +177,13 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 	if accountID == "" {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("the sign-in gave an id token that names no ChatGPT account (no chatgpt_account_id claim): sign in with a ChatGPT account, not an API organization")}
 	}
-	if holder := accountHolding(ios, accounts, cfgPath, accountID, opts.Name); holder != "" {
+	if holder := shared.AccountHolding(ios, accounts, cfgPath, accountID, opts.Name); holder != "" {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("ChatGPT account %s is already signed in as account %q in %s: two accounts sharing one login rotate each other's refresh token away. Renew that one with `proxy accounts login %s`, or sign in with another ChatGPT account",
-			shortID(accountID), holder, cfgPath, holder)}
+			shared.ShortID(accountID), holder, cfgPath, holder)}
 	}
 	var previousID string
 	if existing != nil {
-		previousID = existing.chatGPTAccountID(ios, cfgPath)
+		previousID = existing.ChatGPTAccountID(ios, cfgPath)
 	}
 
 	// The auth file first: validating the edited config reads it.
@@ -198,19 +199,19 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 
 	var out []byte
 	if existing == nil {
-		out, err = appendAccount(src, []field{
-			{key: "name", value: opts.Name},
-			{key: "type", value: config.TypeOpenAIResponses},
-			{key: "auth_file", value: authValue},
-			{key: "weight", value: strconv.Itoa(opts.Weight), number: true},
+		out, err = shared.AppendAccount(src, []shared.Field{
+			{Key: "name", Value: opts.Name},
+			{Key: "type", Value: config.TypeOpenAIResponses},
+			{Key: "auth_file", Value: authValue},
+			{Key: "weight", Value: strconv.Itoa(opts.Weight), Number: true},
 		})
 	} else {
-		var set []field
-		if authFilePath(ios, existing.AuthFile, cfgPath) != authPath {
-			set = append(set, field{key: "auth_file", value: authValue})
+		var set []shared.Field
+		if shared.AuthFilePath(ios, existing.AuthFile, cfgPath) != authPath {
+			set = append(set, shared.Field{Key: "auth_file", Value: authValue})
 		}
 		// The login replaces inline tokens: an account has one source.
-		out, err = updateAccount(src, opts.Name, set, []string{"access_token", "refresh_token", "account_id"})
+		out, err = shared.UpdateAccount(src, opts.Name, set, []string{"access_token", "refresh_token", "account_id"})
 	}
 	if err != nil {
 		if fresh {
@@ -224,7 +225,7 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 		if info, err := os.Stat(cfgPath); err == nil {
 			mode = info.Mode().Perm()
 		}
-		if err := writeValidated(ios, cfgPath, src, out, created, mode); err != nil {
+		if err := shared.WriteValidated(ios, cfgPath, src, out, created, mode); err != nil {
 			if fresh {
 				_ = os.Remove(authPath)
 			}
@@ -232,7 +233,7 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 		}
 	}
 
-	who := shortID(accountID)
+	who := shared.ShortID(accountID)
 	if email := emailOf(tokens.IDToken); email != "" {
 		who += " (" + email + ")"
 	}
@@ -252,7 +253,7 @@ func runAccountsLogin(ctx context.Context, opts *AccountsLoginOptions) error {
 		fmt.Fprintf(ios.ErrOut, "renewed the login of account %s\n", opts.Name)
 	}
 	if previousID != "" && previousID != accountID {
-		fmt.Fprintf(ios.ErrOut, "note: account %s was ChatGPT account %s before; it is now %s\n", opts.Name, shortID(previousID), shortID(accountID))
+		fmt.Fprintf(ios.ErrOut, "note: account %s was ChatGPT account %s before; it is now %s\n", opts.Name, shared.ShortID(previousID), shared.ShortID(accountID))
 	}
 	fmt.Fprintf(ios.ErrOut, "check it: proxy accounts test %s; a running proxy picks it up on SIGHUP\n", opts.Name)
 	return nil

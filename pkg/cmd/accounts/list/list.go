@@ -1,9 +1,8 @@
-package cli
+package list
 
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/shared"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/health"
@@ -19,22 +19,6 @@ import (
 	"github.com/proxy-dev/proxy/pkg/status"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
-
-// NewCmdAccounts returns `proxy accounts` and its subcommands.
-func NewCmdAccounts(ios *cmdutil.IOStreams) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "accounts",
-		Short: "List, check and add upstream accounts",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(
-		NewCmdAccountsList(ios, nil),
-		NewCmdAccountsTest(ios, nil),
-		NewCmdAccountsImportCodex(ios, nil),
-		NewCmdAccountsLogin(ios, nil),
-	)
-	return cmd
-}
 
 // AccountsListOptions are the inputs of `proxy accounts list`.
 type AccountsListOptions struct {
@@ -172,7 +156,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 			modelsCell(e), e.Credential, describeState(e, now(), loc), inFlight, reqs, tokens, windowsCell(e, now(), loc))
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", configName(cfg))
+		fmt.Fprintf(opts.IO.ErrOut, "no accounts configured in %s; add one with `proxy accounts import-codex` or edit the file\n", shared.ConfigName(cfg))
 	}
 	if err := t.Render(); err != nil {
 		return err
@@ -277,49 +261,6 @@ func shortTime(t, now time.Time, loc *time.Location) string {
 		return t.Format("15:04")
 	}
 	return t.Format("Jan 2 15:04")
-}
-
-// configName names the config file for messages.
-func configName(cfg *config.Config) string {
-	if cfg.Path == "" {
-		return "the defaults (no config file found)"
-	}
-	return cfg.Path
-}
-
-// selectAccounts returns the configured accounts named in names, in config
-// order, or every enabled account when names is empty.
-func selectAccounts(cfg *config.Config, names []string) ([]config.Account, error) {
-	if len(names) == 0 {
-		var out []config.Account
-		for _, c := range cfg.Accounts {
-			if c.Enabled {
-				out = append(out, c)
-			}
-		}
-		return out, nil
-	}
-	known := make([]string, len(cfg.Accounts))
-	for i, c := range cfg.Accounts {
-		known[i] = c.Name
-	}
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			hint := ""
-			if s := config.Suggest(n, known); s != "" {
-				hint = fmt.Sprintf("; did you mean %q?", s)
-			}
-			return nil, &cmdutil.ExitError{Code: cmdutil.ExitConfigError,
-				Err: fmt.Errorf("no account named %q in %s%s (accounts: %s)", n, configName(cfg), hint, strings.Join(known, ", "))}
-		}
-	}
-	var out []config.Account
-	for _, c := range cfg.Accounts {
-		if slices.Contains(names, c.Name) {
-			out = append(out, c)
-		}
-	}
-	return out, nil
 }
 
 func firstNonEmpty(ss ...string) string {

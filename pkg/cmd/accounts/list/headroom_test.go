@@ -1,9 +1,10 @@
-package cli
+package list_test
 
 import (
 	"testing"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/list"
 	"github.com/proxy-dev/proxy/pkg/health"
 	"github.com/proxy-dev/proxy/pkg/status"
 )
@@ -40,7 +41,7 @@ func TestPoolHeadroom(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := poolHeadroom(tt.entries, now); got != tt.want {
+			if got := list.PoolHeadroom(tt.entries, now); got != tt.want {
 				t.Errorf("poolHeadroom = %q, want %q", got, tt.want)
 			}
 		})
@@ -68,7 +69,7 @@ func TestWindowsCell(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := windowsCell(tt.e, now, time.UTC); got != tt.want {
+			if got := list.WindowsCell(tt.e, now, time.UTC); got != tt.want {
 				t.Errorf("windowsCell = %q, want %q", got, tt.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package cli
+package shared
 
 import (
 	"bytes"
@@ -9,25 +9,25 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// field is one key and value of an account being added, in the order they
+// Field is one key and value of an account being added, in the order they
 // are written. A number is written as is; anything else as a string,
 // quoted only when YAML needs it.
-type field struct {
-	key, value string
-	number     bool
+type Field struct {
+	Key, Value string
+	Number     bool
 }
 
-func (f field) yaml() string {
-	if f.number {
-		return f.value
+func (f Field) yaml() string {
+	if f.Number {
+		return f.Value
 	}
-	return yamlString(f.value)
+	return yamlString(f.Value)
 }
 
-// accountNames returns the names of the accounts in a config file's YAML,
+// AccountNames returns the names of the accounts in a config file's YAML,
 // read from the nodes so a file that does not load (yet) still answers.
-func accountNames(src []byte) ([]string, error) {
-	accounts, err := yamlAccounts(src)
+func AccountNames(src []byte) ([]string, error) {
+	accounts, err := YAMLAccounts(src)
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +62,12 @@ func findAccounts(src []byte) (key, val *yaml.Node, err error) {
 	return nil, nil, nil
 }
 
-// appendAccount returns src with one more account at the end of its
+// AppendAccount returns src with one more account at the end of its
 // accounts list. It inserts text where the nodes say the list ends, so
 // every other byte of the user's file (comments, blank lines, quoting,
 // order) stays as it was; only a list written in flow style ([a, b]) is
 // re-encoded from the nodes, which keeps comments but not blank lines.
-func appendAccount(src []byte, fields []field) ([]byte, error) {
+func AppendAccount(src []byte, fields []Field) ([]byte, error) {
 	key, val, err := findAccounts(src)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func appendAccount(src []byte, fields []field) ([]byte, error) {
 
 // insertAfterLast puts the new item after the list's last item, including
 // the comments indented under it (commented-out options belong to it).
-func insertAfterLast(lines []string, seq *yaml.Node, fields []field) []byte {
+func insertAfterLast(lines []string, seq *yaml.Node, fields []Field) []byte {
 	last := seq.Content[len(seq.Content)-1]
 	itemLine := lines[last.Line-1]
 	dash := strings.LastIndex(itemLine[:min(last.Column-1, len(itemLine))], "-")
@@ -136,7 +136,7 @@ func insertAfterLast(lines []string, seq *yaml.Node, fields []field) []byte {
 // reencode appends the account as a node and writes the whole document
 // back from its nodes: the fallback for layouts text insertion cannot
 // follow.
-func reencode(src []byte, fields []field) ([]byte, error) {
+func reencode(src []byte, fields []Field) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, err
@@ -148,12 +148,12 @@ func reencode(src []byte, fields []field) ([]byte, error) {
 	item := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, f := range fields {
 		tag := "!!str"
-		if f.number {
+		if f.Number {
 			tag = "!!int"
 		}
 		item.Content = append(item.Content,
-			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.key},
-			&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: f.value})
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.Key},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: f.Value})
 	}
 	val.Kind, val.Tag, val.Style, val.Value = yaml.SequenceNode, "!!seq", 0, ""
 	val.Content = append(val.Content, item)
@@ -197,18 +197,18 @@ func lastLine(n *yaml.Node) int {
 
 // accountLines writes an item with its dash at indent and its keys two
 // columns further.
-func accountLines(fields []field, indent int) []string {
+func accountLines(fields []Field, indent int) []string {
 	return accountLinesAt(fields, indent, indent+2)
 }
 
-func accountLinesAt(fields []field, dash, keys int) []string {
+func accountLinesAt(fields []Field, dash, keys int) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
 		prefix := strings.Repeat(" ", keys)
 		if i == 0 {
 			prefix = strings.Repeat(" ", dash) + "-" + strings.Repeat(" ", max(1, keys-dash-1))
 		}
-		out[i] = prefix + f.key + ": " + f.yaml()
+		out[i] = prefix + f.Key + ": " + f.yaml()
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package cli
+package shared
 
 import (
 	"bytes"
@@ -15,25 +15,25 @@ import (
 	"github.com/proxy-dev/proxy/pkg/config"
 )
 
-// yamlAccount is what sign-in needs to know of an account already in the
+// YAMLAccount is what sign-in needs to know of an account already in the
 // file, read from the YAML nodes so a file that does not load (a dead
 // login's auth_file is gone) still answers.
-type yamlAccount struct {
+type YAMLAccount struct {
 	Name, Type, AccountID, AuthFile string
 }
 
-// yamlAccounts lists the accounts of a config file's YAML.
-func yamlAccounts(src []byte) ([]yamlAccount, error) {
+// YAMLAccounts lists the accounts of a config file's YAML.
+func YAMLAccounts(src []byte) ([]YAMLAccount, error) {
 	_, seq, err := findAccounts(src)
 	if err != nil || seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil, err
 	}
-	var out []yamlAccount
+	var out []YAMLAccount
 	for _, item := range seq.Content {
 		if item.Kind != yaml.MappingNode {
 			continue
 		}
-		var a yamlAccount
+		var a YAMLAccount
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			v := item.Content[i+1].Value
 			switch item.Content[i].Value {
@@ -52,9 +52,9 @@ func yamlAccounts(src []byte) ([]yamlAccount, error) {
 	return out, nil
 }
 
-// authFilePath resolves an auth_file value as the config package does: ~
+// AuthFilePath resolves an auth_file value as the config package does: ~
 // and ${VAR} expanded, a relative path taken from the config's directory.
-func authFilePath(ios *cmdutil.IOStreams, value, cfgPath string) string {
+func AuthFilePath(ios *cmdutil.IOStreams, value, cfgPath string) string {
 	if value == "" {
 		return ""
 	}
@@ -68,45 +68,45 @@ func authFilePath(ios *cmdutil.IOStreams, value, cfgPath string) string {
 	return p
 }
 
-// chatGPTAccountID is the ChatGPT account an openai-responses account in
+// ChatGPTAccountID is the ChatGPT account an openai-responses account in
 // the file signs in as: its inline account_id, else its auth file's. ""
 // when neither says (an unreadable file is no duplicate to refuse).
-func (a yamlAccount) chatGPTAccountID(ios *cmdutil.IOStreams, cfgPath string) string {
+func (a YAMLAccount) ChatGPTAccountID(ios *cmdutil.IOStreams, cfgPath string) string {
 	if a.AccountID != "" {
 		return a.AccountID
 	}
 	if a.AuthFile == "" {
 		return ""
 	}
-	f, err := codexauth.Read(authFilePath(ios, a.AuthFile, cfgPath))
+	f, err := codexauth.Read(AuthFilePath(ios, a.AuthFile, cfgPath))
 	if err != nil {
 		return ""
 	}
 	return f.AccountID()
 }
 
-// accountHolding returns the name of the openai-responses account, other
+// AccountHolding returns the name of the openai-responses account, other
 // than except, that is already signed in as ChatGPT account id; "" when
 // none is.
-func accountHolding(ios *cmdutil.IOStreams, accounts []yamlAccount, cfgPath, id, except string) string {
+func AccountHolding(ios *cmdutil.IOStreams, accounts []YAMLAccount, cfgPath, id, except string) string {
 	for _, a := range accounts {
 		if a.Name == except || a.Type != config.TypeOpenAIResponses {
 			continue
 		}
-		if a.chatGPTAccountID(ios, cfgPath) == id {
+		if a.ChatGPTAccountID(ios, cfgPath) == id {
 			return a.Name
 		}
 	}
 	return ""
 }
 
-// updateAccount returns src with the account named name changed: each of
+// UpdateAccount returns src with the account named name changed: each of
 // set replaces the key's value or, when absent, is added after the item's
-// last line; each key in remove is dropped. Like appendAccount it edits
+// last line; each key in remove is dropped. Like AppendAccount it edits
 // the text, so every other byte (comments, order, quoting) stays; an item
 // it cannot edit as text (flow style, multi-line values) is re-encoded
 // from the nodes, which keeps comments but not blank lines.
-func updateAccount(src []byte, name string, set []field, remove []string) ([]byte, error) {
+func UpdateAccount(src []byte, name string, set []Field, remove []string) ([]byte, error) {
 	_, seq, err := findAccounts(src)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 
 // updateText edits the lines of a block-style item; false when the item
 // is not one it can edit so.
-func updateText(src []byte, item *yaml.Node, set []field, remove []string) ([]byte, bool) {
+func updateText(src []byte, item *yaml.Node, set []Field, remove []string) ([]byte, bool) {
 	if item.Style&yaml.FlowStyle != 0 || len(item.Content) == 0 {
 		return nil, false
 	}
@@ -151,7 +151,7 @@ func updateText(src []byte, item *yaml.Node, set []field, remove []string) ([]by
 	keyCol := item.Content[0].Column - 1
 	for i := 0; i+1 < len(item.Content); i += 2 {
 		k, v := item.Content[i], item.Content[i+1]
-		touched := slices.Contains(remove, k.Value) || slices.ContainsFunc(set, func(f field) bool { return f.key == k.Value })
+		touched := slices.Contains(remove, k.Value) || slices.ContainsFunc(set, func(f Field) bool { return f.Key == k.Value })
 		if touched && (v.Kind != yaml.ScalarNode || v.Line != k.Line || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0) {
 			return nil, false
 		}
@@ -159,12 +159,12 @@ func updateText(src []byte, item *yaml.Node, set []field, remove []string) ([]by
 	for _, f := range set {
 		var k, v *yaml.Node
 		for i := 0; i+1 < len(item.Content); i += 2 {
-			if item.Content[i].Value == f.key {
+			if item.Content[i].Value == f.Key {
 				k, v = item.Content[i], item.Content[i+1]
 			}
 		}
 		if k == nil {
-			add = append(add, strings.Repeat(" ", keyCol)+f.key+": "+f.yaml())
+			add = append(add, strings.Repeat(" ", keyCol)+f.Key+": "+f.yaml())
 			continue
 		}
 		line := []rune(lines[k.Line-1])
@@ -198,9 +198,9 @@ func updateText(src []byte, item *yaml.Node, set []field, remove []string) ([]by
 	return join(out), true
 }
 
-// updateNodes is updateAccount's fallback: edit the nodes, encode the
+// updateNodes is UpdateAccount's fallback: edit the nodes, encode the
 // whole document.
-func updateNodes(src []byte, name string, set []field, remove []string) ([]byte, error) {
+func updateNodes(src []byte, name string, set []Field, remove []string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, err
@@ -219,16 +219,16 @@ func updateNodes(src []byte, name string, set []field, remove []string) ([]byte,
 		it.Content = kept
 		for _, f := range set {
 			tag := "!!str"
-			if f.number {
+			if f.Number {
 				tag = "!!int"
 			}
-			if v := mapValue(it, f.key); v != nil {
-				v.Kind, v.Tag, v.Value, v.Style, v.Content = yaml.ScalarNode, tag, f.value, 0, nil
+			if v := mapValue(it, f.Key); v != nil {
+				v.Kind, v.Tag, v.Value, v.Style, v.Content = yaml.ScalarNode, tag, f.Value, 0, nil
 				continue
 			}
 			it.Content = append(it.Content,
-				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.key},
-				&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: f.value})
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.Key},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: f.Value})
 		}
 	}
 	var b bytes.Buffer

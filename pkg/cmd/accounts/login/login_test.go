@@ -1,8 +1,7 @@
-package cli
+package login_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/accounts/login"
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/codexauth"
 	"github.com/proxy-dev/proxy/pkg/login/logintest"
@@ -55,8 +56,8 @@ type loginRun struct {
 
 func (r *loginRun) run(t *testing.T, env map[string]string, args ...string) (code int, stderr string) {
 	t.Helper()
-	ios, out, errOut := testIO(env, false)
-	cmd := NewCmdAccountsLogin(ios, func(ctx context.Context, o *AccountsLoginOptions) error {
+	ios, out, errOut := cmdtest.IO(env, false)
+	cmd := login.NewCmdAccountsLogin(ios, func(ctx context.Context, o *login.AccountsLoginOptions) error {
 		o.Ports = []int{0}
 		o.Now = r.clock.Now
 		if !r.realSleep {
@@ -68,13 +69,13 @@ func (r *loginRun) run(t *testing.T, env map[string]string, args ...string) (cod
 			}
 			return errors.New("no browser on this machine") // must not matter
 		}
-		return runAccountsLogin(ctx, o)
+		return login.RunAccountsLogin(ctx, o)
 	})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
-	code = ExitCode(errOut, cmd.ExecuteContext(context.Background()))
+	code = cmdtest.ExitCode(errOut, cmd.ExecuteContext(context.Background()))
 	if out.Len() != 0 {
 		t.Errorf("stdout = %q, want nothing (messages go to stderr)", out.String())
 	}
@@ -94,9 +95,9 @@ func TestAccountsLogin(t *testing.T) {
 		wantPolls int
 		wantSlept []time.Duration
 	}{
-		{name: "device code", config: commentedConfig, args: []string{"chatgpt", "--device"},
+		{name: "device code", config: cmdtest.CommentedConfig, args: []string{"chatgpt", "--device"},
 			golden: "login-device.golden", output: "login-device-output.golden", wantPolls: 1},
-		{name: "device code pending then signed in", config: commentedConfig, args: []string{"chatgpt", "--device"},
+		{name: "device code pending then signed in", config: cmdtest.CommentedConfig, args: []string{"chatgpt", "--device"},
 			setup:  func(_ *testing.T, f *logintest.Issuer, _ string) string { f.Pending = 2; return "" },
 			golden: "login-device.golden", wantPolls: 3, wantSlept: []time.Duration{5 * time.Second, 5 * time.Second}},
 		{name: "creates the config", args: []string{"chatgpt", "--device", "--weight", "2"},
@@ -106,29 +107,29 @@ func TestAccountsLogin(t *testing.T) {
 		{name: "re-login into the same file", args: []string{"chatgpt", "--device"},
 			setup: func(t *testing.T, f *logintest.Issuer, dir string) string {
 				f.AccountID = "acct-from-claim-0001"
-				writeFile(t, dir, "chatgpt.auth.json", chatgptAuthJSON(t), 0o644)
+				cmdtest.WriteFile(t, dir, "chatgpt.auth.json", cmdtest.ChatGPTAuthJSON(t), 0o644)
 				return "accounts:\n  - name: chatgpt # renewed in place\n    type: openai-responses\n    auth_file: chatgpt.auth.json\n"
 			},
 			golden: "login-relogin-same.golden", wantErr: []string{"renewed the login of account chatgpt\n"}, wantPolls: 1},
-		{name: "denied", config: commentedConfig, args: []string{"chatgpt", "--device"},
+		{name: "denied", config: cmdtest.CommentedConfig, args: []string{"chatgpt", "--device"},
 			setup: func(_ *testing.T, f *logintest.Issuer, _ string) string { f.Deny = true; return "" },
 			want:  cmdutil.ExitFailure, wantErr: []string{"sign-in was denied: access_denied: The user declined the sign-in.", "approve the sign-in"}, wantPolls: 1},
-		{name: "timeout", config: commentedConfig, args: []string{"chatgpt", "--device", "--timeout", "12s"},
+		{name: "timeout", config: cmdtest.CommentedConfig, args: []string{"chatgpt", "--device", "--timeout", "12s"},
 			setup: func(_ *testing.T, f *logintest.Issuer, _ string) string { f.Pending = 1000; return "" },
 			want:  cmdutil.ExitFailure, wantErr: []string{"sign-in timed out: the code was not entered within 12s", "for a new code"},
 			wantPolls: 4, wantSlept: []time.Duration{5 * time.Second, 5 * time.Second, 2 * time.Second}},
 		{name: "same ChatGPT account under another name", args: []string{"second", "--device"},
 			setup: func(t *testing.T, f *logintest.Issuer, dir string) string {
 				f.AccountID = "acct-from-claim-0001"
-				p := writeFile(t, dir, "codex/auth.json", chatgptAuthJSON(t), 0o600)
+				p := cmdtest.WriteFile(t, dir, "codex/auth.json", cmdtest.ChatGPTAuthJSON(t), 0o600)
 				return fmt.Sprintf("accounts:\n  - name: first\n    type: openai-responses\n    auth_file: %s\n", p)
 			},
 			want: cmdutil.ExitFailure, wantErr: []string{`ChatGPT account acct...0001 is already signed in as account "first"`, "proxy accounts login first"}, wantPolls: 1},
-		{name: "an API-key account's name", config: commentedConfig, args: []string{"work", "--device"},
+		{name: "an API-key account's name", config: cmdtest.CommentedConfig, args: []string{"work", "--device"},
 			want: cmdutil.ExitFailure, wantErr: []string{`already has account "work" of type openai`}},
-		{name: "a name that is no file name", config: commentedConfig, args: []string{"my/acct", "--device"},
+		{name: "a name that is no file name", config: cmdtest.CommentedConfig, args: []string{"my/acct", "--device"},
 			want: cmdutil.ExitFailure, wantErr: []string{"may hold only letters"}},
-		{name: "a hidden file name", config: commentedConfig, args: []string{".x", "--device"},
+		{name: "a hidden file name", config: cmdtest.CommentedConfig, args: []string{".x", "--device"},
 			want: cmdutil.ExitFailure, wantErr: []string{"must start with a letter or digit"}},
 	}
 	for _, tt := range tests {
@@ -143,10 +144,10 @@ func TestAccountsLogin(t *testing.T) {
 			}
 			cfgPath := filepath.Join(dir, "proxy.yaml")
 			if config != "" {
-				writeFile(t, dir, "proxy.yaml", config, 0o640)
+				cmdtest.WriteFile(t, dir, "proxy.yaml", config, 0o640)
 			}
 			env := map[string]string{"HOME": filepath.Join(dir, "home"), "PROXY_OAUTH_ISSUER": f.URL}
-			r := &loginRun{issuer: f, clock: logintest.NewClock(testClock)}
+			r := &loginRun{issuer: f, clock: logintest.NewClock(cmdtest.TestClock)}
 			code, stderr := r.run(t, env, append(tt.args, "--config", cfgPath)...)
 			if code != tt.want {
 				t.Fatalf("exit code %d, want %d; stderr: %s", code, tt.want, stderr)
@@ -179,12 +180,12 @@ func TestAccountsLogin(t *testing.T) {
 				}
 				return
 			}
-			assertGolden(t, tt.golden, string(got))
+			cmdtest.AssertGolden(t, tt.golden, string(got))
 			if tt.output != "" {
-				assertGolden(t, tt.output, stable(stderr, dir))
+				cmdtest.AssertGolden(t, tt.output, cmdtest.Stable(stderr, dir))
 			}
 			assertLoginAuthFile(t, authPath, f.AccountID, r.clock.Now())
-			if code, _, stderr := runWith(t, env, "config", "validate", "-c", cfgPath); code != 0 {
+			if code, _, stderr := cmdtest.RunWith(t, env, "config", "validate", "-c", cfgPath); code != 0 {
 				t.Errorf("the result does not validate: %s", stderr)
 			}
 		})
@@ -222,10 +223,10 @@ func assertLoginAuthFile(t *testing.T, path, accountID string, signedIn time.Tim
 func TestAccountsLoginBrowser(t *testing.T) {
 	dir := t.TempDir()
 	f := logintest.NewIssuer(t)
-	cfgPath := writeFile(t, dir, "proxy.yaml", commentedConfig, 0o600)
+	cfgPath := cmdtest.WriteFile(t, dir, "proxy.yaml", cmdtest.CommentedConfig, 0o600)
 	env := map[string]string{"HOME": filepath.Join(dir, "home"), "PROXY_OAUTH_ISSUER": f.URL}
 	forged := make(chan int, 1)
-	r := &loginRun{issuer: f, clock: logintest.NewClock(testClock), realSleep: true}
+	r := &loginRun{issuer: f, clock: logintest.NewClock(cmdtest.TestClock), realSleep: true}
 	r.browser = func(authURL string) {
 		callback, err := f.Authorize(authURL)
 		if err != nil {
@@ -258,15 +259,15 @@ func TestAccountsLoginBrowser(t *testing.T) {
 		t.Errorf("claims to have opened a browser when none opened: %s", stderr)
 	}
 	got, _ := os.ReadFile(cfgPath)
-	assertGolden(t, "login-device.golden", string(got)) // the same edit as the device flow
-	assertLoginAuthFile(t, filepath.Join(dir, "chatgpt.auth.json"), f.AccountID, testClock)
+	cmdtest.AssertGolden(t, "login-device.golden", string(got)) // the same edit as the device flow
+	assertLoginAuthFile(t, filepath.Join(dir, "chatgpt.auth.json"), f.AccountID, cmdtest.TestClock)
 }
 
 func TestAccountsLoginUnreachableIssuer(t *testing.T) {
 	dir := t.TempDir()
-	dead := "http://" + closedAddr(t)
-	cfgPath := writeFile(t, dir, "proxy.yaml", commentedConfig+"oauth:\n  issuer: "+dead+"\n", 0o600)
-	r := &loginRun{clock: logintest.NewClock(testClock)}
+	dead := "http://" + cmdtest.ClosedAddr(t)
+	cfgPath := cmdtest.WriteFile(t, dir, "proxy.yaml", cmdtest.CommentedConfig+"oauth:\n  issuer: "+dead+"\n", 0o600)
+	r := &loginRun{clock: logintest.NewClock(cmdtest.TestClock)}
 	code, stderr := r.run(t, map[string]string{"HOME": dir}, "chatgpt", "--device", "--config", cfgPath)
 	if code != cmdutil.ExitFailure {
 		t.Fatalf("exit code %d, want %d: %s", code, cmdutil.ExitFailure, stderr)
@@ -275,88 +276,6 @@ func TestAccountsLoginUnreachableIssuer(t *testing.T) {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("stderr %q lacks %q", stderr, w)
 		}
-	}
-}
-
-// TestAccountsImportCodexRefuses covers what import-codex refuses besides
-// names: a login already in the config, and tokens that are not JWTs.
-func TestAccountsImportCodexRefuses(t *testing.T) {
-	tests := []struct {
-		name     string
-		authJSON func(t *testing.T) string
-		config   func(authPath string) string
-		wantErr  string
-	}{
-		{name: "same ChatGPT account twice", authJSON: chatgptAuthJSON,
-			config: func(p string) string {
-				return "accounts:\n  - name: first\n    type: openai-responses\n    auth_file: " + p + "\n"
-			},
-			wantErr: `ChatGPT account acct...0001 is already in`},
-		{name: "inline account id", authJSON: chatgptAuthJSON,
-			config: func(string) string {
-				return "accounts:\n  - name: first\n    type: openai-responses\n    access_token: x\n    account_id: acct-from-claim-0001\n"
-			},
-			wantErr: `as account "first"`},
-		{name: "opaque access token", authJSON: func(t *testing.T) string {
-			var doc map[string]any
-			_ = json.Unmarshal([]byte(chatgptAuthJSON(t)), &doc)
-			doc["tokens"].(map[string]any)["access_token"] = "opaque-access-token"
-			b, _ := json.Marshal(doc)
-			return string(b)
-		}, config: func(string) string { return commentedConfig }, wantErr: "the access token is not a JWT"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			authPath := writeFile(t, dir, "home/.codex/auth.json", tt.authJSON(t), 0o600)
-			cfg := tt.config(authPath)
-			cfgPath := writeFile(t, dir, "proxy.yaml", cfg, 0o600)
-			code, _, stderr := runWith(t, map[string]string{"HOME": filepath.Join(dir, "home")}, "accounts", "import-codex", "-c", cfgPath, "--name", "second")
-			if code != cmdutil.ExitFailure || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("exit code %d, stderr %q; want %d and %q", code, stderr, cmdutil.ExitFailure, tt.wantErr)
-			}
-			if got, _ := os.ReadFile(cfgPath); string(got) != cfg {
-				t.Errorf("a refused import changed the config:\n%s", got)
-			}
-			if strings.Contains(stderr, "opaque-") || strings.Contains(stderr, "rt-fake") {
-				t.Errorf("stderr shows a token: %s", stderr)
-			}
-		})
-	}
-}
-
-func TestUpdateAccount(t *testing.T) {
-	tests := []struct {
-		name   string
-		src    string
-		set    []field
-		remove []string
-		want   string
-	}{
-		{name: "replace keeps the comment",
-			src:  "accounts:\n  - name: a\n    auth_file: old.json   # mine\n    weight: 2\n",
-			set:  []field{{key: "auth_file", value: "a.auth.json"}},
-			want: "accounts:\n  - name: a\n    auth_file: a.auth.json # mine\n    weight: 2\n"},
-		{name: "add after the last key, before the next item",
-			src:  "accounts:\n  - name: a\n    weight: 2\n  - name: b\n",
-			set:  []field{{key: "auth_file", value: "a.auth.json"}},
-			want: "accounts:\n  - name: a\n    weight: 2\n    auth_file: a.auth.json\n  - name: b\n"},
-		{name: "flow style is re-encoded",
-			src:    "accounts:\n  - {name: a, access_token: x, weight: 2}\n",
-			set:    []field{{key: "auth_file", value: "a.auth.json"}},
-			remove: []string{"access_token"},
-			want:   "accounts:\n  - {name: a, weight: 2, auth_file: a.auth.json}\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := updateAccount([]byte(tt.src), "a", tt.set, tt.remove)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
-			}
-		})
 	}
 }
 
