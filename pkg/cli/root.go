@@ -17,6 +17,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
 	"github.com/proxy-dev/proxy/pkg/cmd/doctor"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/usage"
 	"github.com/proxy-dev/proxy/pkg/cmd/version"
@@ -84,7 +85,7 @@ conversation on that account, streams answers back and records usage.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		NewCmdServe(ios, nil),
+		serve.NewCmdServe(ios, nil),
 		version.NewCmdVersion(ios),
 		watch.NewCmdWatch(ios, nil),
 		accounts.NewCmdAccounts(ios), configcmd.NewCmdConfig(ios), sessions.NewCmdSessions(ios),

@@ -1,4 +1,4 @@
-package cli
+package serve_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
@@ -16,7 +18,7 @@ import (
 func TestServeWithoutConfig(t *testing.T) {
 	home := t.TempDir()
 	env := map[string]string{"HOME": home, "XDG_CONFIG_HOME": home}
-	code, _, stderr := runWith(t, env, "serve", "--listen", "127.0.0.1:0")
+	code, _, stderr := cmdtest.RunWith(t, env, "serve", "--listen", "127.0.0.1:0")
 	if code != cmdutil.ExitConfigError || !strings.Contains(stderr, "no config file found") ||
 		!strings.Contains(stderr, "run `proxy config init` or `proxy serve --demo`") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
@@ -29,8 +31,8 @@ func TestServeWithoutConfig(t *testing.T) {
 func TestServeRedisUnreachable(t *testing.T) {
 	// No retries: each refused dial fails at once rather than after
 	// go-redis's backoff.
-	down := "redis://" + closedAddr(t) + "/0?max_retries=-1"
-	ios, _, _ := testIO(nil, false)
+	down := "redis://" + cmdtest.ClosedAddr(t) + "/0?max_retries=-1"
+	ios, _, _ := cmdtest.IO(nil, false)
 	// The logs come from the pool's goroutines as well as from RunServe.
 	errOut := &lockedBuffer{}
 	ios.ErrOut = errOut
@@ -38,12 +40,12 @@ func TestServeRedisUnreachable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- RunServe(ctx, &ServeOptions{IO: ios, Listen: "127.0.0.1:0", RedisURL: down, Demo: true,
+		done <- serve.RunServe(ctx, &serve.ServeOptions{IO: ios, Listen: "127.0.0.1:0", RedisURL: down, Demo: true,
 			LogLevel: "warn", LogFormat: "text", Ready: func(a string) { ready <- a }})
 	}()
 	select {
 	case a := <-ready:
-		turn(t, "http://"+a, "no-redis")
+		cmdtest.Turn(t, "http://"+a, "no-redis")
 	case err := <-done:
 		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
 	case <-time.After(30 * time.Second):

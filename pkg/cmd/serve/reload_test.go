@@ -1,4 +1,4 @@
-package cli
+package serve_test
 
 import (
 	"errors"
@@ -6,14 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/server"
 )
 
 func TestVetReload(t *testing.T) {
 	dir := t.TempDir()
-	empty := writeFile(t, dir, "empty.yaml", "\n  \n", 0o600)
-	commented := writeFile(t, dir, "commented.yaml", "# accounts to come\n", 0o600)
+	empty := cmdtest.WriteFile(t, dir, "empty.yaml", "\n  \n", 0o600)
+	commented := cmdtest.WriteFile(t, dir, "commented.yaml", "# accounts to come\n", 0o600)
 	full := filepath.Join(dir, "proxy.yaml")
 	on := config.Account{Name: "a", Enabled: true}
 	off := config.Account{Name: "a", Enabled: false}
@@ -29,13 +31,13 @@ func TestVetReload(t *testing.T) {
 	}{
 		{name: "accounts on loopback without keys", running: loopback, next: &config.Config{Path: full, Accounts: []config.Account{on}}},
 		{name: "an empty file", running: loopback, next: &config.Config{Path: empty},
-			wantIs: ErrReloadNoAccount, wantMsg: "config " + empty + " is empty"},
+			wantIs: serve.ErrReloadNoAccount, wantMsg: "config " + empty + " is empty"},
 		{name: "no accounts", running: loopback, next: &config.Config{Path: commented},
-			wantIs: ErrReloadNoAccount, wantMsg: "config " + commented + " has no accounts"},
+			wantIs: serve.ErrReloadNoAccount, wantMsg: "config " + commented + " has no accounts"},
 		{name: "no config file", running: loopback, next: &config.Config{},
-			wantIs: ErrReloadNoAccount, wantMsg: "no config file found"},
+			wantIs: serve.ErrReloadNoAccount, wantMsg: "no config file found"},
 		{name: "every account disabled", running: loopback, next: &config.Config{Path: full, Accounts: []config.Account{off, off}},
-			wantIs: ErrReloadNoAccount, wantMsg: "every account in " + full + " is disabled (enabled: false)"},
+			wantIs: serve.ErrReloadNoAccount, wantMsg: "every account in " + full + " is disabled (enabled: false)"},
 		{name: "one account of two enabled", running: loopback, next: &config.Config{Path: full, Accounts: []config.Account{off, on}}},
 		{name: "keys removed while exposed", running: exposed, next: &config.Config{Path: full, Accounts: []config.Account{on}},
 			wantIs: server.ErrExposed, wantMsg: "0.0.0.0:8787"},
@@ -44,7 +46,7 @@ func TestVetReload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := vetReload(tt.running, tt.next)
+			err := serve.VetReload(tt.running, tt.next)
 			if tt.wantIs == nil {
 				if err != nil {
 					t.Fatalf("vetReload = %v, want nil", err)
