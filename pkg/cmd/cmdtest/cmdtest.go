@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/build"
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/root"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
@@ -58,7 +58,7 @@ func IO(env map[string]string, tty bool) (*cmdutil.IOStreams, *TTYBuffer, *TTYBu
 func RunWith(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ios, out, errOut := IO(env, false)
-	code = cli.Run(context.Background(), ios, args)
+	code = root.Run(context.Background(), ios, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -72,14 +72,14 @@ func RunCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		ErrOut: &errOut,
 		Getenv: func(string) string { return "" },
 	}
-	code = cli.Run(context.Background(), ios, args)
+	code = root.Run(context.Background(), ios, args)
 	return code, out.String(), errOut.String()
 }
 
 // ExitCode is the exit status the command line gives err, printing it to
 // errOut.
 func ExitCode(errOut io.Writer, err error) int {
-	return cli.ExitCode(errOut, err)
+	return root.ExitCode(errOut, err)
 }
 
 // GoVersionPlaceholder stands for runtime.Version() in golden files, so they

@@ -1,9 +1,10 @@
-package cli
+package root_test
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/cmd/cmdtest"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
@@ -25,7 +26,7 @@ func TestUnknownSubcommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runWith(t, nil, tt.args...)
+			code, stdout, stderr := cmdtest.RunWith(t, nil, tt.args...)
 			if code != tt.want || !strings.Contains(stderr, tt.wantErr) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.want, tt.wantErr)
 			}

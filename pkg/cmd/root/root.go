@@ -1,6 +1,8 @@
-// Package cli is the proxy's command line: the cobra commands, and the only
-// place where flags, config files, environment and terminals meet.
-package cli
+// Package root is the proxy's command line: the root command, which adds
+// every noun's command, and the exit status of them all. The commands under
+// pkg/cmd are the only place where flags, config files, environment and
+// terminals meet.
+package root
 
 import (
 	"context"
