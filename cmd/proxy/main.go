@@ -5,9 +5,9 @@ package main
 import (
 	"os"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/root"
 )
 
 func main() {
-	os.Exit(cli.Main())
+	os.Exit(root.Main())
 }

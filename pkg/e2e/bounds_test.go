@@ -18,14 +18,14 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/store"
 )
 
 // withShutdownGrace shortens how long streams may run on after a stop.
 func withShutdownGrace(d time.Duration) proxyOption {
-	return func(o *cli.ServeOptions) { o.ShutdownGrace = d }
+	return func(o *serve.ServeOptions) { o.ShutdownGrace = d }
 }
 
 // Stopping the proxy while streams hang past the grace closes them without

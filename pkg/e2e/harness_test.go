@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/relay"
@@ -76,12 +76,12 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, with ...
 	done := make(chan error, 1)
 	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
 	reload, reloaded := make(chan struct{}), make(chan error, 1)
-	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
+	opts := &serve.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err }}
 	for _, o := range with {
 		o(opts)
 	}
-	go func() { done <- cli.RunServe(ctx, opts) }()
+	go func() { done <- serve.RunServe(ctx, opts) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -161,13 +161,13 @@ func waitForRequest(t *testing.T, s *fakeupstream.Server, ended <-chan string) {
 }
 
 // proxyOption adjusts how startProxy runs `proxy serve`.
-type proxyOption func(*cli.ServeOptions)
+type proxyOption func(*serve.ServeOptions)
 
 // withRedis is --redis URL.
-func withRedis(url string) proxyOption { return func(o *cli.ServeOptions) { o.RedisURL = url } }
+func withRedis(url string) proxyOption { return func(o *serve.ServeOptions) { o.RedisURL = url } }
 
 // withClock makes c the proxy's clock for scheduling and health.
-func withClock(c *testClock) proxyOption { return func(o *cli.ServeOptions) { o.Now = c.now } }
+func withClock(c *testClock) proxyOption { return func(o *serve.ServeOptions) { o.Now = c.now } }
 
 // testClock is a clock a test moves by hand.
 type testClock struct {

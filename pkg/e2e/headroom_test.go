@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/status"
 )
@@ -116,7 +116,7 @@ func TestHeadroomIsSharedBetweenInstances(t *testing.T) {
 	full, roomy, accounts := headroomPool(t)
 	// Each instance writes and reads the windows with its periodic sync,
 	// made quick here so the test does not wait a second for it.
-	quickSync := func(o *cli.ServeOptions) { o.CooldownSync = 20 * time.Millisecond }
+	quickSync := func(o *serve.ServeOptions) { o.CooldownSync = 20 * time.Millisecond }
 	p1 := startProxy(t, prefix+accounts, env, withRedis(redisURL), quickSync)
 	p2 := startProxy(t, prefix+accounts, env, withRedis(redisURL), quickSync)
 	warmUp(t, p1, full, roomy)

@@ -17,7 +17,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 	"github.com/proxy-dev/proxy/pkg/status"
 )
@@ -113,7 +113,7 @@ func TestTwoInstancesActAsOnePool(t *testing.T) {
 		p1 := startProxy(t, cfg, env, withRedis(redisURL))
 		// The second instance never rereads the cooldowns during the test:
 		// only the push from the first can tell it.
-		p2 := startProxy(t, cfg, env, withRedis(redisURL), func(o *cli.ServeOptions) { o.CooldownSync = time.Hour })
+		p2 := startProxy(t, cfg, env, withRedis(redisURL), func(o *serve.ServeOptions) { o.CooldownSync = time.Hour })
 		if _, _, body := post(t, p1.URL, "cd-1"); replier(body) != "standby" {
 			t.Fatalf("first instance: %s", body)
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 )
@@ -143,7 +143,7 @@ func TestReloadRejectsNothingToServe(t *testing.T) {
 			a := startUpstream(t, "a", fakeupstream.WithAPIKey(keyA))
 			p := startProxy(t, "accounts:\n"+openaiAccount("a", a, "KEY_A", 1), env)
 			err := p.rewrite(t, tt.config(a))
-			if !errors.Is(err, cli.ErrReloadNoAccount) {
+			if !errors.Is(err, serve.ErrReloadNoAccount) {
 				t.Fatalf("reload = %v, want ErrReloadNoAccount", err)
 			}
 			logs := p.Logs.String()

@@ -10,7 +10,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/proxy-dev/proxy/pkg/admin"
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/root"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
 )
@@ -20,7 +20,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	t.Helper()
 	var out, errOut bytes.Buffer
 	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: func(k string) string { return env[k] }}
-	code := cli.Run(context.Background(), ios, args)
+	code := root.Run(context.Background(), ios, args)
 	return code, out.String(), errOut.String()
 }
 

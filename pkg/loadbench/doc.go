@@ -6,7 +6,7 @@
 // (upstream_test.go), a bare httputil.ReverseProxy that reads the body first
 // (the floor a pooling proxy is measured against), and `proxy serve` with
 // one account pointing at the upstream. The floor and the proxy run in the
-// benchmark's own process (the proxy through cli.RunServe), except in
+// benchmark's own process (the proxy through serve.RunServe), except in
 // BenchmarkAddedLatencyProcesses, which builds both binaries with the go
 // command and runs each as a process of its own, as users run the proxy.
 //

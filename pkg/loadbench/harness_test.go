@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 	"github.com/proxy-dev/proxy/pkg/loadbench/internal/bare"
 )
@@ -152,9 +152,9 @@ func startProxyConfig(configYAML string, logs io.Writer) (string, func() error, 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
-	opts := &cli.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: logLevel(), LogFormat: "text",
+	opts := &serve.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: logLevel(), LogFormat: "text",
 		Ready: func(addr string) { ready <- addr }}
-	go func() { done <- cli.RunServe(ctx, opts) }()
+	go func() { done <- serve.RunServe(ctx, opts) }()
 	stop := func() error {
 		cancel()
 		err := <-done

@@ -19,12 +19,24 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/build"
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/root"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
-// The -update flag rewrites golden files.
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+// The -update flag rewrites golden files. It is registered only when no
+// package the test imports has registered it already (teatest does, and
+// is initialised first), so the two share one flag instead of panicking.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata/")
+	}
+}
+
+// updating reports whether the test runs with -update.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // TTYBuffer is an output that says whether it is a terminal, so the
 // terminal layout is tested without a real tty.
@@ -46,7 +58,7 @@ func IO(env map[string]string, tty bool) (*cmdutil.IOStreams, *TTYBuffer, *TTYBu
 func RunWith(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ios, out, errOut := IO(env, false)
-	code = cli.Run(context.Background(), ios, args)
+	code = root.Run(context.Background(), ios, args)
 	return code, out.String(), errOut.String()
 }
 
@@ -60,14 +72,14 @@ func RunCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		ErrOut: &errOut,
 		Getenv: func(string) string { return "" },
 	}
-	code = cli.Run(context.Background(), ios, args)
+	code = root.Run(context.Background(), ios, args)
 	return code, out.String(), errOut.String()
 }
 
 // ExitCode is the exit status the command line gives err, printing it to
 // errOut.
 func ExitCode(errOut io.Writer, err error) int {
-	return cli.ExitCode(errOut, err)
+	return root.ExitCode(errOut, err)
 }
 
 // GoVersionPlaceholder stands for runtime.Version() in golden files, so they
@@ -87,7 +99,7 @@ func StampBuild(t *testing.T, v, c, d string) {
 func AssertGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if updating() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-dev/proxy/pkg/cli"
+	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/codexauth/codexauthtest"
 )
 
@@ -87,7 +87,7 @@ func DemoServer(t *testing.T, addr string) (url string, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- cli.RunServe(ctx, &cli.ServeOptions{IO: ios, ConfigPath: cfg, Listen: addr, Demo: true,
+		done <- serve.RunServe(ctx, &serve.ServeOptions{IO: ios, ConfigPath: cfg, Listen: addr, Demo: true,
 			LogLevel: "error", LogFormat: "text", Ready: func(a string) { ready <- a }})
 	}()
 	select {

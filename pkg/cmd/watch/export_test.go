@@ -1,0 +1,4 @@
+package watch
+
+// WatchAddr is watchAddr, for its table test.
+var WatchAddr = watchAddr
