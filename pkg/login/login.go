@@ -3,7 +3,7 @@
 // browser flow (PKCE, with a callback server on localhost) and the device-code
 // flow (a code the user types at {issuer}/codex/device, for machines without
 // a browser). Both end with an authorization-code exchange at the issuer's
-// token endpoint. It knows nothing of flags or config files: pkg/cli drives
+// token endpoint. It knows nothing of flags or config files: pkg/cmd/accounts/login drives
 // it and decides where the tokens go.
 package login
 

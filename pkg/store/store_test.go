@@ -27,7 +27,7 @@ func TestMiniredis(t *testing.T) {
 }
 
 // TestEmbedded runs the suite on the store `proxy serve` uses when no URL is
-// configured: store.Open with an empty URL, as pkg/cli builds it (its own
+// configured: store.Open with an empty URL, as pkg/cmd/serve builds it (its own
 // miniredis, its in-memory copy of the bindings and the write-behind of
 // their refreshes), with only the clock injected. Each store is its own
 // server; its clock is moved through the same sync the clock goroutine
