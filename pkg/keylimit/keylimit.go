@@ -178,10 +178,12 @@ func (r *Refusal) APIError() *apierror.Error {
 	return e
 }
 
-// Admission is an admitted request: Release frees what it holds (a stream
-// slot) once the request has ended. The zero value holds nothing.
+// Admission is an admitted request: Accounts keeps it to the accounts its
+// key may use (nil: any), and Release frees what it holds (a stream slot)
+// once the request has ended. The zero value limits and holds nothing.
 type Admission struct {
-	release func()
+	Accounts *Accounts
+	release  func()
 }
 
 // Release frees the request's stream slot, if it holds one; calling it
@@ -201,8 +203,9 @@ func (l *Limiter) Admit(ctx context.Context, client, model string) (Admission, e
 	if len(lim.Models) > 0 && !matchAny(lim.Models, model) {
 		return Admission{}, &Refusal{Client: client, Limit: LimitModels, Model: model, Allowed: lim.Models}
 	}
+	adm := Admission{Accounts: accountsOf(client, lim)}
 	if !lim.Counted() {
-		return Admission{}, nil
+		return adm, nil
 	}
 	check := store.LimitCheck{
 		RequestsPerMinute: lim.RequestsPerMinute,
@@ -220,15 +223,15 @@ func (l *Limiter) Admit(ctx context.Context, client, model string) (Admission, e
 		if ctx.Err() == nil {
 			l.o.Logger.Warn("client key limits not checked: the store did not answer; the request goes through", "client", client, "err", err)
 		}
-		return Admission{}, nil
+		return adm, nil
 	}
 	if v.Refused != "" {
 		return Admission{}, l.refusal(client, lim, v)
 	}
-	if check.Lease == "" {
-		return Admission{}, nil
+	if check.Lease != "" {
+		adm.release = l.hold(client, check.Lease)
 	}
-	return Admission{release: l.hold(client, check.Lease)}, nil
+	return adm, nil
 }
 
 // refusal describes the store's verdict against lim.
@@ -296,7 +299,10 @@ func (l *Limiter) hold(client, lease string) func() {
 // AccountFilter returns what keeps client's requests to the accounts its
 // limits allow, nil when they allow every account.
 func (l *Limiter) AccountFilter(client string) *Accounts {
-	lim := l.Limits(client)
+	return accountsOf(client, l.Limits(client))
+}
+
+func accountsOf(client string, lim config.KeyLimits) *Accounts {
 	if len(lim.Accounts) == 0 {
 		return nil
 	}

@@ -48,10 +48,9 @@ type Pool interface {
 // *keylimit.Limiter implements it; a nil one limits nothing.
 type KeyLimits interface {
 	// Admit admits one request of client for model, or refuses it with a
-	// *keylimit.Refusal; the admission is released when the request ends.
+	// *keylimit.Refusal; the admission keeps the request to the key's
+	// accounts and is released when the request ends.
 	Admit(ctx context.Context, client, model string) (keylimit.Admission, error)
-	// AccountFilter keeps client to the accounts it may use; nil: any.
-	AccountFilter(client string) *keylimit.Accounts
 }
 
 // Publisher receives the decision record of every request. *event.Bus

@@ -272,7 +272,7 @@ func (rl *Relay) relay(w http.ResponseWriter, r *http.Request, suffix string, bo
 		held, heldOut = at, out
 	}
 	if errors.Is(selErr, scheduler.ErrNotAllowed) {
-		r := rl.o.Limits.AccountFilter(rec.Client).Refuse(req.Model)
+		r := admission.Accounts.Refuse(req.Model)
 		rec.Limit = r.Limit
 		rl.fail(w, rec, r.APIError())
 		return
@@ -299,8 +299,8 @@ func (rl *Relay) admit(ctx context.Context, req session.Request, rec *event.Deci
 		rec.Limit = r.Limit
 		return a, nil, r.APIError()
 	}
-	if f := rl.o.Limits.AccountFilter(rec.Client); f != nil {
-		allow = f.Allows
+	if a.Accounts != nil {
+		allow = a.Accounts.Allows
 	}
 	return a, allow, nil
 }
