@@ -21,25 +21,47 @@ import (
 
 // decisions keeps every published record.
 type decisions struct {
-	mu  sync.Mutex
-	all []event.Decision
+	mu      sync.Mutex
+	all     []event.Decision
+	arrived chan struct{} // closed and replaced at each record
 }
 
 func (d *decisions) Publish(rec event.Decision) {
 	d.mu.Lock()
 	d.all = append(d.all, rec)
+	if d.arrived != nil {
+		close(d.arrived)
+		d.arrived = nil
+	}
 	d.mu.Unlock()
 }
 
-func (d *decisions) last(t *testing.T) event.Decision {
+// refusal returns the record that names limit. Records are written off
+// their requests, in no set order and possibly after the answer has been
+// read, so it waits for one to arrive (bounded, so a missing record fails
+// the test rather than hanging it).
+func (d *decisions) refusal(t *testing.T, limit string) event.Decision {
 	t.Helper()
-	Settle()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.all) == 0 {
-		t.Fatal("no decision published")
+	deadline := time.After(10 * time.Second)
+	for {
+		d.mu.Lock()
+		for _, rec := range d.all {
+			if rec.Limit == limit {
+				d.mu.Unlock()
+				return rec
+			}
+		}
+		if d.arrived == nil {
+			d.arrived = make(chan struct{})
+		}
+		arrived := d.arrived
+		d.mu.Unlock()
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatalf("no record names the limit %q", limit)
+		}
 	}
-	return d.all[len(d.all)-1]
 }
 
 // asKey serves h as the server does after admitting the named key.
@@ -104,7 +126,7 @@ func TestKeyLimitsBeforeAnyAccount(t *testing.T) {
 	if _, after, _ := fp.snapshot(); len(after) != len(leased) {
 		t.Errorf("an account was leased for a refused request: %v", after[len(leased):])
 	}
-	if d := pub.last(t); d.Limit != "requests_per_minute" || d.Status != 429 || d.Client != "ci" || d.Account != "" {
+	if d := pub.refusal(t, "requests_per_minute"); d.Status != 429 || d.Client != "ci" || d.Account != "" {
 		t.Errorf("record of the refusal: %+v", d)
 	}
 	if resp, body := sendAs(t, srv.URL, "lead", "gpt-5"); resp.StatusCode != 200 {
@@ -125,7 +147,7 @@ func TestKeyLimitsBeforeAnyAccount(t *testing.T) {
 	if resp.StatusCode != 403 || !strings.Contains(body, `"code":"account_not_allowed"`) || !strings.Contains(body, "only by the accounts B") {
 		t.Errorf("api-only asking for a model only A serves: %d %s", resp.StatusCode, body)
 	}
-	if d := pub.last(t); d.Limit != "accounts" || d.Status != 403 {
+	if d := pub.refusal(t, "accounts"); d.Status != 403 || d.Client != "api-only" || d.Account != "" {
 		t.Errorf("record of the refusal: %+v", d)
 	}
 
