@@ -36,8 +36,8 @@ func TestPoolHeadroom(t *testing.T) {
 			want: "pool headroom: 5h 80% left across 1 account, 7d 90%"},
 		{name: "a window that has reset is whole again", entries: []status.Account{reset},
 			want: "pool headroom: 5h 100% left across 1 account, 7d 80%"},
-		{name: "windows of several kinds", entries: []status.Account{chatgpt(90, 40), api},
-			want: "pool headroom: primary 30% left across 2 accounts, 7d 60%"},
+		{name: "API accounts' windows apart from ChatGPT ones", entries: []status.Account{chatgpt(90, 40), api},
+			want: "pool headroom: 5h 10% left across 1 account, 7d 60%, requests 50% left across 1 account"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

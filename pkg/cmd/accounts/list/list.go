@@ -84,7 +84,7 @@ const (
 // state and windows, and what the pool has left in all.
 type accountsListJSON struct {
 	Accounts     []status.Account `json:"accounts"`
-	PoolHeadroom []PoolWindow     `json:"pool_headroom"`
+	PoolHeadroom []status.PoolWindow     `json:"pool_headroom"`
 }
 
 // typeCell is the account's type, and its API when it is not Responses.
@@ -143,7 +143,7 @@ func runAccountsList(ctx context.Context, opts *AccountsListOptions) error {
 	}
 
 	if opts.JSON {
-		return cmdutil.WriteJSON(opts.IO.Out, accountsListJSON{Accounts: entries, PoolHeadroom: poolWindows(entries, now())})
+		return cmdutil.WriteJSON(opts.IO.Out, accountsListJSON{Accounts: entries, PoolHeadroom: status.Pool(entries, now())})
 	}
 	t := cmdutil.NewTable(opts.IO.Out, "NAME", "TYPE", "BASE URL", "WEIGHT", "ENABLED", "MODELS", "CREDENTIAL", "STATE", "IN FLIGHT", "REQUESTS", "TOKENS", "WINDOWS")
 	for _, e := range entries {
