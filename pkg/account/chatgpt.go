@@ -77,6 +77,16 @@ func (a *Account) NeedsLogin(now time.Time) bool {
 	return ok && !now.Before(exp)
 }
 
+// Plan is a ChatGPT account's plan as its access token names it (plus,
+// pro, team, ...); "" for an API account or a token that names none.
+func (a *Account) Plan() string {
+	c, ok := a.cred.(*chatGPT)
+	if !ok {
+		return ""
+	}
+	return codexauth.PlanType(c.snapshot().AccessToken)
+}
+
 // snapshot returns the current tokens.
 func (c *chatGPT) snapshot() codexauth.Tokens {
 	c.mu.RLock()

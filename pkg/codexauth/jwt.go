@@ -59,3 +59,16 @@ func AccountIDFromIDToken(idToken string) string {
 	id, _ := auth["chatgpt_account_id"].(string)
 	return id
 }
+
+// PlanType returns a ChatGPT token's
+// "https://api.openai.com/auth".chatgpt_plan_type claim (plus, pro, team,
+// ...), or "" when it has none. It is read unverified, for display only.
+func PlanType(token string) string {
+	claims, err := Claims(token)
+	if err != nil {
+		return ""
+	}
+	auth, _ := claims[authClaim].(map[string]any)
+	plan, _ := auth["chatgpt_plan_type"].(string)
+	return plan
+}

@@ -89,6 +89,9 @@ const (
 	// DefaultTokenURL is where ChatGPT tokens are refreshed: the default
 	// issuer's token endpoint.
 	DefaultTokenURL = DefaultIssuer + "/oauth/token"
+	// DefaultChatGPTBackend is where Codex's ChatGPT calls go without
+	// the proxy.
+	DefaultChatGPTBackend = "https://chatgpt.com/backend-api"
 	// DefaultIssuer is the OAuth issuer ChatGPT accounts sign in with, as
 	// `codex login` does.
 	DefaultIssuer = "https://auth.openai.com"
@@ -118,6 +121,10 @@ type Config struct {
 	Limits Limits
 	// OAuth is where and as whom ChatGPT tokens are refreshed.
 	OAuth OAuth
+	// ChatGPTBackend is the ChatGPT backend (chatgpt_backend.url) that
+	// Codex's other calls under chatgpt_base_url (plugins, account
+	// checks, tasks) are passed to, with the client's own credential.
+	ChatGPTBackend string
 	// Redis is where sessions and account state live.
 	Redis Redis
 	// Sessions controls sticky sessions.

@@ -34,7 +34,11 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 		},
 		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections,
 			KeptCompactions: DefaultKeptCompactions},
-		OAuth: OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
+		OAuth:          OAuthDefaults(OAuth{Issuer: raw.OAuth.Issuer, TokenURL: raw.OAuth.TokenURL, ClientID: raw.OAuth.ClientID}),
+		ChatGPTBackend: DefaultChatGPTBackend,
+	}
+	if raw.Backend.URL != "" {
+		cfg.ChatGPTBackend = strings.TrimSuffix(raw.Backend.URL, "/")
 	}
 	for _, h := range raw.AllowedHosts {
 		// As the server compares them: lower case, without the root's dot.

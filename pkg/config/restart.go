@@ -35,6 +35,7 @@ var restartSettings = []struct {
 	{"oauth.issuer", func(c *Config) any { return c.OAuth.Issuer }},
 	{"oauth.token_url", func(c *Config) any { return c.OAuth.TokenURL }},
 	{"oauth.client_id", func(c *Config) any { return c.OAuth.ClientID }},
+	{"chatgpt_backend.url", func(c *Config) any { return c.ChatGPTBackend }},
 	{"redis.url", func(c *Config) any { return c.Redis.URL }},
 	{"redis.key_prefix", func(c *Config) any { return c.Redis.KeyPrefix }},
 	{"sessions.ttl", func(c *Config) any { return c.Sessions.TTL }},

@@ -18,6 +18,7 @@ type fileConfig struct {
 	Timeouts     fileTimeouts         `mapstructure:"timeouts"`
 	Limits       fileLimits           `mapstructure:"limits"`
 	OAuth        fileOAuth            `mapstructure:"oauth"`
+	Backend      fileBackend          `mapstructure:"chatgpt_backend"`
 	ClientKeys   []fileClientKey      `mapstructure:"client_keys"`
 	Accounts     []fileAccount        `mapstructure:"accounts"`
 	Prices       map[string]filePrice `mapstructure:"prices"`
@@ -50,6 +51,10 @@ type fileLimits struct {
 	BodyMemory    *int64 `mapstructure:"body_memory"`
 	WebSockets    *int   `mapstructure:"websocket_connections"`
 	Kept          *int64 `mapstructure:"kept_compactions"`
+}
+
+type fileBackend struct {
+	URL string `mapstructure:"url"`
 }
 
 type fileOAuth struct {

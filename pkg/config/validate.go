@@ -64,6 +64,9 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	if u, err := url.Parse(cfg.OAuth.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.add("oauth.issuer", "%s is not an http(s) URL (like %s)", strconv.Quote(cfg.OAuth.Issuer), DefaultIssuer)
 	}
+	if u, err := url.Parse(cfg.ChatGPTBackend); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		c.add("chatgpt_backend.url", "%s is not an http(s) URL without credentials or query (like %s)", strconv.Quote(cfg.ChatGPTBackend), DefaultChatGPTBackend)
+	}
 	if u, err := url.Parse(cfg.OAuth.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.add("oauth.token_url", "%s is not an http(s) URL", strconv.Quote(cfg.OAuth.TokenURL))
 	}

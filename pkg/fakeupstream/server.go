@@ -132,6 +132,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.auth.mode == authChatGPT && isBackendCall(r.URL.Path) {
+		s.serveBackend(w, r) // backend.go
+		return
+	}
 	route := s.routeOf(r.URL.Path)
 	if route == routeNone && s.chat.only {
 		writeChatNotFound(w)

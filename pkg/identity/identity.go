@@ -25,7 +25,16 @@ type Caller struct {
 	// Role is the key's role; a request with no caller recorded (no keys
 	// configured) is an admin's.
 	Role Role
+	// Login is true when the caller was admitted by the access token of a
+	// ChatGPT account the proxy holds rather than by a client key: its
+	// credential is then a ChatGPT login, which may be passed to the
+	// ChatGPT backend, where a client key never is.
+	Login bool
 }
+
+// KeyHolder reports whether the caller was admitted by a client key: a
+// name and no login.
+func (c Caller) KeyHolder() bool { return c.Name != "" && !c.Login }
 
 // IsAdmin reports whether the caller may read and change everything.
 func (c Caller) IsAdmin() bool { return c.Role != User }

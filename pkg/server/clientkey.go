@@ -289,7 +289,7 @@ func (auth clientAuth) admit(t *keyTable, presented string) identity.Caller {
 		// Holding the current token of one of the proxy's own ChatGPT
 		// accounts is holding the account: its owner's.
 		if owner, ok := auth.logins(presented); ok {
-			c = identity.Caller{Name: loginClientPrefix + owner, Role: identity.Admin}
+			c = identity.Caller{Name: loginClientPrefix + owner, Role: identity.Admin, Login: true}
 		}
 	}
 	return c

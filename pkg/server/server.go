@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxy-dev/proxy/pkg/account"
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/backendapi"
 	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// Admin, when set, serves /_proxy/ and /metrics behind the same client
 	// key rule as the API.
 	Admin http.Handler
+	// Backend, when set, serves the ChatGPT backend's paths Codex calls
+	// under chatgpt_base_url (/backend-api/, /api/codex/), behind the same
+	// client key rule as the API.
+	Backend http.Handler
 	// Logger receives a WARN line for each refused client credential
 	// (its kind and the client's address, never the credential) and each
 	// request refused as a web page's; nil: none.
@@ -60,6 +65,10 @@ func New(o Options) http.Handler {
 	if o.Admin != nil {
 		api.Handle("/_proxy/", o.Admin)
 		api.Handle("/metrics", o.Admin)
+	}
+	if o.Backend != nil {
+		api.Handle(backendapi.Prefix, o.Backend)
+		api.Handle(backendapi.CodexPrefix, o.Backend)
 	}
 	api.HandleFunc("/", notFound)
 

@@ -57,6 +57,9 @@ type Account struct {
 	Enabled        bool     `json:"enabled"`
 	Models         []string `json:"models,omitempty"`
 	MaxConcurrency int      `json:"max_concurrency,omitempty"`
+	// Plan is a ChatGPT account's plan as its token names it; absent for
+	// an API account or when the token names none.
+	Plan string `json:"plan,omitempty"`
 	// API is "chat_completions" for an account that speaks only Chat
 	// Completions; absent for the Responses API.
 	API string `json:"api,omitempty"`
@@ -133,6 +136,17 @@ func Build(ctx context.Context, src Sources) Document {
 	return d
 }
 
+// Accounts is Build's accounts alone, read from the pool and the health
+// tracker without a store round trip (Today stays zero): what a caller
+// polled often, like Codex's usage endpoint, needs.
+func Accounts(src Sources) []Account {
+	out := make([]Account, 0, len(src.Accounts))
+	for _, a := range src.Accounts {
+		out = append(out, account1(context.Background(), src, a, false))
+	}
+	return out
+}
+
 // ReasonInvalid is the cooldown reason of an account out until its
 // credential changes.
 const ReasonInvalid = "invalid"
@@ -159,7 +173,7 @@ func account1(ctx context.Context, src Sources, a *account.Account, storeOK bool
 	out := Account{
 		Name: a.Name, Type: string(a.Type), BaseURL: a.DisplayURL(), Credential: a.Fingerprint(),
 		Weight: a.Weight, Enabled: a.Enabled, Models: a.Models, MaxConcurrency: a.MaxConcurrency,
-		API: apiOf(a.API), ModelMap: a.ModelMap,
+		API: apiOf(a.API), ModelMap: a.ModelMap, Plan: a.Plan(),
 		State:    StateHealthy,
 		InFlight: src.Health.InFlight(a.Name),
 	}

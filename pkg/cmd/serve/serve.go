@@ -252,7 +252,11 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Prices: prices, UsageRetention: cfg.Usage.Retention,
 	})
 	defer adm.Close()
-	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Logger: logger,
+	backend, err := chatGPTBackend(cfg, pool.All, tracker, secrets, logger)
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Options{Relay: rl, Accounts: pool.All, Keys: keys, Admin: adm, Backend: backend, Logger: logger,
 		Hosts: server.NewHostRule(cfg.Listen, cfg.AllowedHosts)})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
