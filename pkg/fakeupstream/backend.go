@@ -56,4 +56,3 @@ func (s *Server) serveBackend(w http.ResponseWriter, r *http.Request) {
 		writeJSONBytes(w, http.StatusNotFound, []byte(`{"detail":"Not Found"}`))
 	}
 }
-

@@ -83,8 +83,8 @@ const (
 // accountsListJSON is `accounts list --json`: every account with its live
 // state and windows, and what the pool has left in all.
 type accountsListJSON struct {
-	Accounts     []status.Account `json:"accounts"`
-	PoolHeadroom []status.PoolWindow     `json:"pool_headroom"`
+	Accounts     []status.Account    `json:"accounts"`
+	PoolHeadroom []status.PoolWindow `json:"pool_headroom"`
 }
 
 // typeCell is the account's type, and its API when it is not Responses.
