@@ -34,7 +34,7 @@ type Options struct {
 	// reads (status.Accounts).
 	Accounts func() []status.Account
 	Now      func() time.Time
-	// Upstream is the real backend (chatgpt_backend.url), such as
+	// Upstream is the real backend (chatgpt_backend.url); nil:
 	// https://chatgpt.com/backend-api.
 	Upstream *url.URL
 	// Transport carries the passed-through calls; nil: one with the

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,7 +34,10 @@ func newPassthrough(o Options) http.Handler {
 			ForceAttemptHTTP2:     true,
 		}
 	}
-	upstream := *o.Upstream
+	upstream := url.URL{Scheme: "https", Host: "chatgpt.com", Path: "/backend-api"} // config.DefaultChatGPTBackend
+	if o.Upstream != nil {
+		upstream = *o.Upstream
+	}
 	upstream.Path = strings.TrimSuffix(upstream.Path, "/")
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
