@@ -214,7 +214,7 @@ func TestCodexCompactsOnChatOnlyAccount(t *testing.T) {
 			t.Logf("proxy logs:\n%s", p.Logs)
 		}
 	})
-	home := codexHomeFromReadme(t, p.URL, "")
+	home := codexHomeFromReadme(t, p.URL)
 	work := t.TempDir()
 	runCodex(t, bin, home, work, "any", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
 	second := runCodex(t, bin, home, work, "any", "exec", "resume", "--skip-git-repo-check", "--strict-config", "--last", "again")

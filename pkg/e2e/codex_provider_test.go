@@ -45,15 +45,15 @@ func readmeProviderBlock(t *testing.T) string {
 const readmeAddress = "http://127.0.0.1:8787"
 
 // codexHomeFromReadme writes a CODEX_HOME whose config.toml is the README's
-// block with the proxy's address put in, framed by what the test needs:
-// before it, a tiny auto-compact limit (so the second turn of a
-// conversation compacts) and, when chatgptBase is set, the ChatGPT base URL
-// (so a ChatGPT login's side requests stay on loopback); after it, the
-// closed-network settings of CODEX.md.
-func codexHomeFromReadme(t *testing.T, proxyURL, chatgptBase string) string {
+// block with the proxy's address put in (its chatgpt_base_url too, so a
+// ChatGPT login's side requests stay on loopback), framed by what the test
+// needs: before it, a tiny auto-compact limit (so the second turn of a
+// conversation compacts); after it, the closed-network settings of
+// CODEX.md.
+func codexHomeFromReadme(t *testing.T, proxyURL string) string {
 	t.Helper()
 	block := readmeProviderBlock(t)
-	if !strings.Contains(block, readmeAddress+"/v1") {
+	if !strings.Contains(block, readmeAddress+"/v1") || !strings.Contains(block, `chatgpt_base_url = "`+readmeAddress+`/backend-api/"`) {
 		t.Fatalf("the README's block does not name %s/v1:\n%s", readmeAddress, block)
 	}
 	block = strings.ReplaceAll(block, readmeAddress, proxyURL)
@@ -62,9 +62,6 @@ func codexHomeFromReadme(t *testing.T, proxyURL, chatgptBase string) string {
 	// Codex compacts before a turn once the conversation's tokens pass this;
 	// the fake's first turn alone reports thousands.
 	b.WriteString("model_auto_compact_token_limit = 100\n")
-	if chatgptBase != "" {
-		fmt.Fprintf(&b, "chatgpt_base_url = %q\n", chatgptBase)
-	}
 	b.WriteString("\n" + block + "\n")
 	b.WriteString(`[features]
 plugins = false
@@ -270,7 +267,7 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 				t.Logf("proxy logs:\n%s", p.Logs)
 			}
 		})
-		home := codexHomeFromReadme(t, p.URL, "")
+		home := codexHomeFromReadme(t, p.URL)
 		work := t.TempDir()
 		first := runCodex(t, bin, home, work, "", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
 		account := servedBy(first.Stdout)
@@ -296,7 +293,7 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 					t.Logf("Codex sent %+v", front.requests())
 				}
 			})
-			home := codexHomeFromReadme(t, front.URL, front.URL+"/backend-api/")
+			home := codexHomeFromReadme(t, front.URL)
 			if transport == "HTTP" {
 				editCodexConfig(t, home, "supports_websockets = true", "")
 			}
@@ -352,7 +349,7 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 				t.Logf("proxy logs:\n%s", p.Logs)
 			}
 		})
-		home := codexHomeFromReadme(t, p.URL, p.URL+"/backend-api/")
+		home := codexHomeFromReadme(t, p.URL)
 		writeCodexLogin(t, home)
 		run := runCodex(t, bin, home, t.TempDir(), "", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", "say hi")
 		if got := servedBy(run.Stdout); got != "mine" {

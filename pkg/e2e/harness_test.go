@@ -77,7 +77,10 @@ func startProxy(t *testing.T, configYAML string, env map[string]string, with ...
 	ios := &cmdutil.IOStreams{In: strings.NewReader(""), Out: logs, ErrOut: logs, Getenv: func(k string) string { return env[k] }}
 	reload, reloaded := make(chan struct{}), make(chan error, 1)
 	opts := &serve.ServeOptions{IO: ios, ConfigPath: path, Listen: "127.0.0.1:0", LogLevel: "info", LogFormat: "text",
-		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err }}
+		Ready: func(addr string) { ready <- addr }, Reload: reload, Reloaded: func(err error) { reloaded <- err },
+		// chatgpt.com for Codex's own login, so what Codex passes through
+		// the proxy's /backend-api/ stays on loopback.
+		ChatGPTBackend: startUpstream(t, "chatgpt.com", fakeupstream.WithChatGPT(codexLoginToken, "acct-codex-user")).URL() + "/backend-api"}
 	for _, o := range with {
 		o(opts)
 	}
@@ -168,6 +171,12 @@ func withRedis(url string) proxyOption { return func(o *serve.ServeOptions) { o.
 
 // withClock makes c the proxy's clock for scheduling and health.
 func withClock(c *testClock) proxyOption { return func(o *serve.ServeOptions) { o.Now = c.now } }
+
+// withBackend makes s the ChatGPT backend Codex's other calls under
+// /backend-api/ are passed to (chatgpt_backend.url).
+func withBackend(s *fakeupstream.Server) proxyOption {
+	return func(o *serve.ServeOptions) { o.ChatGPTBackend = s.URL() + "/backend-api" }
+}
 
 // testClock is a clock a test moves by hand.
 type testClock struct {

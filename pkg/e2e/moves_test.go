@@ -109,7 +109,7 @@ func fieldOf(line, key string) string {
 // compactAt tokens.
 func codexMovesHome(t *testing.T, proxyURL, transport string, compactAt int) string {
 	t.Helper()
-	home := codexHomeFromReadme(t, proxyURL, "")
+	home := codexHomeFromReadme(t, proxyURL)
 	editCodexConfig(t, home, "model_auto_compact_token_limit = 100", "model_auto_compact_token_limit = "+itoa(int64(compactAt)))
 	editCodexConfig(t, home, `wire_api = "responses"`, "wire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0")
 	if transport == "HTTP" {

@@ -69,6 +69,9 @@ type ServeOptions struct {
 	// CooldownSync, when set, replaces how often the whole set of
 	// cooldowns is read again (tests lengthen it, to show pushes suffice).
 	CooldownSync time.Duration
+	// ChatGPTBackend, when set, replaces chatgpt_backend.url (tests point
+	// it at a fake, as nothing may leave loopback there).
+	ChatGPTBackend string
 }
 
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
@@ -149,6 +152,9 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	if opts.Listen != "" {
 		cfg.Listen = opts.Listen
+	}
+	if opts.ChatGPTBackend != "" {
+		cfg.ChatGPTBackend = opts.ChatGPTBackend
 	}
 	if opts.RedisURL != "" {
 		cfg.Redis.URL = opts.RedisURL

@@ -12,7 +12,8 @@ import (
 
 // Codex's config.toml is the user's file, comments and all: `proxy codex
 // config --write` edits it line by line, touching only the top-level
-// model_provider key and the managed keys of [model_providers.proxy], and
+// model_provider and chatgpt_base_url keys and the managed keys of
+// [model_providers.proxy], and
 // uses a TOML parser only to check the result means what it should.
 
 // codexManagedKeys are the provider keys the block owns: they are replaced
@@ -30,10 +31,12 @@ type codexEdit struct {
 	// there was none; providerChanged says whether its line changed.
 	providerWas     string
 	providerChanged bool
+	// backendChanged says the chatgpt_base_url line was added or changed.
+	backendChanged bool
 }
 
 func (e codexEdit) changed() bool {
-	return e.tableAdded || len(e.tableKeys) > 0 || e.providerChanged
+	return e.tableAdded || len(e.tableKeys) > 0 || e.providerChanged || e.backendChanged
 }
 
 // summary says what changed in the file at path, starting with "added"
@@ -54,6 +57,9 @@ func (e codexEdit) summary(path string) string {
 		} else {
 			parts = append(parts, fmt.Sprintf(`model_provider %s -> "%s"`, e.providerWas, CodexProviderID))
 		}
+	}
+	if e.backendChanged {
+		parts = append(parts, "chatgpt_base_url set")
 	}
 	verb := "updated"
 	if e.tableAdded {
@@ -158,25 +164,40 @@ func setCodexProvider(src []byte, block string) (codexEdit, error) {
 			break
 		}
 	}
-	found := false
-	lastKey := -1
+	found, backendFound := false, false
+	lastKey, providerEnd := -1, -1
 	for i, s := range stmts[:firstHeader] {
 		if s.kind != stmtKey {
 			continue
 		}
 		lastKey = i
-		if slices.Equal(s.key, []string{"model_provider"}) {
-			found = true
+		switch {
+		case slices.Equal(s.key, []string{"model_provider"}):
+			found, providerEnd = true, s.end
 			edit.providerWas = strings.TrimSpace(valueOf(f.lines[s.start]))
 			if s.start != s.end || !sameValue(f.lines[s.start], want.provider) {
 				edit.providerChanged = true
 				splices = append(splices, splice{s.start, s.end + 1, []string{want.provider}})
 			}
+		case slices.Equal(s.key, []string{"chatgpt_base_url"}) && want.backend != "":
+			backendFound = true
+			if s.start != s.end || !sameValue(f.lines[s.start], want.backend) {
+				edit.backendChanged = true
+				splices = append(splices, splice{s.start, s.end + 1, []string{want.backend}})
+			}
 		}
+	}
+	if want.backend != "" && !backendFound && found {
+		edit.backendChanged = true
+		splices = append(splices, splice{providerEnd + 1, providerEnd + 1, []string{want.backend}})
 	}
 	if !found {
 		edit.providerChanged = true
 		add := append(slices.Clone(want.providerComment), want.provider)
+		if want.backend != "" && !backendFound {
+			edit.backendChanged = true
+			add = append(add, want.backend)
+		}
 		at := 0
 		switch {
 		case lastKey >= 0:
@@ -217,13 +238,15 @@ func setCodexProvider(src []byte, block string) (codexEdit, error) {
 func checkCodexProvider(out []byte, want codexBlock) error {
 	var doc struct {
 		ModelProvider  string                    `toml:"model_provider"`
+		ChatGPTBaseURL string                    `toml:"chatgpt_base_url"`
 		ModelProviders map[string]map[string]any `toml:"model_providers"`
 	}
 	if err := toml.Unmarshal(out, &doc); err != nil {
 		return fmt.Errorf("%w: the edited file would not be valid TOML (%v); add the block from `proxy codex config` by hand", errCodexConfig, err)
 	}
 	p := doc.ModelProviders[CodexProviderID]
-	if doc.ModelProvider != CodexProviderID || p["base_url"] != want.baseURL || p["name"] != "OpenAI" {
+	if doc.ModelProvider != CodexProviderID || p["base_url"] != want.baseURL || p["name"] != "OpenAI" ||
+		(want.backend != "" && doc.ChatGPTBaseURL != want.backendURL) {
 		return fmt.Errorf("%w: the provider is also set some other way (a dotted key or an inline table?); add the block from `proxy codex config` by hand", errCodexConfig)
 	}
 	return nil
@@ -233,6 +256,8 @@ func checkCodexProvider(out []byte, want codexBlock) error {
 type codexBlock struct {
 	providerComment []string          // the comment above model_provider
 	provider        string            // the model_provider line
+	backend         string            // the chatgpt_base_url line; "" when the block has none
+	backendURL      string
 	table           []string          // header and key lines
 	keys            map[string]string // managed key -> its line
 	order           []string          // managed keys in block order
@@ -262,6 +287,9 @@ func parseBlock(block string) codexBlock {
 			b.providerComment = append(b.providerComment, line)
 		case strings.HasPrefix(t, "model_provider"):
 			b.provider = line
+		case strings.HasPrefix(t, "chatgpt_base_url"):
+			b.backend = line
+			b.backendURL = strings.Trim(strings.TrimSpace(valueOf(line)), `"`)
 		}
 	}
 	return b

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxy-dev/proxy/pkg/atomicfile"
+	"github.com/proxy-dev/proxy/pkg/backendapi"
 	"github.com/proxy-dev/proxy/pkg/cmdutil"
 )
 
@@ -32,7 +33,16 @@ const CodexProviderID = "proxy"
 func CodexProviderBlock(baseURL string, auth cmdutil.CodexAuth) string {
 	var b strings.Builder
 	b.WriteString("# Codex CLI through the proxy; `proxy codex config --write` keeps this up to date.\n")
+	backend := fmt.Sprintf("chatgpt_base_url = %q", strings.TrimSuffix(baseURL, "/v1")+backendapi.Prefix)
+	if auth == cmdutil.CodexAuthKey {
+		// Codex's ChatGPT calls carry its login, never the env_key: the
+		// proxy admits that login only when it is one of its accounts.
+		fmt.Fprintf(&b, "%-40s # %s\n", "# "+backend, "only if your `codex login` is one of the proxy's accounts: /status then shows the pool's windows")
+	}
 	b.WriteString(`model_provider = "` + CodexProviderID + `"` + "\n")
+	if auth != cmdutil.CodexAuthKey {
+		fmt.Fprintf(&b, "%-40s # %s\n", backend, "with `codex login`: /status and its warnings show what the pool has left")
+	}
 	b.WriteString("\n")
 	b.WriteString("[model_providers." + CodexProviderID + "]\n")
 	line := func(kv, comment string) {
