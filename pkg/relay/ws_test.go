@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -28,14 +29,21 @@ func gateway(t *testing.T, lim WebSocketLimits, now func() time.Time) (*Relay, s
 
 func dialGateway(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
+	c, _ := dialGatewayAnswer(t, url)
+	return c
+}
+
+// dialGatewayAnswer is dialGateway with the upgrade's answer.
+func dialGatewayAnswer(t *testing.T, url string) (*websocket.Conn, *http.Response) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, resp, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.CloseNow() })
-	return c
+	return c, resp
 }
 
 // TestWebSocketPings: a client that answers pings (it reads, as Codex
@@ -131,13 +139,7 @@ func TestWebSocketAnnouncesMessageLimit(t *testing.T) {
 			})
 			url := "ws" + strings.TrimPrefix(srv.URL, "http")
 			dial := func() *websocket.Conn {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				c, resp, err := websocket.Dial(ctx, url, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = c.CloseNow() })
+				c, resp := dialGatewayAnswer(t, url)
 				if got := resp.Header.Get(MaxMessageHeader); got != strconv.FormatInt(tt.announced, 10) {
 					t.Fatalf("101 %s = %q, want %d", MaxMessageHeader, got, tt.announced)
 				}
