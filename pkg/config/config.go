@@ -206,6 +206,11 @@ type Limits struct {
 	// WebSocketConnections bounds the client WebSocket connections open at
 	// once; past it an upgrade gets 503 and Codex uses HTTP.
 	WebSocketConnections int
+	// WebSocketMessageBytes bounds one client WebSocket message; it is
+	// announced on the upgrade's answer (x-codex-websocket-max-message-bytes),
+	// so Codex sends a larger request over HTTP, bounded by max_body_bytes.
+	// It defaults to max_body_bytes and may not pass it.
+	WebSocketMessageBytes int64
 	// KeptCompactions bounds the requests behind compactions kept in the
 	// store (compressed), so a compacted conversation can take its history
 	// to another account; past it the oldest go.

@@ -69,8 +69,9 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 		MaxBodyBytes: DefaultMaxBodyBytes,
 		Timeouts: Timeouts{Connect: DefaultConnectTimeout, ResponseHeader: DefaultResponseHeaderTimeout, StreamIdle: DefaultStreamIdleTimeout, SlotWait: DefaultSlotWait,
 			BodyRead: DefaultBodyReadTimeout, ClientIdle: DefaultClientIdleTimeout, WebSocketIdle: DefaultWebSocketIdle, WebSocketMaxAge: DefaultWebSocketMaxAge},
-		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections, KeptCompactions: DefaultKeptCompactions},
-		OAuth:  OAuth{Issuer: DefaultIssuer, TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
+		Limits: Limits{MaxEventBytes: DefaultMaxEventBytes, BodyMemory: DefaultBodyMemory, WebSocketConnections: DefaultWebSocketConnections,
+			WebSocketMessageBytes: DefaultMaxBodyBytes, KeptCompactions: DefaultKeptCompactions},
+		OAuth: OAuth{Issuer: DefaultIssuer, TokenURL: DefaultTokenURL, ClientID: DefaultClientID},
 	}
 	if cfg.Listen != want.Listen || cfg.Redis != want.Redis || cfg.Sessions != want.Sessions ||
 		cfg.MaxAttempts != want.MaxAttempts || cfg.MaxBodyBytes != want.MaxBodyBytes || cfg.Timeouts != want.Timeouts || cfg.Limits != want.Limits || cfg.OAuth != want.OAuth ||
@@ -162,6 +163,32 @@ accounts:
 		if !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("accounts[%d] =\n %+v\nwant\n %+v", i, got, want[i])
 		}
+	}
+}
+
+// TestLoadWebSocketMessageBytes: the WebSocket's message bound follows
+// max_body_bytes unless set; 0 is the default too.
+func TestLoadWebSocketMessageBytes(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       int64
+	}{
+		{"absent", "max_body_bytes: 1048576\n", 1 << 20},
+		{"0", "max_body_bytes: 1048576\nlimits:\n  websocket_message_bytes: 0\n", 1 << 20},
+		{"set", "max_body_bytes: 1048576\nlimits:\n  websocket_message_bytes: 65536\n", 64 << 10},
+		{"equal to max_body_bytes", "max_body_bytes: 1048576\nlimits:\n  websocket_message_bytes: 1048576\n", 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, filepath.Join(t.TempDir(), "proxy.yaml"), tt.yaml)
+			cfg, err := Load(viper.New(), path, env{}.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Limits.WebSocketMessageBytes; got != tt.want {
+				t.Errorf("WebSocketMessageBytes = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -56,6 +56,10 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	if raw.Limits.BodyMemory != nil {
 		cfg.Limits.BodyMemory = *raw.Limits.BodyMemory
 	}
+	cfg.Limits.WebSocketMessageBytes = cfg.MaxBodyBytes
+	if raw.Limits.WSMessage != nil && *raw.Limits.WSMessage != 0 {
+		cfg.Limits.WebSocketMessageBytes = *raw.Limits.WSMessage
+	}
 	if raw.Limits.WebSockets != nil {
 		cfg.Limits.WebSocketConnections = *raw.Limits.WebSockets
 	}

@@ -30,6 +30,14 @@ var restartSettings = []struct {
 	{"limits.max_event_bytes", func(c *Config) any { return c.Limits.MaxEventBytes }},
 	{"limits.body_memory", func(c *Config) any { return c.Limits.BodyMemory }},
 	{"limits.websocket_connections", func(c *Config) any { return c.Limits.WebSocketConnections }},
+	// Left at its default it follows max_body_bytes, which is then the
+	// setting that changed.
+	{"limits.websocket_message_bytes", func(c *Config) any {
+		if n := c.Limits.WebSocketMessageBytes; n == 0 || n == c.MaxBodyBytes {
+			return "max_body_bytes"
+		}
+		return c.Limits.WebSocketMessageBytes
+	}},
 	{"timeouts.websocket_idle", func(c *Config) any { return c.Timeouts.WebSocketIdle }},
 	{"timeouts.websocket_max_age", func(c *Config) any { return c.Timeouts.WebSocketMaxAge }},
 	{"oauth.issuer", func(c *Config) any { return c.OAuth.Issuer }},

@@ -11,7 +11,7 @@ import (
 
 func TestRestartNeeded(t *testing.T) {
 	base := func() *Config {
-		return &Config{Listen: DefaultListen, MaxAttempts: 3, MaxBodyBytes: 1 << 20,
+		return &Config{Listen: DefaultListen, MaxAttempts: 3, MaxBodyBytes: 1 << 20, Limits: Limits{WebSocketMessageBytes: 1 << 20},
 			Redis: Redis{URL: "redis://:pw@127.0.0.1:6379", KeyPrefix: "proxy:"}, Sessions: Sessions{TTL: time.Minute},
 			Timeouts:   Timeouts{StreamIdle: time.Minute},
 			ClientKeys: []ClientKey{{Name: "a", Key: "k"}}, Accounts: []Account{{Name: "a"}}, Path: "a.yaml"}
@@ -32,6 +32,11 @@ func TestRestartNeeded(t *testing.T) {
 			c.Timeouts.StreamIdle = time.Hour
 		}, want: []string{"listen", "timeouts.stream_idle"}},
 		{name: "allowed hosts", change: func(c *Config) { c.AllowedHosts = []string{"proxy.internal"} }, want: []string{"allowed_hosts"}},
+		{name: "max_body_bytes, the WebSocket's bound following it", change: func(c *Config) {
+			c.MaxBodyBytes, c.Limits.WebSocketMessageBytes = 2<<20, 2<<20
+		}, want: []string{"max_body_bytes"}},
+		{name: "a WebSocket bound of its own", change: func(c *Config) { c.Limits.WebSocketMessageBytes = 64 << 10 },
+			want: []string{"limits.websocket_message_bytes"}},
 		{name: "redis password", change: func(c *Config) { c.Redis.URL = "redis://:other@127.0.0.1:6379" }, want: []string{"redis.url"}},
 	}
 	for _, tt := range tests {

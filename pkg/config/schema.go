@@ -50,6 +50,7 @@ type fileLimits struct {
 	MaxEventBytes *int   `mapstructure:"max_event_bytes"`
 	BodyMemory    *int64 `mapstructure:"body_memory"`
 	WebSockets    *int   `mapstructure:"websocket_connections"`
+	WSMessage     *int64 `mapstructure:"websocket_message_bytes"`
 	Kept          *int64 `mapstructure:"kept_compactions"`
 }
 

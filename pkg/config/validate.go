@@ -43,6 +43,11 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	if cfg.Limits.WebSocketConnections < 0 {
 		c.add("limits.websocket_connections", "must be 0 (no WebSockets: clients use HTTP) or more, got %d", cfg.Limits.WebSocketConnections)
 	}
+	if n := cfg.Limits.WebSocketMessageBytes; n > cfg.MaxBodyBytes {
+		c.add("limits.websocket_message_bytes", "must be at most max_body_bytes (%d): Codex sends a larger message over HTTP, where max_body_bytes bounds it; got %d", cfg.MaxBodyBytes, n)
+	} else if n < 1024 && cfg.MaxBodyBytes >= 1024 {
+		c.add("limits.websocket_message_bytes", "must be at least 1024, or 0 for max_body_bytes, got %d", n)
+	}
 	if cfg.Limits.MaxEventBytes < 64<<10 {
 		c.add("limits.max_event_bytes", "must be at least 65536, got %d", cfg.Limits.MaxEventBytes)
 	}

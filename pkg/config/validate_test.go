@@ -78,6 +78,16 @@ proxy.yaml:8: oauth.token_url: "ftp://x" is not an http(s) URL
 proxy.yaml:14: accounts[0].max_concurrency: -2 is negative; 0 means no limit`,
 		},
 		{
+			name: "websocket message bound above max_body_bytes",
+			yaml: "max_body_bytes: 65536\nlimits:\n  websocket_message_bytes: 131072\n",
+			want: `proxy.yaml:3: limits.websocket_message_bytes: must be at most max_body_bytes (65536): Codex sends a larger message over HTTP, where max_body_bytes bounds it; got 131072`,
+		},
+		{
+			name: "websocket message bound too small",
+			yaml: "limits:\n  websocket_message_bytes: -1\n",
+			want: `proxy.yaml:2: limits.websocket_message_bytes: must be at least 1024, or 0 for max_body_bytes, got -1`,
+		},
+		{
 			name: "not a mapping",
 			yaml: "- listen\n",
 			want: `proxy.yaml:1: the file must be a mapping of keys, not a list`,

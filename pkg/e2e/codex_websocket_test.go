@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/proxy-dev/proxy/pkg/fakeupstream"
+	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
 // webSocketFailures are what Codex logs when the WebSocket does not serve
@@ -164,4 +165,97 @@ func TestCodexWebSocketOverloadAfterOpening(t *testing.T) {
 	if !strings.Contains(p.Logs.String(), "failover from heavy: overloaded") {
 		t.Errorf("no failover from heavy in the proxy's log")
 	}
+}
+
+// TestCodexWebSocketMessageBound: the proxy announces its WebSocket
+// message bound (limits.websocket_message_bytes, 64 KiB here, below
+// max_body_bytes) on the upgrade's 101, and the real Codex sends a turn
+// larger than that over HTTP instead: the proxy never reads an oversized
+// message, so never closes with 1009, and the turn is served. A small
+// turn in the same setup still goes over the WebSocket.
+//
+// Measured with 0.171.0: Codex measures the message before sending it and
+// prints one line, "warning: Falling back from WebSockets to HTTPS
+// transport. websocket request exceeds the peer's message size limit"
+// (its debug log: "codex_core::client: falling back to HTTP"); the rest
+// of the session stays on HTTP, each request complete. Without the
+// header the same message is sent, closed with 1009, and Codex prints
+// the same line: what the header saves is the oversized upload and the
+// close, which this test sees in the proxy's log.
+func TestCodexWebSocketMessageBound(t *testing.T) {
+	bin := codexBinary(t)
+	chat := startUpstream(t, "chat", fakeupstream.WithChatGPT(accessToken, "acct-123"), fakeupstream.WithWebSocket())
+	p := startProxy(t, "max_body_bytes: 4194304\nlimits:\n  websocket_message_bytes: 65536\naccounts:\n"+
+		chatgptAccount("chat", chat, "ACCESS", "acct-123", 1), env)
+	ups := map[string]*fakeupstream.Server{"chat": chat}
+	logOnFailure(t, p, ups)
+	turn := func(what, prompt string) (codexRun, string) {
+		t.Helper()
+		home := codexHome(t, p.URL)
+		editCodexConfig(t, home, `wire_api = "responses"`, "wire_api = \"responses\"\nsupports_websockets = true")
+		run := runCodex(t, bin, home, t.TempDir(), "any-key", "exec", "--skip-git-repo-check", "--strict-config", "--color", "never", prompt)
+		logRun(t, what, run, p, ups)
+		if got := servedBy(run.Stdout); got != "chat" {
+			t.Fatalf("%s: served by %q\n%s", what, got, run)
+		}
+		return run, home
+	}
+
+	// A small turn: over the WebSocket, end to end (Codex's request is
+	// about 40 KB: its instructions and tools).
+	run, home := turn("small turn", "what is the goal?")
+	checkNoWebSocketFallback(t, run, home)
+	if n := len(frames(chat)); n != 1 {
+		t.Fatalf("small turn: the account got %d WebSocket requests, want 1", n)
+	}
+	if got := accountTransports(p, "chat"); len(got) != 1 || got[0] != "websocket" {
+		t.Fatalf("small turn: the proxy served it over %q, want the WebSocket", got)
+	}
+
+	// A turn of ~100 KB: past the bound, so over HTTP, complete.
+	prompt := "what is the goal? " + strings.Repeat("lorem ipsum dolor sit amet ", 100<<10/27)
+	run, home = turn("large turn", prompt)
+	posts := postsOf(chat)
+	if len(posts) != 1 || !strings.Contains(string(posts[0].Body), prompt) {
+		t.Fatalf("large turn: the account got %d POSTs, want 1 carrying the whole prompt", len(posts))
+	}
+	if got := accountTransports(p, "chat"); len(got) != 2 || got[1] != "http" {
+		t.Fatalf("large turn: the proxy served the turns over %q, want the second over HTTP", got)
+	}
+	if n := len(frames(chat)); n != 1 {
+		t.Errorf("large turn: the account got %d more WebSocket requests", n-1)
+	}
+	if logs := p.Logs.String(); strings.Contains(logs, "WebSocket message larger than") {
+		t.Errorf("the proxy read a message past its bound (Codex did not take the 101's %s):\n%s", relay.MaxMessageHeader, lineWith(logs, "WebSocket message larger than"))
+	}
+	all := run.Stdout + run.Stderr + codexLogs(t, home)
+	for _, s := range []string{"1009", "failed to connect to Responses WebSocket", "426 Upgrade Required", "stream disconnected", "ERROR"} {
+		if strings.Contains(all, s) {
+			t.Errorf("large turn: Codex logged %q:\n%s", s, lineWith(all, s))
+		}
+	}
+	// The one WebSocket line is the move the header asks for.
+	const moved = "Falling back from WebSockets to HTTPS transport. websocket request exceeds the peer's message size limit"
+	if n, m := strings.Count(all, "Falling back from WebSockets"), strings.Count(all, moved); n != m || m > 1 {
+		t.Errorf("large turn: Codex fell back from the WebSocket for another reason:\n%s", lineWith(all, "Falling back from WebSockets"))
+	}
+	t.Logf("large turn (%d bytes of prompt): Codex printed %q", len(prompt), strings.TrimSpace(lineWith(all, "Falling back")))
+}
+
+// accountTransports lists, in order, how the proxy received each request
+// it served with account: "websocket" or "http" (the warmups it answers
+// itself name no account).
+func accountTransports(p *running, account string) []string {
+	var out []string
+	for _, l := range strings.Split(p.Logs.String(), "\n") {
+		if !strings.Contains(l, " msg=request ") || !strings.Contains(l, " account="+account+" ") {
+			continue
+		}
+		if strings.Contains(l, " transport=websocket") {
+			out = append(out, "websocket")
+		} else {
+			out = append(out, "http")
+		}
+	}
+	return out
 }

@@ -528,7 +528,7 @@ accounts:
 		}
 	})
 
-	t.Run("message larger than max_body_bytes", func(t *testing.T) {
+	t.Run("message larger than limits.websocket_message_bytes", func(t *testing.T) {
 		c := dial("sess-too-large")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -538,7 +538,7 @@ accounts:
 		if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 			t.Fatalf("connection ended with %v, want 1009 (message too big)", err)
 		}
-		waitForLog(t, p, "WebSocket message larger than max_body_bytes")
+		waitForLog(t, p, "WebSocket message larger than limits.websocket_message_bytes")
 	})
 
 	t.Run("unknown previous response", func(t *testing.T) {

@@ -147,6 +147,9 @@ func New(p Pool, pub Publisher, o Options) *Relay {
 	}
 	o.Hold = o.Hold.withDefaults()
 	o.WebSocket = o.WebSocket.withDefaults()
+	if o.WebSocket.Message <= 0 || o.WebSocket.Message > o.MaxBodyBytes {
+		o.WebSocket.Message = o.MaxBodyBytes
+	}
 	if o.Redact == nil {
 		o.Redact = noRedact{}
 	}

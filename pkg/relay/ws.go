@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,18 @@ type WebSocketLimits struct {
 	// answered websocket_connection_limit_reached, which Codex retries on
 	// a new connection; default 60 minutes, as the OpenAI API does.
 	MaxAge time.Duration
+	// Message bounds one client message; default, and at most,
+	// MaxBodyBytes. The upgrade's answer announces it in
+	// MaxMessageHeader, and Codex 0.170+ sends a larger request over HTTP
+	// (complete), where MaxBodyBytes bounds it: set it below MaxBodyBytes
+	// so a conversation too large for the WebSocket still goes through.
+	Message int64
 }
+
+// MaxMessageHeader is the upgrade's answer header naming the largest
+// message the gateway reads; Codex reads it and sends a larger request
+// over HTTP instead of meeting a 1009 close.
+const MaxMessageHeader = "X-Codex-Websocket-Max-Message-Bytes"
 
 func (l WebSocketLimits) withDefaults() WebSocketLimits {
 	if l.Conns == 0 {
@@ -166,14 +178,16 @@ func (rl *Relay) serveWebSocket(w http.ResponseWriter, r *http.Request, suffix s
 	defer rl.ws.open.Done()
 
 	opened := rl.o.Now() // the connection's age counts from its upgrade
+	limit := rl.o.WebSocket.Message
+	w.Header().Set(MaxMessageHeader, strconv.FormatInt(limit, 10))
 	// The guard refuses a frame announcing more than the limit at its
 	// header; the library's own limit is the backstop for what inflates.
-	c, err := websocket.Accept(guardedWriter{ResponseWriter: w, limit: rl.o.MaxBodyBytes}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+	c, err := websocket.Accept(guardedWriter{ResponseWriter: w, limit: limit}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionNoContextTakeover})
 	if err != nil {
 		rl.o.Logger.Warn("WebSocket upgrade failed", "path", r.URL.Path, "err", err)
 		return
 	}
-	c.SetReadLimit(rl.o.MaxBodyBytes)
+	c.SetReadLimit(limit)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(rl.ws.kill, cancel)
@@ -232,7 +246,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 			if errors.Is(err, errFrameTooBig) {
 				// Closed here, before cancel ends the turn in flight, so
 				// the client hears 1009 whatever the connection is doing.
-				_ = cn.c.Close(websocket.StatusMessageTooBig, fmt.Sprintf("message larger than max_body_bytes (%d)", cn.rl.o.MaxBodyBytes))
+				_ = cn.c.Close(websocket.StatusMessageTooBig, fmt.Sprintf("message larger than limits.websocket_message_bytes (%d)", lim.Message))
 			}
 			if err != nil {
 				readErr <- err
@@ -284,7 +298,7 @@ func (cn *wsConn) run(cancel context.CancelFunc) (websocket.StatusCode, string) 
 			return websocket.StatusGoingAway, "proxy shutting down"
 		case err := <-readErr:
 			if errors.Is(err, websocket.ErrMessageTooBig) || errors.Is(err, errFrameTooBig) {
-				cn.rl.o.Logger.Warn("WebSocket message larger than max_body_bytes; connection closed", "path", cn.upgrade.URL.Path)
+				cn.rl.o.Logger.Warn("WebSocket message larger than limits.websocket_message_bytes; connection closed", "path", cn.upgrade.URL.Path, "limit", lim.Message)
 			}
 			return websocket.StatusNormalClosure, ""
 		case <-cn.ctx.Done():

@@ -3,7 +3,9 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,14 +29,21 @@ func gateway(t *testing.T, lim WebSocketLimits, now func() time.Time) (*Relay, s
 
 func dialGateway(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
+	c, _ := dialGatewayAnswer(t, url)
+	return c
+}
+
+// dialGatewayAnswer is dialGateway with the upgrade's answer.
+func dialGatewayAnswer(t *testing.T, url string) (*websocket.Conn, *http.Response) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, resp, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.CloseNow() })
-	return c
+	return c, resp
 }
 
 // TestWebSocketPings: a client that answers pings (it reads, as Codex
@@ -101,5 +110,63 @@ func TestWebSocketMaxAge(t *testing.T) {
 	}
 	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 		t.Errorf("connection ended with %v, want a normal close", err)
+	}
+}
+
+// TestWebSocketAnnouncesMessageLimit: the upgrade's 101 names the largest
+// message the gateway reads (limits.websocket_message_bytes, else
+// max_body_bytes), so Codex sends a larger request over HTTP; a message
+// within it is served, and one past it still meets the clean 1009 close.
+func TestWebSocketAnnouncesMessageLimit(t *testing.T) {
+	warmup := `{"type":"response.create","model":"gpt-5","generate":false,"input":[]}`
+	tests := []struct {
+		name      string
+		maxBody   int64
+		message   int64
+		announced int64
+	}{
+		{name: "default: max_body_bytes", maxBody: 8 << 10, announced: 8 << 10},
+		{name: "a bound of its own", maxBody: 64 << 10, message: 4 << 10, announced: 4 << 10},
+		{name: "never past max_body_bytes", maxBody: 4 << 10, message: 64 << 10, announced: 4 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rl := New(&fakePool{}, nil, Options{MaxBodyBytes: tt.maxBody, WebSocket: WebSocketLimits{Message: tt.message}})
+			srv := httptest.NewServer(rl.Handler("/responses"))
+			t.Cleanup(func() {
+				rl.CloseWebSockets()
+				srv.Close()
+			})
+			url := "ws" + strings.TrimPrefix(srv.URL, "http")
+			dial := func() *websocket.Conn {
+				c, resp := dialGatewayAnswer(t, url)
+				if got := resp.Header.Get(MaxMessageHeader); got != strconv.FormatInt(tt.announced, 10) {
+					t.Fatalf("101 %s = %q, want %d", MaxMessageHeader, got, tt.announced)
+				}
+				return c
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+
+			// Exactly the bound: served (the warmup, padded with spaces).
+			c := dial()
+			fits := warmup + strings.Repeat(" ", int(tt.announced)-len(warmup))
+			if err := c.Write(ctx, websocket.MessageText, []byte(fits)); err != nil {
+				t.Fatal(err)
+			}
+			if _, data, err := c.Read(ctx); err != nil || !strings.Contains(string(data), `"response.created"`) {
+				t.Fatalf("a message of the announced size: %s, %v; want it served", data, err)
+			}
+
+			// One byte past it: closed with 1009 naming the setting.
+			c = dial()
+			if err := c.Write(ctx, websocket.MessageText, []byte(fits+" ")); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := c.Read(ctx)
+			if websocket.CloseStatus(err) != websocket.StatusMessageTooBig || !strings.Contains(err.Error(), "limits.websocket_message_bytes") {
+				t.Fatalf("one byte past the bound: %v; want close 1009 naming limits.websocket_message_bytes", err)
+			}
+		})
 	}
 }

@@ -35,7 +35,7 @@ func rawFrame(fin bool, op byte, n uint64, payload []byte) []byte {
 }
 
 // TestWebSocketFrameHeaderOverLimit: a client frame whose header announces
-// more than max_body_bytes is answered with close 1009 while its payload
+// more than the message limit is answered with close 1009 while its payload
 // has not been sent; a frame within the limit is served.
 func TestWebSocketFrameHeaderOverLimit(t *testing.T) {
 	const limit = 1000

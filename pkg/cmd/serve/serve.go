@@ -372,7 +372,8 @@ func shutdown(srv *http.Server, served <-chan error, rl *relay.Relay, grace time
 // webSocketLimits are the gateway's bounds from the config;
 // limits.websocket_connections 0 turns the gateway off.
 func webSocketLimits(cfg *config.Config) relay.WebSocketLimits {
-	l := relay.WebSocketLimits{Conns: cfg.Limits.WebSocketConnections, Idle: cfg.Timeouts.WebSocketIdle, MaxAge: cfg.Timeouts.WebSocketMaxAge}
+	l := relay.WebSocketLimits{Conns: cfg.Limits.WebSocketConnections, Idle: cfg.Timeouts.WebSocketIdle, MaxAge: cfg.Timeouts.WebSocketMaxAge,
+		Message: cfg.Limits.WebSocketMessageBytes}
 	if l.Conns == 0 {
 		l.Conns = -1
 	}
