@@ -97,7 +97,9 @@ func TestPassthroughNeverSendsAClientKey(t *testing.T) {
 	req = req.WithContext(identity.With(req.Context(), identity.Caller{Name: "ci", Role: identity.User}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var e struct{ Error struct{ Message, Type, Code string } }
+	var e struct {
+		Error struct{ Message, Type, Code string }
+	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &e)
 	if rec.Code != http.StatusForbidden || e.Error.Code != "login_required" || !strings.Contains(e.Error.Message, "codex login") {
 		t.Errorf("%d %s", rec.Code, rec.Body)

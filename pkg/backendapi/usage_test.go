@@ -125,4 +125,3 @@ func slug(s string) string {
 	}
 	return string(b)
 }
-

@@ -254,9 +254,9 @@ func checkCodexProvider(out []byte, want codexBlock) error {
 
 // codexBlock is CodexProviderBlock's output taken apart.
 type codexBlock struct {
-	providerComment []string          // the comment above model_provider
-	provider        string            // the model_provider line
-	backend         string            // the chatgpt_base_url line; "" when the block has none
+	providerComment []string // the comment above model_provider
+	provider        string   // the model_provider line
+	backend         string   // the chatgpt_base_url line; "" when the block has none
 	backendURL      string
 	table           []string          // header and key lines
 	keys            map[string]string // managed key -> its line
