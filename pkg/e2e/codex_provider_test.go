@@ -343,7 +343,8 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 		// it was imported with `proxy accounts import-codex`.
 		chat := startUpstream(t, "mine", fakeupstream.WithChatGPT(codexLoginToken, "acct-codex-user"))
 		loginEnv := map[string]string{"CLIENT_KEY": clientKey, "LOGIN": codexLoginToken}
-		p := startProxy(t, "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n"+chatgptAccount("mine", chat, "LOGIN", "acct-codex-user", 1), loginEnv)
+		own := startUpstream(t, "chatgpt.com", fakeupstream.WithChatGPT(codexLoginToken, "acct-codex-user"))
+		p := startProxy(t, "client_keys:\n  - name: laptop\n    key: ${CLIENT_KEY}\naccounts:\n"+chatgptAccount("mine", chat, "LOGIN", "acct-codex-user", 1), loginEnv, withBackend(own))
 		t.Cleanup(func() {
 			if t.Failed() {
 				t.Logf("proxy logs:\n%s", p.Logs)
@@ -357,6 +358,15 @@ func TestCodexProviderBlockFromReadme(t *testing.T) {
 		}
 		if !strings.Contains(p.Logs.String(), "client=login:mine") {
 			t.Errorf("the proxy did not record the client as login:mine")
+		}
+		// Admitted by its login, Codex's account check is passed on with
+		// that login (a client key's would be refused).
+		checked := false
+		for _, r := range own.Requests() {
+			checked = checked || (strings.HasSuffix(r.Path, "/wham/accounts/check") && r.Header.Get("Authorization") == "Bearer "+codexLoginToken)
+		}
+		if !checked {
+			t.Errorf("Codex's account check did not reach the backend with its login")
 		}
 		// Only the ChatGPT side requests (chatgpt_base_url, pointed here to
 		// keep them on loopback) may be refused; none to the API.

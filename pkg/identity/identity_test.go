@@ -31,3 +31,22 @@ func TestCaller(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyHolder(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Caller
+		want bool
+	}{
+		{"no keys configured", Caller{}, false},
+		{"a client key", Caller{Name: "ci", Role: User}, true},
+		{"a ChatGPT login the proxy holds", Caller{Name: "login:mine", Role: Admin, Login: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.KeyHolder(); got != tt.want {
+				t.Errorf("KeyHolder = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/proxy-dev/proxy/pkg/identity"
 	"github.com/proxy-dev/proxy/pkg/relay"
 )
 
@@ -366,5 +367,51 @@ func TestKeySetPinnedSurvivesRotation(t *testing.T) {
 		if got := status(tc.key); got != tc.want {
 			t.Errorf("key %.6s...: %d, want %d", tc.key, got, tc.want)
 		}
+	}
+}
+
+// TestBackendBehindTheClientKeyCheck: the ChatGPT backend's paths are the
+// proxy's routes like the API's, behind the same key rule, and the
+// backend hears who was admitted (a client key, which it never passes on).
+func TestBackendBehindTheClientKeyCheck(t *testing.T) {
+	keys := []ClientKey{{Name: "laptop", Key: "pk-laptop-0123456789"}}
+	var reached []identity.Caller
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached = append(reached, identity.From(r.Context()))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(New(Options{Relay: relay.New(nil, nil, relay.Options{}), Keys: NewKeySet(keys), Backend: backend}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, path, key string
+		want            int
+	}{
+		{"usage without a key", "/backend-api/wham/usage", "", http.StatusUnauthorized},
+		{"usage with a client key", "/backend-api/wham/usage", "pk-laptop-0123456789", http.StatusNoContent},
+		{"the other style", "/api/codex/usage", "pk-laptop-0123456789", http.StatusNoContent},
+		{"a passed-on call without a key", "/backend-api/wham/accounts/check", "", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(reached)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+			if tt.key != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.key)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+			switch got := reached[before:]; {
+			case tt.want == http.StatusUnauthorized && len(got) != 0:
+				t.Errorf("a refused request reached the backend")
+			case tt.want != http.StatusUnauthorized && (len(got) != 1 || got[0].Name != "laptop" || !got[0].KeyHolder()):
+				t.Errorf("the backend heard %+v, want the client key laptop", got)
+			}
+		})
 	}
 }
