@@ -49,12 +49,7 @@ func reload(ctx context.Context, opts *ServeOptions, running *config.Config, rt 
 	}
 	// The flags given at start still override the file: without them here
 	// an unchanged file would look like a changed listen address.
-	if opts.Listen != "" {
-		cfg.Listen = opts.Listen
-	}
-	if opts.RedisURL != "" {
-		cfg.Redis.URL = opts.RedisURL
-	}
+	opts.override(cfg)
 	warnPermissions(logger, cfg)
 	if err := vetReload(running, cfg); err != nil {
 		return reject(err)

@@ -74,6 +74,20 @@ type ServeOptions struct {
 	ChatGPTBackend string
 }
 
+// override puts what the options set in place of the file's settings, at
+// start and at each reload alike.
+func (opts *ServeOptions) override(cfg *config.Config) {
+	if opts.Listen != "" {
+		cfg.Listen = opts.Listen
+	}
+	if opts.RedisURL != "" {
+		cfg.Redis.URL = opts.RedisURL
+	}
+	if opts.ChatGPTBackend != "" {
+		cfg.ChatGPTBackend = opts.ChatGPTBackend
+	}
+}
+
 // NewCmdServe returns `proxy serve`. runF replaces the command's work in
 // tests of flag handling; nil runs the proxy.
 func NewCmdServe(ios *cmdutil.IOStreams, runF func(context.Context, *ServeOptions) error) *cobra.Command {
@@ -150,15 +164,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		// every request would only hide it.
 		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: errNoConfigToServe}
 	}
-	if opts.Listen != "" {
-		cfg.Listen = opts.Listen
-	}
-	if opts.ChatGPTBackend != "" {
-		cfg.ChatGPTBackend = opts.ChatGPTBackend
-	}
-	if opts.RedisURL != "" {
-		cfg.Redis.URL = opts.RedisURL
-	}
+	opts.override(cfg)
 	warnPermissions(logger, cfg)
 	if err := server.CheckExposure(cfg.Listen, len(cfg.ClientKeys) > 0); err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitConfigError, Err: err}
