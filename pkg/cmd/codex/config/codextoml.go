@@ -185,6 +185,12 @@ func setCodexProvider(src []byte, block string) (codexEdit, error) {
 				edit.backendChanged = true
 				splices = append(splices, splice{s.start, s.end + 1, []string{want.backend}})
 			}
+		case slices.Equal(s.key, []string{"chatgpt_base_url"}) && want.offBackend != "" && s.start == s.end &&
+			strings.Trim(strings.TrimSpace(valueOf(f.lines[s.start])), `"`) == want.offBackendURL:
+			// Set by an earlier run without client keys: with them, Codex's
+			// login would be refused there and its TUI would not start.
+			edit.backendChanged = true
+			splices = append(splices, splice{s.start, s.end + 1, []string{want.offBackend}})
 		}
 	}
 	if want.backend != "" && !backendFound && found {
@@ -258,6 +264,10 @@ type codexBlock struct {
 	provider        string   // the model_provider line
 	backend         string   // the chatgpt_base_url line; "" when the block has none
 	backendURL      string
+	// offBackend is the block's commented-out chatgpt_base_url line (with
+	// client keys), which replaces a line setting that same URL.
+	offBackend    string
+	offBackendURL string
 	table           []string          // header and key lines
 	keys            map[string]string // managed key -> its line
 	order           []string          // managed keys in block order
@@ -283,6 +293,10 @@ func parseBlock(block string) codexBlock {
 					b.baseURL = strings.Trim(strings.TrimSpace(valueOf(line)), `"`)
 				}
 			}
+		case strings.HasPrefix(t, "# chatgpt_base_url"):
+			b.providerComment = append(b.providerComment, line)
+			b.offBackend = line
+			b.offBackendURL = strings.Trim(strings.TrimSpace(valueOf(strings.TrimPrefix(t, "# "))), `"`)
 		case strings.HasPrefix(t, "#"):
 			b.providerComment = append(b.providerComment, line)
 		case strings.HasPrefix(t, "model_provider"):

@@ -115,6 +115,20 @@ command = "docs-mcp"
 // oldProviderConfig has an older provider table (the wrong name, another
 // port, an env_key the proxy no longer wants) with the user's own keys and
 // comments in it, and model_provider set elsewhere.
+// newNoKeysBlock is what `codex config --write` wrote for a proxy without
+// client keys and a Codex signed in.
+const newNoKeysBlock = `# Codex CLI through the proxy; ` + "`proxy codex config --write`" + ` keeps this up to date.
+model_provider = "proxy"
+chatgpt_base_url = "http://127.0.0.1:8787/backend-api/" # with codex login: /status shows what the pool has left
+
+[model_providers.proxy]
+name = "OpenAI"
+base_url = "http://127.0.0.1:8787/v1"
+wire_api = "responses"
+supports_websockets = true
+requires_openai_auth = true
+`
+
 const oldProviderConfig = `model_provider = "openai" # switched back and forth
 model = "gpt-5.5"
 
@@ -150,6 +164,8 @@ func TestCodexConfigWrite(t *testing.T) {
 			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url, env_key, supports_websockets, requires_openai_auth set; model_provider "openai" -> "proxy"`},
 		{name: "older provider table, client keys", existing: ptr(oldProviderConfig), keys: true, golden: "codex-write-old-keys.golden",
 			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] name, base_url, supports_websockets set; model_provider "openai" -> "proxy"`},
+		{name: "client keys now: the proxy's chatgpt_base_url is commented out", existing: ptr(newNoKeysBlock), keys: true, golden: "codex-write-keys-after-login.golden",
+			wantMsg: `updated TMP/codex/config.toml: [model_providers.proxy] requires_openai_auth, env_key set; chatgpt_base_url set`},
 		{name: "CRLF line ends", existing: ptr(strings.ReplaceAll(commentedCodexConfig, "\n", "\r\n")), crlf: true, golden: "codex-write-crlf.golden",
 			wantMsg: "added TMP/codex/config.toml"},
 	}
@@ -220,7 +236,8 @@ func assertKeptOutsideProvider(t *testing.T, before, after string) {
 		if strings.HasPrefix(trim, "[") {
 			inTable = trim == "[model_providers.proxy]"
 		}
-		if inTable || strings.HasPrefix(trim, "model_provider =") && !strings.Contains(l, "this profile") {
+		managed := strings.HasPrefix(trim, "model_provider =") && !strings.Contains(l, "this profile") || strings.HasPrefix(trim, "chatgpt_base_url =")
+		if inTable || managed {
 			continue
 		}
 		for k < len(afterLines) && afterLines[k] != l {
