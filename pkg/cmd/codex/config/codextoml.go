@@ -268,10 +268,10 @@ type codexBlock struct {
 	// client keys), which replaces a line setting that same URL.
 	offBackend    string
 	offBackendURL string
-	table           []string          // header and key lines
-	keys            map[string]string // managed key -> its line
-	order           []string          // managed keys in block order
-	baseURL         string
+	table         []string          // header and key lines
+	keys          map[string]string // managed key -> its line
+	order         []string          // managed keys in block order
+	baseURL       string
 }
 
 func parseBlock(block string) codexBlock {
