@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/proxy-dev/proxy/pkg/account"
 )
@@ -34,13 +35,36 @@ type Headroom interface {
 // bound stay where they are, and failover choices are not changed. A
 // threshold outside (0, 100] is DefaultHeadroomThreshold.
 func WithHeadroom(h Headroom, threshold float64) Option {
-	return func(s *Scheduler) {
-		if !(threshold > 0 && threshold <= 100) {
-			threshold = DefaultHeadroomThreshold
-		}
-		s.headroom, s.threshold = h, threshold
-	}
+	return func(s *Scheduler) { s.steering = headroom{h, orDefaultThreshold(threshold)} }
 }
+
+// orDefaultThreshold is threshold, or DefaultHeadroomThreshold when it is
+// outside (0, 100].
+func orDefaultThreshold(threshold float64) float64 {
+	if !(threshold > 0 && threshold <= 100) {
+		return DefaultHeadroomThreshold
+	}
+	return threshold
+}
+
+// steering changes the weighted choice of a new conversation by what the
+// accounts' rate-limit windows say: headroom, or the planner.
+type steering interface {
+	// steer makes choice c and returns the account with, when that is
+	// not plain (the choice by weight alone), why in words.
+	steer(c choice, plain *account.Account, now time.Time) (*account.Account, string)
+	// reason is what a decision it changed says.
+	reason() Reason
+}
+
+// headroom leans new conversations towards the accounts that have used
+// least of their windows.
+type headroom struct {
+	h         Headroom
+	threshold float64 // percent used at which an account takes no new conversations
+}
+
+func (headroom) reason() Reason { return ReasonHeadroom }
 
 // steered reports whether choices made for reason follow headroom: those
 // that start a conversation somewhere (new, unbound, moved), never a
@@ -53,13 +77,12 @@ func steered(reason Reason) bool {
 	return false
 }
 
-// steer makes choice c by headroom and returns the account with, when that
-// is not plain (the choice by weight alone), why in words.
-func (s *Scheduler) steer(c choice, plain *account.Account) (*account.Account, string) {
+// steer makes choice c by headroom.
+func (s headroom) steer(c choice, plain *account.Account, _ time.Time) (*account.Account, string) {
 	used := make(map[*account.Account]float64, len(c.as))
 	var roomy []*account.Account
 	for _, a := range c.as {
-		u, ok := s.headroom.UsedPercent(a.Name)
+		u, ok := s.h.UsedPercent(a.Name)
 		if ok {
 			used[a] = u
 		}

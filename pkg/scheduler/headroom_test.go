@@ -52,7 +52,7 @@ func split(t *testing.T, s *scheduler.Scheduler, n int, keyless bool) (counts ma
 		}
 		counts[d.Account.Name]++
 		reasons[d.Reason]++
-		if d.Reason == scheduler.ReasonHeadroom {
+		if d.Reason == scheduler.ReasonHeadroom || d.Reason == scheduler.ReasonPlanner {
 			details = append(details, d.Detail)
 		}
 	}

@@ -76,6 +76,11 @@ const (
 	// because that one had used more of its rate limits; Detail names it
 	// and its used share.
 	ReasonHeadroom Reason = "headroom"
+	// ReasonPlanner: a new conversation (or one without a binding) went
+	// to another account than the weights alone would have chosen,
+	// because that one's room expires sooner (see WithPlanner); Detail
+	// names the windows weighed.
+	ReasonPlanner Reason = "planner"
 	// ReasonResumed: a conversation without a binding carried items only
 	// one account can read (encrypted reasoning, a compaction), and went
 	// back to the account that minted them; Detail says so.
@@ -126,8 +131,7 @@ type Scheduler struct {
 	now       func() time.Time
 	log       *slog.Logger
 	breaker   breaker
-	headroom  Headroom // nil: choices by weight alone
-	threshold float64  // percent used at which an account takes no new conversations
+	steering  steering // nil: choices by weight alone
 	mem       *memory  // the conversations' accounts, for when the store fails
 }
 
@@ -388,17 +392,17 @@ func (s *Scheduler) choose(key string, d Decision, ready, eligible []*account.Ac
 	c := s.pick.start(key, pool)
 	plain := c.pick(c.as, c.weight)
 	d.Account, d.Reason, d.Detail = plain, reason, detail
-	if s.headroom == nil || !steered(reason) {
+	if s.steering == nil || !steered(reason) {
 		return d, nil
 	}
-	chosen, why := s.steer(c, plain)
+	chosen, why := s.steering.steer(c, plain, s.now())
 	if chosen == plain {
 		return d, nil
 	}
 	d.Account, d.Detail = chosen, joinDetail(detail, why)
 	if reason != ReasonRebound {
-		// A move says why it moved first; the headroom is in its detail.
-		d.Reason = ReasonHeadroom
+		// A move says why it moved first; the steering is in its detail.
+		d.Reason = s.steering.reason()
 	}
 	return d, nil
 }

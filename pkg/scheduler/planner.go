@@ -1,0 +1,214 @@
+package scheduler
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxy-dev/proxy/pkg/account"
+	"github.com/proxy-dev/proxy/pkg/store"
+)
+
+// Windows says which rate-limit windows each account reported last, with
+// their lengths and reset times. *health.Tracker implements it.
+type Windows interface {
+	// Limits returns the account's last reported windows; ok is false
+	// when none was observed yet.
+	Limits(name string) (store.Limits, bool)
+}
+
+// minTimeLeft is the least share of its length a window counts as having
+// left before it resets, so a window about to reset weighs a lot but never
+// without bound.
+const minTimeLeft = 0.05
+
+// WithPlanner steers new conversations towards the accounts whose room
+// expires first: a window's unused share is lost when it resets, so an
+// account whose five-hour window resets soon with room left should serve
+// the next conversation rather than one whose window resets late. The
+// threshold rule is headroom's (an account at or above threshold percent
+// of either window gets no new conversation while another of its tier has
+// room); below it each account's weight is multiplied by its urgency (see
+// urgency), never less than 5% of it. Conversations already bound stay
+// where they are, and failover choices are not changed. A threshold
+// outside (0, 100] is DefaultHeadroomThreshold.
+func WithPlanner(w Windows, threshold float64) Option {
+	return func(s *Scheduler) { s.steering = planner{w, orDefaultThreshold(threshold)} }
+}
+
+// Strategy names how new conversations are steered by the accounts'
+// windows (config headroom.strategy).
+type Strategy string
+
+const (
+	// StrategyPlanner spends first the room that expires first (WithPlanner).
+	StrategyPlanner Strategy = "planner"
+	// StrategyHeadroom spends first the accounts that used least (WithHeadroom).
+	StrategyHeadroom Strategy = "headroom"
+	// StrategyWeighted is the weights alone: no steering.
+	StrategyWeighted Strategy = "weighted"
+)
+
+// Observed is what the strategies read of the accounts' windows.
+// *health.Tracker implements it.
+type Observed interface {
+	Headroom
+	Windows
+}
+
+// WithStrategy steers new conversations by strategy: WithPlanner,
+// WithHeadroom, or nothing (the weights alone). An unknown strategy is
+// the planner.
+func WithStrategy(strategy Strategy, o Observed, threshold float64) Option {
+	switch strategy {
+	case StrategyWeighted:
+		return func(s *Scheduler) { s.steering = nil }
+	case StrategyHeadroom:
+		return WithHeadroom(o, threshold)
+	}
+	return WithPlanner(o, threshold)
+}
+
+// planner leans new conversations towards the accounts whose room
+// expires soonest.
+type planner struct {
+	w         Windows
+	threshold float64
+}
+
+func (planner) reason() Reason { return ReasonPlanner }
+
+// seen is what the planner knows of one account's windows.
+type seen struct {
+	l       store.Limits
+	used    float64 // the fuller window's used share, 0 for one reset
+	urgency float64
+}
+
+func (p planner) steer(c choice, plain *account.Account, now time.Time) (*account.Account, string) {
+	known := make(map[*account.Account]seen, len(c.as))
+	var roomy []*account.Account
+	for _, a := range c.as {
+		l, ok := p.w.Limits(a.Name)
+		if ok && (l.Primary != nil || l.Secondary != nil) {
+			known[a] = seen{l, max(usedAt(l.Primary, now), usedAt(l.Secondary, now)), urgency(l, now)}
+		}
+		if k, ok := known[a]; !ok || k.used < p.threshold {
+			roomy = append(roomy, a)
+		}
+	}
+	if len(known) == 0 {
+		return plain, "" // nothing observed: the weights alone
+	}
+	among := c.as
+	if len(roomy) > 0 {
+		among = roomy // every one full: lean among them all
+	}
+	chosen := c.pick(among, func(a *account.Account) float64 {
+		u := 1.0
+		if k, ok := known[a]; ok {
+			u = max(minHeadroomShare, k.urgency)
+		}
+		return c.weight(a) * u
+	})
+	if chosen == plain {
+		return chosen, ""
+	}
+	over := describeWindows(known[plain], now)
+	if k, ok := known[plain]; ok && k.used >= p.threshold {
+		over += fmt.Sprintf(" (threshold %s%%)", percent(p.threshold))
+	}
+	return chosen, fmt.Sprintf("chose %s: %s; over %s: %s", chosen.Name, describeWindows(known[chosen], now), plain.Name, over)
+}
+
+// urgency is how soon an account's room expires, 1 being a window spent
+// at an even pace. For the short window (Primary, five hours on ChatGPT)
+// it is room/time left: r = 1 - used/100, f = the share of the window
+// still to run (at least minTimeLeft), so half a window left with 20
+// minutes of five hours to go is 7.5, and an idle window just started is
+// 1. The long window (Secondary, the week) damps it when it is behind
+// pace (r/f < 1: the week spent faster than it runs), so an account
+// spending its week early is kept for later. A window whose reset time
+// has passed counts as whole and fresh (r = f = 1); one of no known
+// length or reset counts by its room alone (f = 1).
+func urgency(l store.Limits, now time.Time) float64 {
+	u := 1.0
+	if r, f, ok := pace(l.Primary, now); ok {
+		u = r / f
+	}
+	if r, f, ok := pace(l.Secondary, now); ok && r/f < 1 {
+		u *= r / f
+	}
+	return u
+}
+
+// pace is w's room r and the share of its length left to run f at now;
+// ok is false when w was not reported.
+func pace(w *store.Window, now time.Time) (r, f float64, ok bool) {
+	if w == nil {
+		return 0, 0, false
+	}
+	if !w.ResetsAt.IsZero() && !now.Before(w.ResetsAt) {
+		return 1, 1, true
+	}
+	r, f = min(max(1-w.UsedPercent/100, 0), 1), 1
+	if length := time.Duration(w.WindowMinutes) * time.Minute; length > 0 && !w.ResetsAt.IsZero() {
+		f = min(max(float64(w.ResetsAt.Sub(now))/float64(length), minTimeLeft), 1)
+	}
+	return r, f, true
+}
+
+// usedAt is w's used share at now: 0 once it has reset, or when absent.
+func usedAt(w *store.Window, now time.Time) float64 {
+	if w == nil || (!w.ResetsAt.IsZero() && !now.Before(w.ResetsAt)) {
+		return 0
+	}
+	return w.UsedPercent
+}
+
+// describeWindows says what the planner weighed of an account: each
+// window's used share and how soon it resets ("5h 50% used, resets in
+// 20m, 7d 12% used, resets in 3d4h").
+func describeWindows(k seen, now time.Time) string {
+	var parts []string
+	for i, w := range []*store.Window{k.l.Primary, k.l.Secondary} {
+		if w == nil {
+			continue
+		}
+		name := []string{"primary", "secondary"}[i]
+		if w.WindowMinutes > 0 {
+			name = shortDuration(time.Duration(w.WindowMinutes) * time.Minute)
+		}
+		switch {
+		case w.ResetsAt.IsZero():
+			parts = append(parts, fmt.Sprintf("%s %s%% used", name, percent(w.UsedPercent)))
+		case !now.Before(w.ResetsAt):
+			parts = append(parts, name+" reset since seen")
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s%% used, resets in %s", name, percent(w.UsedPercent), shortDuration(w.ResetsAt.Sub(now))))
+		}
+	}
+	if len(parts) == 0 {
+		return "not seen yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shortDuration writes d to the minute, rounded up, in its largest unit
+// and the next one when not zero: 20m, 4h, 4h20m, 3d2h.
+func shortDuration(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	n, units := []int{m / (24 * 60), m / 60 % 24, m % 60}, "dhm"
+	for i := range n {
+		if n[i] == 0 {
+			continue
+		}
+		s := strconv.Itoa(n[i]) + units[i:i+1]
+		if i+1 < len(n) && n[i+1] > 0 {
+			s += strconv.Itoa(n[i+1]) + units[i+1:i+2]
+		}
+		return s
+	}
+	return "0m"
+}
