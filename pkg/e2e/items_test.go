@@ -325,6 +325,10 @@ func TestSecondInstanceCleansWhatTheFirstSawMinted(t *testing.T) {
 	if code, who := r.turn(first.URL, "again"); code != 200 || who != "b" {
 		t.Fatalf("turn 2 = %d %q, want b", code, who)
 	}
+	// The first instance writes who minted what off its requests; once it
+	// has stopped (as an instance that dies after its turn), every write
+	// it queued is in the store, so the second reads no half-written state.
+	first.stop()
 	clock.advance(90 * time.Second)
 	// The second instance's own view of a: its cooldown sync must see a
 	// back before the turn (it re-reads every second; the clock moved).
