@@ -391,12 +391,16 @@ func TestCompactionRemadeOnceThenReused(t *testing.T) {
 	if code, who := r.turn(p.URL, "first on another"); code != 200 || who != "c" {
 		t.Fatalf("a out, b failing its remake: %d %q, want c", code, who)
 	}
+	// A request's line is logged once its answer has gone out, so the next
+	// turn could log first: each turn waits for its line.
+	waitTurnLines(t, p, 4)
 	// a is out for an hour: the conversation moves to b (by weight), which
 	// remakes it now, then reuses its remake.
 	for i := 0; i < 2; i++ {
 		if code, who := r.turn(p.URL, fmt.Sprint("more ", i)); code != 200 || who != "b" {
 			t.Fatalf("turn %d after the move: %d %q, want b", i, code, who)
 		}
+		waitTurnLines(t, p, 5+i)
 	}
 	remakes := func(s *fakeupstream.Server) int {
 		n := 0
