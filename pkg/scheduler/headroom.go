@@ -77,45 +77,65 @@ func steered(reason Reason) bool {
 	return false
 }
 
-// steer makes choice c by headroom.
+// steer makes choice c by headroom: each account's weight times its
+// room, 1 - used/100.
 func (s headroom) steer(c choice, plain *account.Account, _ time.Time) (*account.Account, string) {
-	used := make(map[*account.Account]float64, len(c.as))
+	chosen, seen := lean(c, plain, s.threshold, func(a *account.Account) (observation, bool) {
+		u, ok := s.h.UsedPercent(a.Name)
+		return observation{used: u, factor: 1 - u/100}, ok
+	})
+	if chosen == plain {
+		return chosen, ""
+	}
+	o, known := seen[plain]
+	switch {
+	case known && o.used >= s.threshold:
+		return chosen, fmt.Sprintf("skipped %s: %s%% used (threshold %s%%)", plain.Name, percent(o.used), percent(s.threshold))
+	case known:
+		return chosen, fmt.Sprintf("skipped %s: %s%% used, %s has more room", plain.Name, percent(o.used), chosen.Name)
+	default:
+		return chosen, fmt.Sprintf("skipped %s for %s, which has more room", plain.Name, chosen.Name)
+	}
+}
+
+// observation is what a steering read of one account's windows.
+type observation struct {
+	// used is the percent the threshold compares.
+	used float64
+	// factor multiplies the account's weight (at least minHeadroomShare).
+	factor float64
+}
+
+// lean makes choice c among the accounts under threshold (all of them
+// when none is), each observed one's weight multiplied by its factor, an
+// unobserved one's by 1. With nothing observed it is plain, the choice
+// by weight alone. It returns what it observed, for the decision's words.
+func lean(c choice, plain *account.Account, threshold float64, observe func(*account.Account) (observation, bool)) (*account.Account, map[*account.Account]observation) {
+	seen := make(map[*account.Account]observation, len(c.as))
 	var roomy []*account.Account
 	for _, a := range c.as {
-		u, ok := s.h.UsedPercent(a.Name)
+		o, ok := observe(a)
 		if ok {
-			used[a] = u
+			seen[a] = o
 		}
-		if !ok || u < s.threshold {
+		if !ok || o.used < threshold {
 			roomy = append(roomy, a)
 		}
 	}
-	if len(used) == 0 {
-		return plain, "" // nothing observed: the weights alone
+	if len(seen) == 0 {
+		return plain, seen
 	}
 	among := c.as
 	if len(roomy) > 0 {
 		among = roomy // every one full: lean among them all
 	}
-	chosen := c.pick(among, func(a *account.Account) float64 {
-		share := 1.0
-		if u, ok := used[a]; ok {
-			share = max(minHeadroomShare, 1-u/100)
+	return c.pick(among, func(a *account.Account) float64 {
+		f := 1.0
+		if o, ok := seen[a]; ok {
+			f = max(minHeadroomShare, o.factor)
 		}
-		return c.weight(a) * share
-	})
-	if chosen == plain {
-		return chosen, ""
-	}
-	u, known := used[plain]
-	switch {
-	case known && u >= s.threshold:
-		return chosen, fmt.Sprintf("skipped %s: %s%% used (threshold %s%%)", plain.Name, percent(u), percent(s.threshold))
-	case known:
-		return chosen, fmt.Sprintf("skipped %s: %s%% used, %s has more room", plain.Name, percent(u), chosen.Name)
-	default:
-		return chosen, fmt.Sprintf("skipped %s for %s, which has more room", plain.Name, chosen.Name)
-	}
+		return c.weight(a) * f
+	}), seen
 }
 
 // percent writes a used share the way the upstream reported it, to a tenth.

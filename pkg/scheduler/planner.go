@@ -29,8 +29,9 @@ const minTimeLeft = 0.05
 // the next conversation rather than one whose window resets late. The
 // threshold rule is headroom's (an account at or above threshold percent
 // of either window gets no new conversation while another of its tier has
-// room); below it each account's weight is multiplied by its urgency (see
-// urgency), never less than 5% of it. Conversations already bound stay
+// room), but for a week with more room left than time, which would
+// otherwise reset unspent; below it each account's weight is multiplied
+// by its urgency (see urgency), never less than 5% of it. Conversations already bound stay
 // where they are, and failover choices are not changed. A threshold
 // outside (0, 100] is DefaultHeadroomThreshold.
 func WithPlanner(w Windows, threshold float64) Option {
@@ -79,66 +80,52 @@ type planner struct {
 
 func (planner) reason() Reason { return ReasonPlanner }
 
-// seen is what the planner knows of one account's windows.
-type seen struct {
-	l       store.Limits
-	used    float64 // the fuller window's used share, 0 for one reset
-	urgency float64
-}
-
+// steer makes choice c by urgency. The threshold reads the fuller window,
+// except a week spent slower than it runs: its room is lost at the reset
+// if nobody spends it, and the five hours still keep a new conversation
+// off an account about to be limited.
 func (p planner) steer(c choice, plain *account.Account, now time.Time) (*account.Account, string) {
-	known := make(map[*account.Account]seen, len(c.as))
-	var roomy []*account.Account
-	for _, a := range c.as {
+	limits := make(map[*account.Account]store.Limits, len(c.as))
+	chosen, seen := lean(c, plain, p.threshold, func(a *account.Account) (observation, bool) {
 		l, ok := p.w.Limits(a.Name)
-		if ok && (l.Primary != nil || l.Secondary != nil) {
-			known[a] = seen{l, max(usedAt(l.Primary, now), usedAt(l.Secondary, now)), urgency(l, now)}
+		if !ok || (l.Primary == nil && l.Secondary == nil) {
+			return observation{}, false
 		}
-		if k, ok := known[a]; !ok || k.used < p.threshold {
-			roomy = append(roomy, a)
+		limits[a] = l
+		used := usedAt(l.Primary, now)
+		if r, f, ok := pace(l.Secondary, now); !ok || r <= f {
+			used = max(used, usedAt(l.Secondary, now))
 		}
-	}
-	if len(known) == 0 {
-		return plain, "" // nothing observed: the weights alone
-	}
-	among := c.as
-	if len(roomy) > 0 {
-		among = roomy // every one full: lean among them all
-	}
-	chosen := c.pick(among, func(a *account.Account) float64 {
-		u := 1.0
-		if k, ok := known[a]; ok {
-			u = max(minHeadroomShare, k.urgency)
-		}
-		return c.weight(a) * u
+		return observation{used: used, factor: urgency(l, now)}, true
 	})
 	if chosen == plain {
 		return chosen, ""
 	}
-	over := describeWindows(known[plain], now)
-	if k, ok := known[plain]; ok && k.used >= p.threshold {
+	over := describeWindows(limits[plain], now)
+	if o, ok := seen[plain]; ok && o.used >= p.threshold {
 		over += fmt.Sprintf(" (threshold %s%%)", percent(p.threshold))
 	}
-	return chosen, fmt.Sprintf("chose %s: %s; over %s: %s", chosen.Name, describeWindows(known[chosen], now), plain.Name, over)
+	return chosen, fmt.Sprintf("chose %s: %s; over %s: %s", chosen.Name, describeWindows(limits[chosen], now), plain.Name, over)
 }
 
-// urgency is how soon an account's room expires, 1 being a window spent
-// at an even pace. For the short window (Primary, five hours on ChatGPT)
-// it is room/time left: r = 1 - used/100, f = the share of the window
-// still to run (at least minTimeLeft), so half a window left with 20
-// minutes of five hours to go is 7.5, and an idle window just started is
-// 1. The long window (Secondary, the week) damps it when it is behind
-// pace (r/f < 1: the week spent faster than it runs), so an account
-// spending its week early is kept for later. A window whose reset time
-// has passed counts as whole and fresh (r = f = 1); one of no known
-// length or reset counts by its room alone (f = 1).
+// urgency is how soon an account's room expires, 1 being windows spent at
+// an even pace: for each window, its room r = 1 - used/100 over the share
+// of its length still to run f (at least minTimeLeft). The five hours
+// count once, so half a window left with 20 minutes of five hours to go
+// is 7.5 and an idle window just started is 1. The week counts squared:
+// it holds many five-hour windows, and over days it is the one that
+// binds, so a week behind its pace (r/f < 1) is kept for later, and one
+// ahead of it is spent before its reset throws its room away (the square
+// served more than the week counted once in `proxy routing simulate`).
+// A window whose reset time has passed counts as whole and fresh (r = f =
+// 1); one of no known length or reset counts by its room alone (f = 1).
 func urgency(l store.Limits, now time.Time) float64 {
 	u := 1.0
 	if r, f, ok := pace(l.Primary, now); ok {
 		u = r / f
 	}
-	if r, f, ok := pace(l.Secondary, now); ok && r/f < 1 {
-		u *= r / f
+	if r, f, ok := pace(l.Secondary, now); ok {
+		u *= (r / f) * (r / f)
 	}
 	return u
 }
@@ -170,9 +157,9 @@ func usedAt(w *store.Window, now time.Time) float64 {
 // describeWindows says what the planner weighed of an account: each
 // window's used share and how soon it resets ("5h 50% used, resets in
 // 20m, 7d 12% used, resets in 3d4h").
-func describeWindows(k seen, now time.Time) string {
+func describeWindows(l store.Limits, now time.Time) string {
 	var parts []string
-	for i, w := range []*store.Window{k.l.Primary, k.l.Secondary} {
+	for i, w := range []*store.Window{l.Primary, l.Secondary} {
 		if w == nil {
 			continue
 		}

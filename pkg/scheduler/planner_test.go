@@ -105,11 +105,31 @@ func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
 			name: "a week spent ahead of its pace is kept for later", n: 2000,
 			weights: map[string]int{"early": 1, "even": 1},
 			// early: 5h neutral, 7d 80% used with half the week to go:
-			// damped by 0.2/0.5 = 0.4, so it gets about 0.29.
+			// damped by (0.2/0.5)² = 0.16 against 1, so it gets about 0.14.
 			windows: windows{"early": {Primary: five(0, 5*time.Hour), Secondary: week(80, 3*day+12*time.Hour)},
 				"even": {Primary: five(0, 5*time.Hour), Secondary: week(50, 3*day+12*time.Hour)}},
-			check:       between("early", 0.25, 0.33),
+			check:       between("early", 0.11, 0.17),
 			wantPlanner: "over early: 5h 0% used, resets in 5h, 7d 80% used, resets in 3d12h",
+		},
+		{
+			name: "a week with room left near its reset is spent first", n: 2000,
+			weights: map[string]int{"ending": 1, "even": 1},
+			// ending: 7d 20% used with a day to go, (0.8/(1/7))² = 31
+			// against 1: it gets about 0.97.
+			windows: windows{"ending": {Primary: five(0, 5*time.Hour), Secondary: week(20, day)},
+				"even": {Primary: five(0, 5*time.Hour), Secondary: week(50, 3*day+12*time.Hour)}},
+			check:       between("ending", 0.95, 0.99),
+			wantPlanner: "chose ending: 5h 0% used, resets in 5h, 7d 20% used, resets in 1d",
+		},
+		{
+			name: "a week over the threshold but slower than its pace still takes new conversations", n: 2000,
+			weights: map[string]int{"ending": 1, "fresh": 1},
+			// ending: 7d 92% used, resetting in 30 minutes: its 8% is
+			// lost unless spent, (0.08/0.05)² = 2.56 against 1.
+			windows: windows{"ending": {Primary: five(0, 5*time.Hour), Secondary: week(92, 30*time.Minute)},
+				"fresh": {Primary: five(0, 5*time.Hour), Secondary: week(0, 7*day)}},
+			check:       between("ending", 0.68, 0.76),
+			wantPlanner: "chose ending: 5h 0% used, resets in 5h, 7d 92% used, resets in 30m",
 		},
 		{
 			name: "windows of no known length count by their room", n: 2000,
