@@ -84,6 +84,9 @@ const (
 	// DefaultHeadroomThreshold: at 90% of a window a new conversation
 	// would soon have to move and lose its prompt cache.
 	DefaultHeadroomThreshold = 90.0
+	// DefaultHeadroomStrategy: it served more than headroom and weighted
+	// in `proxy routing simulate` (see the README's table).
+	DefaultHeadroomStrategy = StrategyPlanner
 	// DefaultUsageRetention is how long a day of the usage ledger is kept.
 	DefaultUsageRetention = 90 * 24 * time.Hour
 	// DefaultTokenURL is where ChatGPT tokens are refreshed: the default
@@ -174,7 +177,23 @@ type Headroom struct {
 	// either window at which an account takes no new conversations while
 	// another has room. Conversations already on it stay.
 	Threshold float64
+	// Strategy is how new conversations are steered by the accounts'
+	// windows: StrategyHeadroom, StrategyPlanner or StrategyWeighted.
+	Strategy string
 }
+
+// The values of headroom.strategy.
+const (
+	// StrategyHeadroom leans new conversations towards the accounts that
+	// have used least of their windows.
+	StrategyHeadroom = "headroom"
+	// StrategyPlanner leans them towards the accounts whose room expires
+	// first: a window about to reset with room left.
+	StrategyPlanner = "planner"
+	// StrategyWeighted is the weights alone, the threshold included: no
+	// steering by the windows.
+	StrategyWeighted = "weighted"
+)
 
 // Timeouts bound the waits on upstreams. No timeout limits a healthy
 // stream's total length.

@@ -60,3 +60,49 @@ func TestHeadroomThresholdNeedsARestart(t *testing.T) {
 		t.Fatalf("RestartNeeded = %v, want [headroom.threshold]", got)
 	}
 }
+
+func TestLoadHeadroomStrategy(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+		// problem, when set, is the one problem Load must report.
+		problem string
+	}{
+		{name: "default", yaml: "listen: 127.0.0.1:1\n", want: DefaultHeadroomStrategy},
+		{name: "headroom", yaml: "headroom:\n  strategy: headroom\n", want: StrategyHeadroom},
+		{name: "planner", yaml: "headroom:\n  strategy: planner\n", want: StrategyPlanner},
+		{name: "weighted", yaml: "headroom:\n  threshold: 80\n  strategy: weighted\n", want: StrategyWeighted},
+		{name: "unknown", yaml: "headroom:\n  threshold: 80\n  strategy: soonest\n",
+			problem: `proxy.yaml:3: headroom.strategy: "soonest" is not one of headroom (the accounts that used least), planner (the room that expires first), weighted (the weights alone)`},
+		{name: "a different case", yaml: "headroom:\n  strategy: Planner\n", problem: `proxy.yaml:2: headroom.strategy: "Planner" is not one of`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := inTempDir(t)
+			writeFile(t, filepath.Join(dir, "proxy.yaml"), tt.yaml)
+			cfg, err := Load(viper.New(), "proxy.yaml", env{}.get)
+			if tt.problem != "" {
+				if err == nil {
+					t.Fatalf("loaded strategy %q, want the problem %q", cfg.Headroom.Strategy, tt.problem)
+				}
+				if got := strings.Join(problemsOf(t, err), "\n"); !strings.Contains(got, tt.problem) {
+					t.Fatalf("problems:\n%s\nwant one containing %q", got, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Headroom.Strategy != tt.want {
+				t.Errorf("headroom.strategy = %q, want %q", cfg.Headroom.Strategy, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeadroomStrategyNeedsARestart(t *testing.T) {
+	running := &Config{Headroom: Headroom{Threshold: 90, Strategy: StrategyHeadroom}}
+	next := &Config{Headroom: Headroom{Threshold: 90, Strategy: StrategyPlanner}}
+	if got := RestartNeeded(running, next); len(got) != 1 || got[0] != "headroom.strategy" {
+		t.Fatalf("RestartNeeded = %v, want [headroom.strategy]", got)
+	}
+}

@@ -72,6 +72,10 @@ func (c *checker) resolve(raw *fileConfig, path string, getenv func(string) stri
 	if raw.Headroom.Threshold != nil {
 		cfg.Headroom.Threshold = *raw.Headroom.Threshold
 	}
+	cfg.Headroom.Strategy = raw.Headroom.Strategy
+	if cfg.Headroom.Strategy == "" {
+		cfg.Headroom.Strategy = DefaultHeadroomStrategy
+	}
 	// An explicit "" means "the default", as redis.url "" means embedded.
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen

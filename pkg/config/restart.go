@@ -51,6 +51,7 @@ var restartSettings = []struct {
 	{"sessions.items_ttl", func(c *Config) any { return c.Sessions.ItemsTTL }},
 	{"limits.kept_compactions", func(c *Config) any { return c.Limits.KeptCompactions }},
 	{"headroom.threshold", func(c *Config) any { return c.Headroom.Threshold }},
+	{"headroom.strategy", func(c *Config) any { return c.Headroom.Strategy }},
 	// fmt prints a map in key order: equal tables print the same.
 	{"prices", func(c *Config) any { return fmt.Sprint(c.Prices) }},
 	{"usage.retention", func(c *Config) any { return c.Usage.Retention }},

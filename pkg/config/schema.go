@@ -77,6 +77,7 @@ type fileSessions struct {
 
 type fileHeadroom struct {
 	Threshold *float64 `mapstructure:"threshold"`
+	Strategy  string   `mapstructure:"strategy"`
 }
 
 type fileClientKey struct {

@@ -60,6 +60,12 @@ func (c *checker) validate(cfg *Config, raw *fileConfig) {
 	if t := cfg.Headroom.Threshold; !(t > 0 && t <= 100) {
 		c.add("headroom.threshold", "must be a percent over 0 and up to 100, got %v", t)
 	}
+	switch s := cfg.Headroom.Strategy; s {
+	case StrategyHeadroom, StrategyPlanner, StrategyWeighted:
+	default:
+		c.add("headroom.strategy", "%s is not one of %s (the accounts that used least), %s (the room that expires first), %s (the weights alone)",
+			strconv.Quote(s), StrategyHeadroom, StrategyPlanner, StrategyWeighted)
+	}
 	if cfg.MaxAttempts < 1 {
 		c.add("max_attempts", "must be at least 1, got %d", cfg.MaxAttempts)
 	}

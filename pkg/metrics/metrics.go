@@ -97,7 +97,7 @@ func New(src Sources) *Metrics {
 		}, []string{"client", "limit"}),
 		sticky: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_sticky_total",
-			Help: "Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
+			Help: "Routing decisions by result: sticky, new, headroom, planner, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.",
 		}, []string{"result"}),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_failovers_total",

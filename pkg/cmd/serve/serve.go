@@ -203,7 +203,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 	tracker := health.New(st, health.WithLogger(logger), health.WithClock(now), health.WithSyncEvery(opts.CooldownSync))
 	sched := scheduler.New(pool, st, cfg.Sessions.TTL, scheduler.WithLogger(logger), scheduler.WithClock(now),
 		scheduler.WithAvailability(tracker), scheduler.WithMoveAfter(cfg.Sessions.MoveAfter),
-		scheduler.WithHeadroom(tracker, cfg.Headroom.Threshold))
+		scheduler.WithStrategy(scheduler.Strategy(cfg.Headroom.Strategy), tracker, cfg.Headroom.Threshold))
 	// The pool and everything it sets off live as long as the process, not
 	// as long as a request: a client hanging up mid-refresh loses no login.
 	life := context.WithoutCancel(ctx)
