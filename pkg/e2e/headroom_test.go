@@ -59,9 +59,21 @@ func newConversations(t *testing.T, p *running, prefix string, n int) map[string
 	return counts
 }
 
+// The threshold holds under both strategies that steer (the planner is
+// the default): an account at 97% of its five hours gets no new
+// conversation, and the decisions say why in their own words.
 func TestHeadroomSteersNewConversations(t *testing.T) {
+	for _, tt := range []struct{ strategy, config, reason, detail string }{
+		{"planner", "", "reason=planner", "over full: 5h 97% used, resets in 5h, 7d 5% used, resets in 7d (threshold 90%)"},
+		{"headroom", "headroom:\n  strategy: headroom\n", "reason=headroom", "skipped full: 97% used (threshold 90%)"},
+	} {
+		t.Run(tt.strategy, func(t *testing.T) { headroomSteers(t, tt.config, tt.reason, tt.detail) })
+	}
+}
+
+func headroomSteers(t *testing.T, config, reason, detail string) {
 	full, roomy, accounts := headroomPool(t)
-	p := startProxy(t, accounts, env)
+	p := startProxy(t, config+accounts, env)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("proxy logs:\n%s", p.Logs)
@@ -75,8 +87,8 @@ func TestHeadroomSteersNewConversations(t *testing.T) {
 		t.Errorf("the account at 97%% got %d of 40 new conversations, want at most 4 (split %v)", counts["full"], counts)
 	}
 	logs := p.Logs.String()
-	if !strings.Contains(logs, "reason=headroom") || !strings.Contains(logs, "skipped full: 97% used (threshold 90%)") {
-		t.Errorf("no decision says it skipped full for headroom")
+	if !strings.Contains(logs, reason) || !strings.Contains(logs, detail) {
+		t.Errorf("no decision says %s with %q", reason, detail)
 	}
 
 	// A conversation already on the full account stays there: its cache is
@@ -164,4 +176,51 @@ func waitForWindows(t *testing.T, p *running, names ...string) {
 		runtime.Gosched()
 	}
 	t.Fatalf("the second instance never saw the windows of %v", names)
+}
+
+// TestPlannerSpendsWhatExpiresFirst: the example, end to end. soon
+// has used 50% of a five-hour window that resets in 20 minutes, late 10%
+// of one that resets in 4 hours. The planner (the default) sends most new
+// conversations to soon, whose room is lost at its reset; headroom, kept
+// as a setting, sends most to late; weighted splits by weight alone.
+func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
+	for _, tt := range []struct {
+		strategy, config string
+		// soonAtLeast and soonAtMost bound soon's share of 40 conversations.
+		soonAtLeast, soonAtMost int
+		reason, detail          string
+	}{
+		{"planner", "", 30, 40, "reason=planner", "chose soon: 5h 50% used, resets in 20m, 7d 5% used, resets in 6d19h; over late: 5h 10% used, resets in 4h, 7d 5% used, resets in 6d23h"},
+		{"headroom", "headroom:\n  strategy: headroom\n", 0, 19, "reason=headroom", "skipped soon: 50% used, late has more room"},
+		{"weighted", "headroom:\n  strategy: weighted\n", 12, 28, "", ""},
+	} {
+		t.Run(tt.strategy, func(t *testing.T) {
+			soon := startUpstream(t, "soon", fakeupstream.WithChatGPT(accessToken, "acct-soon"), fakeupstream.WithUsedPercent(50, 5),
+				fakeupstream.WithWindowsStartedAgo(4*time.Hour+40*time.Minute))
+			late := startUpstream(t, "late", fakeupstream.WithChatGPT(accessToken, "acct-late"), fakeupstream.WithUsedPercent(10, 5),
+				fakeupstream.WithWindowsStartedAgo(time.Hour))
+			p := startProxy(t, tt.config+"accounts:\n"+chatgptAccount("soon", soon, "ACCESS", "acct-soon", 1)+
+				chatgptAccount("late", late, "ACCESS", "acct-late", 1), env)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("proxy logs:\n%s", p.Logs)
+				}
+			})
+			warmUp(t, p, soon, late)
+			counts := newConversations(t, p, "new-", 40)
+			t.Logf("40 new conversations: %v", counts)
+			if counts["soon"] < tt.soonAtLeast || counts["soon"] > tt.soonAtMost {
+				t.Errorf("soon got %d of 40 new conversations, want %d to %d (split %v)", counts["soon"], tt.soonAtLeast, tt.soonAtMost, counts)
+			}
+			logs := p.Logs.String()
+			for _, other := range []string{"reason=planner", "reason=headroom"} {
+				if other != tt.reason && strings.Contains(logs, other) {
+					t.Errorf("a decision says %s under strategy %s", other, tt.strategy)
+				}
+			}
+			if tt.reason != "" && (!strings.Contains(logs, tt.reason) || !strings.Contains(logs, tt.detail)) {
+				t.Errorf("no decision says %s with %q", tt.reason, tt.detail)
+			}
+		})
+	}
 }

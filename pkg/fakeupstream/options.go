@@ -53,6 +53,13 @@ func WithUsedPercent(primary, secondary float64) Option {
 	}
 }
 
+// WithWindowsStartedAgo makes the rate-limit windows start d before New
+// (the default is at New), so an account's windows reset sooner: a window
+// of five hours started 4h40m ago resets in 20 minutes.
+func WithWindowsStartedAgo(d time.Duration) Option {
+	return func(s *Server) { s.windowsAge = d }
+}
+
 // WithModelsFailing makes GET /models answer status (e.g. 500) from the start;
 // FailModels changes it later.
 func WithModelsFailing(status int) Option {

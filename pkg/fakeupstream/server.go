@@ -28,6 +28,7 @@ type Server struct {
 	idPrefix      string          // random per server, so ids of two accounts never collide
 	modelsStatus  int             // set by FailModels: what GET /models answers instead of a list
 	windowStart   time.Time       // start of the simulated rate-limit windows
+	windowsAge    time.Duration   // how long before New the windows started
 	key           []byte          // signs the blobs this account mints: random, or WithOrganization's (items.go)
 	foreign       ForeignItemRule // WithForeignItems: how an item this account cannot read is refused
 	// bareCompletion (WithBareCompletion): response.completed without output.
@@ -99,7 +100,7 @@ func New(name string, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.windowStart = s.now()
+	s.windowStart = s.now().Add(-s.windowsAge)
 	return s
 }
 
