@@ -19,6 +19,7 @@ import (
 	"github.com/proxy-dev/proxy/pkg/cmd/codex"
 	configcmd "github.com/proxy-dev/proxy/pkg/cmd/config"
 	"github.com/proxy-dev/proxy/pkg/cmd/doctor"
+	"github.com/proxy-dev/proxy/pkg/cmd/routing"
 	"github.com/proxy-dev/proxy/pkg/cmd/serve"
 	"github.com/proxy-dev/proxy/pkg/cmd/sessions"
 	"github.com/proxy-dev/proxy/pkg/cmd/usage"
@@ -95,5 +96,6 @@ conversation on that account, streams answers back and records usage.`,
 	root.AddCommand(doctor.NewCmdDoctor(ios, nil))
 	root.AddCommand(codex.NewCmdCodex(ios))
 	root.AddCommand(usage.NewCmdUsage(ios, nil))
+	root.AddCommand(routing.NewCmdRouting(ios))
 	return root
 }
