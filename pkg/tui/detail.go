@@ -53,7 +53,19 @@ func (DetailView) View(d event.Decision, width, height int, s Styles) string {
 	}
 	lines := []string{s.Title.Render(fit("decision "+d.RequestID+"  (esc or enter: back)", width))}
 	for _, f := range fields {
-		lines = append(lines, fit(s.Label.Render(fit(f.name, 11))+" "+f.value, width))
+		values := []string{f.value}
+		if f.name == "detail" || f.name == "items" {
+			// Their last words matter as much as the first (the windows
+			// the planner weighed against, what was removed): wrapped.
+			values = wrapWords(f.value, width-12, maxWrappedLines)
+		}
+		for i, v := range values {
+			name := f.name
+			if i > 0 {
+				name = ""
+			}
+			lines = append(lines, fit(s.Label.Render(fit(name, 11))+" "+v, width))
+		}
 	}
 	if len(lines) > height {
 		lines = lines[:height]

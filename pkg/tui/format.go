@@ -129,3 +129,35 @@ func shortDoor(d event.Decision) string {
 	}
 	return "resp"
 }
+
+// maxWrappedLines bounds a wrapped value, so one long detail cannot push
+// the rest of a decision off the screen.
+const maxWrappedLines = 3
+
+// wrapWords breaks s at spaces into lines of at most w cells, at most n of
+// them: the last holds the rest, for fit to cut. A word wider than w is a
+// line of its own.
+func wrapWords(s string, w, n int) []string {
+	if w < 20 || ansi.StringWidth(s) <= w {
+		return []string{s}
+	}
+	var out []string
+	line := ""
+	for rest := s; rest != ""; {
+		word, after, _ := strings.Cut(rest, " ")
+		switch {
+		case line == "":
+			line = word
+		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+			line += " " + word
+		default:
+			out = append(out, line)
+			if len(out) == n-1 {
+				return append(out, rest)
+			}
+			line = word
+		}
+		rest = after
+	}
+	return append(out, line)
+}

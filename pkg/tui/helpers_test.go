@@ -129,6 +129,14 @@ func chatDecision() DecisionMsg {
 	return DecisionMsg(d)
 }
 
+// plannerDecision is a new conversation the planner sent to the account
+// whose five hours reset first, with the words the scheduler writes.
+func plannerDecision() DecisionMsg {
+	d := decision("req-8", "chatgpt-main", "planner", time.Second, 9000, 0, 200)
+	d.Detail = "chose chatgpt-main: 5h 50% used, resets in 20m, 7d 12% used, resets in 3d4h; over coordcode: 5h 10% used, resets in 4h, 7d 30% used, resets in 6d"
+	return d
+}
+
 // hostile is a decision whose strings are long and hold escape sequences.
 func hostile() DecisionMsg {
 	d := decision("req-6", "chatgpt-main", "new", time.Second, 100, 0, 10)

@@ -29,6 +29,10 @@ func TestViewSnapshots(t *testing.T) {
 		// model that sets the terminal's title, an error that clears it.
 		{"detail-hostile", 120, 24, append(base, hostile(), press("enter"))},
 		{"detail-chat", 100, 24, append(base, chatDecision(), press("enter"))},
+		// The planner's choice: its reason in the row, the windows it
+		// weighed in the detail.
+		{"planner-row-wide", 120, 30, append(base, plannerDecision())},
+		{"detail-planner", 100, 24, append(base, plannerDecision(), press("enter"))},
 		{"chat-row-wide", 120, 30, append(base, chatDecision())},
 		{"paused", 80, 24, append([]tea.Msg{statusDoc(), ConnMsg{State: Live}, press("p")}, traffic()...)},
 		{"filter-editing", 80, 24, append(append(base, press("/")), typed("coord")...)},
