@@ -40,9 +40,12 @@ sessions:
 
 # New conversations keep off an account that has used this much (percent)
 # of either rate-limit window while another has room; conversations already
-# on it stay.
+# on it stay. Below it, the planner sends them where the room expires first
+# (a window resetting soon with room left); headroom sends them to the
+# emptiest; weighted uses the weights alone. See proxy routing simulate.
 # headroom:
 #   threshold: 90
+#   strategy: planner
 
 # Optional: when set, clients must send Authorization: Bearer <key>.
 # client_keys:
