@@ -31,21 +31,9 @@ func TestLoadHeadroomThreshold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := inTempDir(t)
-			writeFile(t, filepath.Join(dir, "proxy.yaml"), tt.yaml)
-			cfg, err := Load(viper.New(), "proxy.yaml", env{}.get)
-			if tt.problem != "" {
-				if err == nil {
-					t.Fatalf("loaded threshold %v, want the problem %q", cfg.Headroom.Threshold, tt.problem)
-				}
-				got := strings.Join(problemsOf(t, err), "\n")
-				if !strings.Contains(got, tt.problem) {
-					t.Fatalf("problems:\n%s\nwant one containing %q", got, tt.problem)
-				}
+			cfg := loadHeadroom(t, tt.yaml, tt.problem)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Headroom.Threshold != tt.want {
 				t.Errorf("headroom.threshold = %v, want %v", cfg.Headroom.Threshold, tt.want)
@@ -77,20 +65,9 @@ func TestLoadHeadroomStrategy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := inTempDir(t)
-			writeFile(t, filepath.Join(dir, "proxy.yaml"), tt.yaml)
-			cfg, err := Load(viper.New(), "proxy.yaml", env{}.get)
-			if tt.problem != "" {
-				if err == nil {
-					t.Fatalf("loaded strategy %q, want the problem %q", cfg.Headroom.Strategy, tt.problem)
-				}
-				if got := strings.Join(problemsOf(t, err), "\n"); !strings.Contains(got, tt.problem) {
-					t.Fatalf("problems:\n%s\nwant one containing %q", got, tt.problem)
-				}
+			cfg := loadHeadroom(t, tt.yaml, tt.problem)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Headroom.Strategy != tt.want {
 				t.Errorf("headroom.strategy = %q, want %q", cfg.Headroom.Strategy, tt.want)
@@ -105,4 +82,26 @@ func TestHeadroomStrategyNeedsARestart(t *testing.T) {
 	if got := RestartNeeded(running, next); len(got) != 1 || got[0] != "headroom.strategy" {
 		t.Fatalf("RestartNeeded = %v, want [headroom.strategy]", got)
 	}
+}
+
+// loadHeadroom loads yaml as proxy.yaml. With problem set, Load must fail
+// with a problem containing it, and loadHeadroom returns nil.
+func loadHeadroom(t *testing.T, yaml, problem string) *Config {
+	t.Helper()
+	dir := inTempDir(t)
+	writeFile(t, filepath.Join(dir, "proxy.yaml"), yaml)
+	cfg, err := Load(viper.New(), "proxy.yaml", env{}.get)
+	if problem == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if err == nil {
+		t.Fatalf("loaded headroom %+v, want the problem %q", cfg.Headroom, problem)
+	}
+	if got := strings.Join(problemsOf(t, err), "\n"); !strings.Contains(got, problem) {
+		t.Fatalf("problems:\n%s\nwant one containing %q", got, problem)
+	}
+	return nil
 }
