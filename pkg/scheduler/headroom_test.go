@@ -276,24 +276,44 @@ func TestHeadroomChoiceIsTheSameOnEveryInstance(t *testing.T) {
 	}
 }
 
-// A conversation that must move (its account is gone) moves by headroom
-// too, and still says it was moved.
-func TestHeadroomSteersARebind(t *testing.T) {
-	st, _ := newStore(t)
-	a, full, roomy := acct(t, "a", 1), acct(t, "full", 1), acct(t, "roomy", 1)
-	pool := account.NewPool([]*account.Account{a})
-	s := scheduler.New(pool, st, ttl, scheduler.WithHeadroom(newUsed(map[string]float64{"full": 99, "roomy": 1}), 0))
-	for i := range 40 {
-		sess := fmt.Sprint("move-", i)
-		mustSelect(t, s, sess)
-		pool.Replace([]*account.Account{full, roomy})
-		d := mustSelect(t, s, sess)
-		if d.Account != roomy || d.Reason != scheduler.ReasonRebound {
-			t.Fatalf("%s: moved to %s (%s), want roomy (rebound)", sess, d.Account.Name, d.Reason)
-		}
-		if plainChoice(t, sess, full, roomy) == full && !strings.Contains(d.Detail, "bound account a was removed; skipped full: 99% used") {
-			t.Fatalf("%s: detail %q does not say both why it moved and why not to full", sess, d.Detail)
-		}
-		pool.Replace([]*account.Account{a})
+// A conversation that must move (its account is gone) moves by the
+// steering too, and still says it was moved; while bound it stays however
+// full its account is.
+func TestSteeringMovesARebind(t *testing.T) {
+	w := windows{"full": {Primary: five(99, time.Minute)}, "roomy": {Primary: five(1, time.Hour)}, "a": {Primary: five(99, time.Hour)}}
+	for _, tt := range []struct {
+		name   string
+		steer  scheduler.Option
+		detail string
+	}{
+		{"headroom", scheduler.WithHeadroom(newUsed(map[string]float64{"full": 99, "roomy": 1, "a": 99}), 0),
+			"bound account a was removed; skipped full: 99% used"},
+		{"planner", scheduler.WithPlanner(w, 0),
+			"bound account a was removed; chose roomy: 5h 1% used, resets in 1h; over full: 5h 99% used, resets in 1m (threshold 90%)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _ := newStore(t)
+			a, full, roomy := acct(t, "a", 1), acct(t, "full", 1), acct(t, "roomy", 1)
+			pool := account.NewPool([]*account.Account{a})
+			s := scheduler.New(pool, st, ttl, scheduler.WithClock(func() time.Time { return planNow }), tt.steer)
+			for i := range 40 {
+				sess := fmt.Sprint("move-", i)
+				if d := mustSelect(t, s, sess); d.Account != a {
+					t.Fatalf("%s: %s, want a, the only account", sess, d.Account.Name)
+				}
+				if d := mustSelect(t, s, sess); d.Account != a || d.Reason != scheduler.ReasonSticky {
+					t.Fatalf("%s: %s (%s), want sticky on a however full", sess, d.Account.Name, d.Reason)
+				}
+				pool.Replace([]*account.Account{full, roomy})
+				d := mustSelect(t, s, sess)
+				if d.Account != roomy || d.Reason != scheduler.ReasonRebound {
+					t.Fatalf("%s: moved to %s (%s), want roomy (rebound)", sess, d.Account.Name, d.Reason)
+				}
+				if plainChoice(t, sess, full, roomy) == full && !strings.Contains(d.Detail, tt.detail) {
+					t.Fatalf("%s: detail %q does not say both why it moved and why not to full (%q)", sess, d.Detail, tt.detail)
+				}
+				pool.Replace([]*account.Account{a})
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package scheduler_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -184,34 +183,6 @@ func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
 				t.Errorf("no planner detail contains %q; first %q", tt.wantPlanner, details[0])
 			}
 		})
-	}
-}
-
-// A conversation that must move moves by the planner too, and still says
-// it was moved; one already bound stays however its windows look.
-func TestPlannerSteersARebindAndLeavesBoundConversations(t *testing.T) {
-	st, _ := newStore(t)
-	a, full, roomy := acct(t, "a", 1), acct(t, "full", 1), acct(t, "roomy", 1)
-	pool := account.NewPool([]*account.Account{a})
-	w := windows{"full": {Primary: five(99, time.Minute)}, "roomy": {Primary: five(1, time.Hour)}, "a": {Primary: five(99, time.Hour)}}
-	s := scheduler.New(pool, st, ttl, scheduler.WithClock(func() time.Time { return planNow }), scheduler.WithPlanner(w, 0))
-	for i := range 40 {
-		sess := fmt.Sprint("move-", i)
-		if d := mustSelect(t, s, sess); d.Account != a {
-			t.Fatalf("%s: %s, want a, the only account", sess, d.Account.Name)
-		}
-		if d := mustSelect(t, s, sess); d.Account != a || d.Reason != scheduler.ReasonSticky {
-			t.Fatalf("%s: %s (%s), want sticky on a however full", sess, d.Account.Name, d.Reason)
-		}
-		pool.Replace([]*account.Account{full, roomy})
-		d := mustSelect(t, s, sess)
-		if d.Account != roomy || d.Reason != scheduler.ReasonRebound {
-			t.Fatalf("%s: moved to %s (%s), want roomy (rebound)", sess, d.Account.Name, d.Reason)
-		}
-		if plainChoice(t, sess, full, roomy) == full && !strings.Contains(d.Detail, "bound account a was removed; chose roomy: 5h 1% used, resets in 1h; over full: 5h 99% used, resets in 1m (threshold 90%)") {
-			t.Fatalf("%s: detail %q does not say both why it moved and what the planner weighed", sess, d.Detail)
-		}
-		pool.Replace([]*account.Account{a})
 	}
 }
 
