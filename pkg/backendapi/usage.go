@@ -73,7 +73,7 @@ func PoolUsage(entries []status.Account, now time.Time) Usage {
 func plan(entries []status.Account) string {
 	p := ""
 	for _, e := range entries {
-		if e.Type == config.TypeOpenAI || !e.Enabled || e.State == status.StateDisabled || e.State == status.StateInvalid {
+		if e.Type == config.TypeOpenAI || !e.Counts() {
 			continue
 		}
 		switch {

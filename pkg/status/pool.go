@@ -44,6 +44,13 @@ type PoolWindow struct {
 	Full bool `json:"full,omitempty"`
 }
 
+// Counts reports whether a's windows count in the pool's: it is enabled,
+// and not out until a fix (invalid) or disabled. One cooling down counts,
+// as it comes back by itself.
+func (a Account) Counts() bool {
+	return a.Enabled && a.State != StateInvalid && a.State != StateDisabled
+}
+
 // Pool sums up what the accounts that can serve have left of each kind of
 // window, ChatGPT accounts' apart from API accounts'. A disabled account,
 // or one only a fix brings back, adds nothing; an account cooling down
@@ -58,7 +65,7 @@ func Pool(entries []Account, now time.Time) []PoolWindow {
 	}
 	var sums [4]sum // ChatGPT primary, secondary; API primary, secondary
 	for _, e := range entries {
-		if !e.Enabled || e.Limits == nil || e.State == StateInvalid || e.State == StateDisabled {
+		if !e.Counts() || e.Limits == nil {
 			continue
 		}
 		kind, base := KindChatGPT, 0
