@@ -189,10 +189,14 @@ func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
 		// soonAtLeast and soonAtMost bound soon's share of 40 conversations.
 		soonAtLeast, soonAtMost int
 		reason, detail          string
+		// start is what serve says at start of how it steers.
+		start string
 	}{
-		{"planner", "", 30, 40, "reason=planner", "chose soon: 5h 50% used, resets in 20m, 7d 5% used, resets in 6d19h; over late: 5h 10% used, resets in 4h, 7d 5% used, resets in 6d23h"},
-		{"headroom", "headroom:\n  strategy: headroom\n", 0, 19, "reason=headroom", "skipped soon: 50% used, late has more room"},
-		{"weighted", "headroom:\n  strategy: weighted\n", 12, 28, "", ""},
+		{"planner", "", 30, 40, "reason=planner", "chose soon: 5h 50% used, resets in 20m, 7d 5% used, resets in 6d19h; over late: 5h 10% used, resets in 4h, 7d 5% used, resets in 6d23h",
+			"new conversations: by weight, towards the room that resets first, none past 90% (headroom.strategy planner)"},
+		{"headroom", "headroom:\n  strategy: headroom\n", 0, 19, "reason=headroom", "skipped soon: 50% used, late has more room",
+			"new conversations: by weight, towards the emptiest windows, none past 90% (headroom.strategy headroom)"},
+		{"weighted", "headroom:\n  strategy: weighted\n", 12, 28, "", "", "new conversations: by weight alone (headroom.strategy weighted)"},
 	} {
 		t.Run(tt.strategy, func(t *testing.T) {
 			soon := startUpstream(t, "soon", fakeupstream.WithChatGPT(accessToken, "acct-soon"), fakeupstream.WithUsedPercent(50, 5),
@@ -217,6 +221,9 @@ func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
 				if other != tt.reason && strings.Contains(logs, other) {
 					t.Errorf("a decision says %s under strategy %s", other, tt.strategy)
 				}
+			}
+			if !strings.Contains(logs, tt.start) {
+				t.Errorf("serve did not say at start %q", tt.start)
 			}
 			if tt.reason != "" && (!strings.Contains(logs, tt.reason) || !strings.Contains(logs, tt.detail)) {
 				t.Errorf("no decision says %s with %q", tt.reason, tt.detail)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -421,6 +422,7 @@ func announce(ios *cmdutil.IOStreams, addr string, cfg *config.Config, accounts 
 		fmt.Fprintf(ios.ErrOut, "config: %s\n", cfg.Path)
 	}
 	fmt.Fprintf(ios.ErrOut, "sessions: %s store, ttl %s\n", where, cfg.Sessions.TTL)
+	fmt.Fprintf(ios.ErrOut, "new conversations: %s\n", steeringOf(cfg.Headroom))
 	if len(cfg.ClientKeys) > 0 && !cfg.RolesConfigured() {
 		// Said at start so an upgrade's unchanged behaviour is a choice.
 		fmt.Fprintf(ios.ErrOut, "client keys: no key names a role, so every key is an admin's (as before roles); give each key role: admin or role: user to keep a user's key to its own sessions, events and usage\n")
@@ -463,4 +465,15 @@ func newLogger(w interface{ Write([]byte) (int, error) }, level, format string, 
 		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, o), secrets)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// steeringOf says how new conversations are spread (headroom.strategy).
+func steeringOf(h config.Headroom) string {
+	switch h.Strategy {
+	case config.StrategyWeighted:
+		return "by weight alone (headroom.strategy weighted)"
+	case config.StrategyHeadroom:
+		return fmt.Sprintf("by weight, towards the emptiest windows, none past %s%% (headroom.strategy headroom)", strconv.FormatFloat(h.Threshold, 'f', -1, 64))
+	}
+	return fmt.Sprintf("by weight, towards the room that resets first, none past %s%% (headroom.strategy planner)", strconv.FormatFloat(h.Threshold, 'f', -1, 64))
 }
