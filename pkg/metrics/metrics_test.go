@@ -68,7 +68,7 @@ proxy_failovers_total{from="a",reason="rate_limit"} 1
 proxy_tokens_total{account="a",client="",kind="cached"} 80
 proxy_tokens_total{account="a",client="",kind="input"} 100
 proxy_tokens_total{account="a",client="",kind="output"} 10
-# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
+# HELP proxy_sticky_total Routing decisions by result: sticky, new, headroom, planner, resumed, rebound, unsticky, failover; prewarm: a WebSocket warmup the proxy answered itself.
 # TYPE proxy_sticky_total counter
 proxy_sticky_total{result="failover"} 1
 proxy_sticky_total{result="new"} 1
