@@ -30,10 +30,12 @@ const minTimeLeft = 0.05
 // threshold rule is headroom's (an account at or above threshold percent
 // of either window gets no new conversation while another of its tier has
 // room), but for a week with more room left than time, which would
-// otherwise reset unspent; below it each account's weight is multiplied
-// by its urgency (see urgency), never less than 5% of it. Conversations already bound stay
-// where they are, and failover choices are not changed. A threshold
-// outside (0, 100] is DefaultHeadroomThreshold.
+// otherwise reset unspent. Below it each account's weight is multiplied
+// by its urgency, never less than 5% of it; unlike headroom's factor it
+// can be more than 1, so room about to be lost can outweigh the weights
+// (at most 20 × 400, see urgency). Conversations already bound stay where
+// they are, and failover choices are not changed. A threshold outside
+// (0, 100] is DefaultHeadroomThreshold.
 func WithPlanner(w Windows, threshold float64) Option {
 	return func(s *Scheduler) { s.steering = planner{w, orDefaultThreshold(threshold)} }
 }
