@@ -190,8 +190,8 @@ const (
 	// StrategyPlanner leans them towards the accounts whose room expires
 	// first: a window about to reset with room left.
 	StrategyPlanner = "planner"
-	// StrategyWeighted is the weights alone, the threshold included: no
-	// steering by the windows.
+	// StrategyWeighted is the weights alone: no steering by the windows,
+	// and no threshold either.
 	StrategyWeighted = "weighted"
 )
 
