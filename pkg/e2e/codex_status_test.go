@@ -142,12 +142,24 @@ func codexStatusScreen(t *testing.T, bin, tmux, home string) string {
 		}
 	}
 	waitScreen("its composer", func(s string) bool { return strings.Contains(s, "? for shortcuts") })
-	run("send-keys", "-t", "codex", "-l", "/status")
-	waitScreen("the typed command", func(s string) bool { return strings.Contains(s, "› /status") })
-	run("send-keys", "-t", "codex", "Enter")
-	return waitScreen("the limits", func(s string) bool {
-		return strings.Contains(s, "Weekly limit:") || strings.Contains(s, "Limits:")
-	})
+	// Codex fetches the usage off its start: a /status typed before that
+	// answer says "Limits: data not available yet", and a later one shows
+	// them. So it asks again, a bounded number of times.
+	const notYet = "data not available yet"
+	for try := 1; ; try++ {
+		run("send-keys", "-t", "codex", "-l", "/status")
+		waitScreen("the typed command", func(s string) bool { return strings.Contains(s, "› /status") })
+		shown := strings.Count(screen(), notYet)
+		run("send-keys", "-t", "codex", "Enter")
+		s := waitScreen("the limits", func(s string) bool {
+			return strings.Contains(s, "Weekly limit:") || strings.Count(s, notYet) > shown
+		})
+		if strings.Contains(s, "Weekly limit:") || try == 10 {
+			return s
+		}
+		t.Logf("/status %d: limits not available yet; asking again", try)
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // stopProcessesUsing ends every process whose command line names dir:
