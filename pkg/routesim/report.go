@@ -1,13 +1,15 @@
 package routesim
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 )
 
 // Simulate runs every strategy on one workload per pool size in pools,
-// over days, from seed: the rows of the report, pool by pool.
-func Simulate(pools []int, days float64, seed uint64) ([]Result, error) {
+// over days, from seed: the rows of the report, pool by pool. It stops
+// with ctx's error when ctx ends (an interrupt).
+func Simulate(ctx context.Context, pools []int, days float64, seed uint64) ([]Result, error) {
 	var out []Result
 	for _, n := range pools {
 		if n < 1 {
@@ -15,7 +17,7 @@ func Simulate(pools []int, days float64, seed uint64) ([]Result, error) {
 		}
 		w := NewWorkload(n, days, seed)
 		for _, st := range Strategies {
-			r, err := Run(w, n, st, seed)
+			r, err := Run(ctx, w, n, st, seed)
 			if err != nil {
 				return nil, fmt.Errorf("%d accounts, %s: %w", n, st, err)
 			}

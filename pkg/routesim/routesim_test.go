@@ -1,6 +1,8 @@
 package routesim_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/proxy-dev/proxy/pkg/routesim"
@@ -10,12 +12,12 @@ import (
 // the real scheduler, so it fails if a strategy ever routes to a limited
 // account; and it is deterministic.
 func TestSimulateSmall(t *testing.T) {
-	one, err := routesim.Simulate([]int{2, 3}, 2, 1)
+	one, err := routesim.Simulate(t.Context(), []int{2, 3}, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One row again, from scratch: a seed gives the same result.
-	again, err := routesim.Run(routesim.NewWorkload(3, 2, 1), 3, routesim.Strategies[2], 1)
+	again, err := routesim.Run(t.Context(), routesim.NewWorkload(3, 2, 1), 3, routesim.Strategies[2], 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,5 +35,14 @@ func TestSimulateSmall(t *testing.T) {
 		if r.BeforeAllLimited > r.Served {
 			t.Errorf("%d accounts, %s: %d served before all were limited, more than the %d served", r.Accounts, r.Strategy, r.BeforeAllLimited, r.Served)
 		}
+	}
+}
+
+// An interrupt stops a run with the context's error, not a result.
+func TestSimulateStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := routesim.Simulate(ctx, []int{2}, 1, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled simulation returned %v, want context.Canceled", err)
 	}
 }

@@ -44,14 +44,17 @@ type Result struct {
 	Failovers int `json:"failovers"`
 }
 
+// checkEvery is how many turns go between two looks at the context.
+const checkEvery = 4096
+
 // sessionTTL is how long a conversation stays bound after its last turn,
 // the proxy's default.
 const sessionTTL = config.DefaultSessionTTL
 
 // Run replays w against a fresh pool of n accounts routed by strategy.
-// seed sets the accounts' reset phases and the scheduler's draws.
-func Run(w Workload, n int, strategy scheduler.Strategy, seed uint64) (Result, error) {
-	ctx := context.Background()
+// seed sets the accounts' reset phases and the scheduler's draws. It
+// stops with ctx's error when ctx ends.
+func Run(ctx context.Context, w Workload, n int, strategy scheduler.Strategy, seed uint64) (Result, error) {
 	now := w.From
 	clock := func() time.Time { return now }
 	sims := newAccounts(n, w.From, seed)
@@ -86,9 +89,12 @@ func Run(w Workload, n int, strategy scheduler.Strategy, seed uint64) (Result, e
 			s.week.roll(now, wr)
 		}
 	}
-	for _, t := range w.Turns {
+	for i, t := range w.Turns {
 		if !t.At.Before(w.End) {
 			break
+		}
+		if i%checkEvery == 0 && ctx.Err() != nil {
+			return r, fmt.Errorf("stopped at %s of the simulated time: %w", t.At.Format(time.DateTime), context.Cause(ctx))
 		}
 		if t.At.After(w.Start) && now.Before(w.Start) {
 			now = w.Start

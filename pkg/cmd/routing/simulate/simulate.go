@@ -70,7 +70,7 @@ account (each loses its prompt cache). Nothing is sent anywhere.`,
 }
 
 // RunSimulate runs the simulation opts asks for and prints its report.
-func RunSimulate(_ context.Context, opts *Options) error {
+func RunSimulate(ctx context.Context, opts *Options) error {
 	if len(opts.Accounts) == 0 {
 		return fmt.Errorf("--accounts: give at least one pool size")
 	}
@@ -82,7 +82,7 @@ func RunSimulate(_ context.Context, opts *Options) error {
 	if !(opts.Days > 0 && opts.Days <= maxDays) {
 		return fmt.Errorf("--days %v: give more than 0 and at most %d", opts.Days, maxDays)
 	}
-	rs, err := routesim.Simulate(opts.Accounts, opts.Days, opts.Seed)
+	rs, err := routesim.Simulate(ctx, opts.Accounts, opts.Days, opts.Seed)
 	if err != nil {
 		return fmt.Errorf("simulating: %w", err)
 	}
