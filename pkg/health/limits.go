@@ -81,15 +81,7 @@ func (t *Tracker) UsedPercent(name string) (float64, bool) {
 		return 0, false
 	}
 	now := t.now()
-	return max(usedAt(l.Primary, now), usedAt(l.Secondary, now)), true
-}
-
-// usedAt is w's used share at now: 0 once it has reset.
-func usedAt(w *Window, now time.Time) float64 {
-	if w == nil || (!w.ResetsAt.IsZero() && !now.Before(w.ResetsAt)) {
-		return 0
-	}
-	return w.UsedPercent
+	return max(l.Primary.UsedAt(now), l.Secondary.UsedAt(now)), true
 }
 
 // syncWindows writes the windows observed here since their last write (at

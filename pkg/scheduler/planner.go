@@ -94,9 +94,9 @@ func (p planner) steer(c choice, plain *account.Account, now time.Time) (*accoun
 			return observation{}, false
 		}
 		limits[a] = l
-		used := usedAt(l.Primary, now)
+		used := l.Primary.UsedAt(now)
 		if r, f, ok := pace(l.Secondary, now); !ok || r <= f {
-			used = max(used, usedAt(l.Secondary, now))
+			used = max(used, l.Secondary.UsedAt(now))
 		}
 		return observation{used: used, factor: urgency(l, now)}, true
 	})
@@ -146,14 +146,6 @@ func pace(w *store.Window, now time.Time) (r, f float64, ok bool) {
 		f = min(max(float64(w.ResetsAt.Sub(now))/float64(length), minTimeLeft), 1)
 	}
 	return r, f, true
-}
-
-// usedAt is w's used share at now: 0 once it has reset, or when absent.
-func usedAt(w *store.Window, now time.Time) float64 {
-	if w == nil || (!w.ResetsAt.IsZero() && !now.Before(w.ResetsAt)) {
-		return 0
-	}
-	return w.UsedPercent
 }
 
 // describeWindows says what the planner weighed of an account: each

@@ -85,7 +85,7 @@ func Pool(entries []Account, now time.Time) []PoolWindow {
 				s.w.Window = []string{"primary", "secondary"}[i] // windows of several lengths
 			}
 			s.mixed = s.mixed || w.WindowMinutes != s.minutes
-			used := min(max(UsedAt(w, now), 0), 100)
+			used := min(max(w.UsedAt(now), 0), 100)
 			s.left += 100 - used
 			s.w.Full = s.w.Full && used >= 100
 			if used > 0 && now.Before(w.ResetsAt) && (s.w.ResetsAt.IsZero() || w.ResetsAt.Before(s.w.ResetsAt)) {
@@ -124,14 +124,6 @@ func WindowLabel(w *health.Window, i int, accountType string) string {
 		return []string{"requests", "tokens"}[i]
 	}
 	return []string{"primary", "secondary"}[i]
-}
-
-// UsedAt is the window's used share at now: 0 once it has reset.
-func UsedAt(w *health.Window, now time.Time) float64 {
-	if !w.ResetsAt.IsZero() && !now.Before(w.ResetsAt) {
-		return 0
-	}
-	return w.UsedPercent
 }
 
 // RoundPercent rounds a share the way it is shown: to a whole percent, or

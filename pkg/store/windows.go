@@ -23,6 +23,15 @@ type Window struct {
 	ResetsAt      time.Time `json:"resets_at,omitzero"`
 }
 
+// UsedAt is the used share of w at now: 0 once its reset time has passed,
+// and 0 for a window not reported (nil).
+func (w *Window) UsedAt(now time.Time) float64 {
+	if w == nil || (!w.ResetsAt.IsZero() && !now.Before(w.ResetsAt)) {
+		return 0
+	}
+	return w.UsedPercent
+}
+
 // Limits are the rate-limit windows of an account's last response that
 // carried any, and when that response was seen.
 type Limits struct {

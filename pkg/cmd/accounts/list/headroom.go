@@ -23,7 +23,7 @@ func windowsCell(e status.Account, now time.Time, loc *time.Location) string {
 		if w == nil {
 			continue
 		}
-		s := status.WindowLabel(w, i, e.Type) + " " + formatPercent(status.UsedAt(w, now)) + "%"
+		s := status.WindowLabel(w, i, e.Type) + " " + formatPercent(w.UsedAt(now)) + "%"
 		switch {
 		case w.ResetsAt.IsZero():
 		case now.Before(w.ResetsAt):
