@@ -51,24 +51,24 @@ func Expiry(jwt string) (time.Time, bool) {
 // "https://api.openai.com/auth".chatgpt_account_id claim, or "" when it has
 // none.
 func AccountIDFromIDToken(idToken string) string {
-	claims, err := Claims(idToken)
-	if err != nil {
-		return ""
-	}
-	auth, _ := claims[authClaim].(map[string]any)
-	id, _ := auth["chatgpt_account_id"].(string)
-	return id
+	return authString(idToken, "chatgpt_account_id")
 }
 
 // PlanType returns a ChatGPT token's
 // "https://api.openai.com/auth".chatgpt_plan_type claim (plus, pro, team,
 // ...), or "" when it has none. It is read unverified, for display only.
 func PlanType(token string) string {
+	return authString(token, "chatgpt_plan_type")
+}
+
+// authString is the string field of token's authClaim, read unverified;
+// "" when the token is not a JWT or the field is absent.
+func authString(token, field string) string {
 	claims, err := Claims(token)
 	if err != nil {
 		return ""
 	}
 	auth, _ := claims[authClaim].(map[string]any)
-	plan, _ := auth["chatgpt_plan_type"].(string)
-	return plan
+	v, _ := auth[field].(string)
+	return v
 }
