@@ -35,7 +35,7 @@ type Options struct {
 	Accounts func() []status.Account
 	Now      func() time.Time
 	// Upstream is the real backend (chatgpt_backend.url); nil:
-	// https://chatgpt.com/backend-api.
+	// config.DefaultChatGPTBackend.
 	Upstream *url.URL
 	// Transport carries the passed-through calls; nil: one with the
 	// timeouts below and the environment's proxy.

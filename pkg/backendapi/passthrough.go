@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/proxy-dev/proxy/pkg/apierror"
+	"github.com/proxy-dev/proxy/pkg/config"
 	"github.com/proxy-dev/proxy/pkg/identity"
 )
 
@@ -34,7 +35,8 @@ func newPassthrough(o Options) http.Handler {
 			ForceAttemptHTTP2:     true,
 		}
 	}
-	upstream := url.URL{Scheme: "https", Host: "chatgpt.com", Path: "/backend-api"} // config.DefaultChatGPTBackend
+	def, _ := url.Parse(config.DefaultChatGPTBackend) // a constant that parses
+	upstream := *def
 	if o.Upstream != nil {
 		upstream = *o.Upstream
 	}
