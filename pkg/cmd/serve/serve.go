@@ -265,7 +265,7 @@ func RunServe(ctx context.Context, opts *ServeOptions) error {
 		Prices: prices, UsageRetention: cfg.Usage.Retention,
 	})
 	defer adm.Close()
-	backend, err := chatGPTBackend(cfg, pool.All, tracker, secrets, logger)
+	backend, err := chatGPTBackend(cfg, pool.All, tracker, secrets, now, logger)
 	if err != nil {
 		return err
 	}
