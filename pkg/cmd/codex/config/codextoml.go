@@ -186,7 +186,7 @@ func setCodexProvider(src []byte, block string) (codexEdit, error) {
 				splices = append(splices, splice{s.start, s.end + 1, []string{want.backend}})
 			}
 		case slices.Equal(s.key, []string{"chatgpt_base_url"}) && want.offBackend != "" && s.start == s.end &&
-			strings.Trim(strings.TrimSpace(valueOf(f.lines[s.start])), `"`) == want.offBackendURL:
+			stringValue(f.lines[s.start]) == want.offBackendURL:
 			// Set by an earlier run without client keys: with them, Codex's
 			// login would be refused there and its TUI would not start.
 			edit.backendChanged = true
@@ -290,20 +290,20 @@ func parseBlock(block string) codexBlock {
 				b.keys[k] = line
 				b.order = append(b.order, k)
 				if k == "base_url" {
-					b.baseURL = strings.Trim(strings.TrimSpace(valueOf(line)), `"`)
+					b.baseURL = stringValue(line)
 				}
 			}
 		case strings.HasPrefix(t, "# chatgpt_base_url"):
 			b.providerComment = append(b.providerComment, line)
 			b.offBackend = line
-			b.offBackendURL = strings.Trim(strings.TrimSpace(valueOf(strings.TrimPrefix(t, "# "))), `"`)
+			b.offBackendURL = stringValue(strings.TrimPrefix(t, "# "))
 		case strings.HasPrefix(t, "#"):
 			b.providerComment = append(b.providerComment, line)
 		case strings.HasPrefix(t, "model_provider"):
 			b.provider = line
 		case strings.HasPrefix(t, "chatgpt_base_url"):
 			b.backend = line
-			b.backendURL = strings.Trim(strings.TrimSpace(valueOf(line)), `"`)
+			b.backendURL = stringValue(line)
 		}
 	}
 	return b
@@ -313,6 +313,11 @@ func parseBlock(block string) codexBlock {
 // whatever their spacing and comments.
 func sameValue(a, b string) bool {
 	return strings.TrimSpace(valueOf(a)) == strings.TrimSpace(valueOf(b))
+}
+
+// stringValue is a one-line key/value's string value, unquoted.
+func stringValue(line string) string {
+	return strings.Trim(strings.TrimSpace(valueOf(line)), `"`)
 }
 
 // valueOf is a one-line key/value's value without its comment.
