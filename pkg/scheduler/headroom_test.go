@@ -3,6 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,11 +132,7 @@ func TestHeadroomSteersNewConversations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _ := newStore(t)
-			var accts []*account.Account
-			for _, name := range sortedKeys(tt.weights) {
-				accts = append(accts, acct(t, name, tt.weights[name]))
-			}
-			s := scheduler.New(account.NewPool(accts), st, ttl, scheduler.WithSeed(7),
+			s := scheduler.New(weighted(t, tt.weights), st, ttl, scheduler.WithSeed(7),
 				scheduler.WithHeadroom(newUsed(tt.used), tt.threshold))
 			counts, reasons, details := split(t, s, tt.n, tt.keyless)
 			t.Logf("split %v, reasons %v", counts, reasons)
@@ -178,19 +176,14 @@ func between(name string, lo, hi float64) func(*testing.T, map[string]int) {
 	}
 }
 
-func sortedKeys(m map[string]int) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+// weighted is a pool of accounts named and weighted as weights says, in
+// name order, so a seeded choice is the same on every run.
+func weighted(t testing.TB, weights map[string]int) *account.Pool {
+	var accts []*account.Account
+	for _, name := range slices.Sorted(maps.Keys(weights)) {
+		accts = append(accts, acct(t, name, weights[name]))
 	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
+	return account.NewPool(accts)
 }
 
 // A conversation already on an account stays there however full it gets:

@@ -154,11 +154,7 @@ func TestPlannerSpendsWhatExpiresFirst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _ := newStore(t)
-			var accts []*account.Account
-			for _, name := range sortedKeys(tt.weights) {
-				accts = append(accts, acct(t, name, tt.weights[name]))
-			}
-			s := scheduler.New(account.NewPool(accts), st, ttl, scheduler.WithSeed(7),
+			s := scheduler.New(weighted(t, tt.weights), st, ttl, scheduler.WithSeed(7),
 				scheduler.WithClock(func() time.Time { return planNow }), scheduler.WithPlanner(tt.windows, tt.threshold))
 			counts, reasons, details := split(t, s, tt.n, false)
 			t.Logf("split %v, reasons %v", counts, reasons)
